@@ -1,0 +1,77 @@
+# Two commands matter: `make demo` (the whole workflow on the embedded AWS) and `make test` (everything CI runs).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+TF_DIR := terraform
+BUILD := build
+PYTEST_ARGS ?=
+
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help venv lambdas tf-init tf-fmt-check tf-validate tf-test lint checkov pytest test demo plan deploy destroy lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt
+	@echo "==> setting up $(VENV) (pinned dependencies)"
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required: it matches the Lambda runtime)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e ".[dev,training]"
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv with the pinned dependencies
+
+lambdas: venv ## build deterministic Lambda zips into build/lambdas/
+	$(PY) scripts/build_lambdas
+
+tf-init: ## terraform init (offline provider mirror, or TF_PLUGIN_DIR)
+	@scripts/terraform_init $(TF_DIR) >/dev/null && echo "==> terraform init ok"
+
+tf-fmt-check: ## terraform fmt -check
+	terraform fmt -check -recursive $(TF_DIR)
+
+tf-validate: tf-init lambdas ## terraform validate
+	terraform -chdir=$(TF_DIR) validate
+
+tf-test: tf-init lambdas ## terraform test (mock provider, no AWS calls)
+	terraform -chdir=$(TF_DIR) test
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check .
+
+pytest: venv lambdas ## pytest (exit code 5, "no tests collected", is a failure)
+	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+test: venv lambdas tf-fmt-check tf-validate tf-test lint pytest ## the whole test suite (what CI runs)
+
+demo: venv ## the whole workflow on the embedded AWS (arrives with issue 6)
+	@echo "make demo: not implemented yet - the embedded AWS and the end-to-end demo arrive with issue 6." >&2
+	@echo "It will: start a local AWS (moto server), terraform apply the root module to it, run the ETL, train," >&2
+	@echo "gate and deploy a model, classify every test image through the inference state machine, and run" >&2
+	@echo "two monitoring passes. See README.md." >&2
+	@exit 2
+
+plan: venv lambdas ## terraform plan against the AWS account in your environment (never run by tests)
+	BACKEND=1 scripts/terraform_init $(TF_DIR)
+	terraform -chdir=$(TF_DIR) plan -out=deploy.tfplan
+
+deploy: plan ## terraform apply the plan made by `make plan`
+	terraform -chdir=$(TF_DIR) apply deploy.tfplan
+
+destroy: venv lambdas ## terraform destroy in the AWS account in your environment
+	BACKEND=1 scripts/terraform_init $(TF_DIR)
+	terraform -chdir=$(TF_DIR) destroy
+
+lock: venv ## regenerate requirements/constraints.txt from the installed environment
+	{ echo "# Exact versions of every Python package the project installs (pip install -c this file)."; \
+	  echo "# Regenerate with: make lock"; \
+	  $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > requirements/constraints.txt
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf $(BUILD) $(TF_DIR)/.terraform

@@ -1,0 +1,1 @@
+"""The embedded AWS: moto's server plus local compute behind the AWS contracts this project uses."""

@@ -1,0 +1,249 @@
+"""SageMaker hosting for the embedded AWS: InvokeEndpoint answered by the deployed model, with data capture.
+
+An endpoint's model is found as on AWS: endpoint → endpoint config → production variant → model →
+`ModelDataUrl`. The model.tar.gz is read from the local S3, unpacked once per artifact, and served by a
+`model_server.py` process running its `code/inference.py`. When the endpoint config enables data capture, each
+sampled request/response pair is written to the capture S3 URI in SageMaker's JSON Lines format under
+`<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. Faults can be switched on for reliability tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import random
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+LOG = logging.getLogger(__name__)
+MODEL_SERVER_SCRIPT = Path(__file__).with_name("model_server.py")
+MODEL_LOAD_TIMEOUT_S = 120
+REQUEST_TIMEOUT_S = 60
+
+
+@dataclass
+class EndpointFault:
+    """Make the next `count` invocations of an endpoint fail with an AWS error code (reliability tests)."""
+
+    error_code: str  # ThrottlingException, ServiceUnavailable, InternalFailure, ModelError
+    count: int
+
+
+@dataclass
+class InvokeResult:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class ModelServer:
+    """One warm model process per model artifact; requests are serialised through it."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", str(MODEL_SERVER_SCRIPT), str(model_dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(model_dir / "server.log", "a"),  # noqa: SIM115
+            text=True, bufsize=1,
+        )
+        self.lock = threading.Lock()
+        ready = self._read(MODEL_LOAD_TIMEOUT_S)
+        if not ready.get("ok"):
+            self.process.kill()
+            raise ModelLoadError(ready.get("error", "model server exited while loading"))
+
+    def _read(self, timeout: float) -> dict:
+        result: list[str | None] = [None]
+
+        def read() -> None:
+            result[0] = self.process.stdout.readline()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive() or not result[0]:
+            self.process.kill()
+            return {"ok": False, "error": "model server did not answer in time" if reader.is_alive()
+                    else f"model server exited with status {self.process.wait()}"}
+        return json.loads(result[0])
+
+    def predict(self, body: bytes, content_type: str, accept: str) -> dict:
+        with self.lock:
+            if self.process.poll() is not None:
+                return {"ok": False, "error": "model server is not running"}
+            request = {"body": base64.b64encode(body).decode(), "content_type": content_type, "accept": accept}
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            return self._read(REQUEST_TIMEOUT_S)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+class ModelLoadError(Exception):
+    """The model artifact could not be loaded by its serving code."""
+
+
+@dataclass
+class EndpointHost:
+    work_dir: Path
+    faults: dict[str, EndpointFault] = field(default_factory=dict)
+    _servers: dict[str, ModelServer] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- moto state ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def _sagemaker(account: str, region: str) -> Any:
+        from moto.sagemaker.models import sagemaker_backends
+
+        return sagemaker_backends[account][region]
+
+    @staticmethod
+    def _s3_object(account: str, uri: str) -> bytes:
+        from moto.s3.models import s3_backends
+
+        parsed = urlparse(uri)
+        return s3_backends[account]["global"].get_object(parsed.netloc, parsed.path.lstrip("/")).value
+
+    @staticmethod
+    def _put_s3_object(account: str, uri: str, body: bytes) -> None:
+        from moto.s3.models import s3_backends
+
+        parsed = urlparse(uri)
+        s3_backends[account]["global"].put_object(parsed.netloc, parsed.path.lstrip("/"), body)
+
+    def resolve(self, account: str, region: str, endpoint_name: str) -> tuple[Any, dict, dict, str]:
+        """Endpoint → (endpoint, endpoint config's capture settings, variant, model data URL)."""
+        backend = self._sagemaker(account, region)
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise EndpointMissing(f"Endpoint {endpoint_name} of account {account} not found.")
+        if endpoint.endpoint_status not in {"InService", "Updating"}:
+            raise EndpointMissing(f"Endpoint {endpoint_name} is not in service (status {endpoint.endpoint_status}).")
+        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        variant = config.production_variants[0]
+        model = backend._models[variant["ModelName"]]
+        container = model.primary_container or (model.containers or [{}])[0]
+        model_data = container.get("ModelDataUrl")
+        if not model_data:
+            raise EndpointMissing(f"model {model.model_name} has no ModelDataUrl to serve")
+        return endpoint, config.data_capture_config or {}, variant, model_data
+
+    def server_for(self, account: str, model_data: str) -> ModelServer:
+        with self._lock:
+            server = self._servers.get(model_data)
+            if server is not None and server.process.poll() is None:
+                return server
+            model_dir = self.work_dir / "models" / uuid.uuid5(uuid.NAMESPACE_URL, model_data).hex
+            if not model_dir.is_dir():
+                staging = model_dir.with_name(model_dir.name + ".tmp")
+                staging.mkdir(parents=True, exist_ok=True)
+                with tarfile.open(fileobj=io.BytesIO(self._s3_object(account, model_data)), mode="r:gz") as tar:
+                    tar.extractall(staging, filter="data")
+                staging.rename(model_dir)
+            server = ModelServer(model_dir)
+            self._servers[model_data] = server
+            return server
+
+    def ready(self, account: str, region: str, endpoint_name: str) -> None:
+        """Load the endpoint's model now (endpoint creation waits for this, as AWS waits for health checks)."""
+        _endpoint, _capture, _variant, model_data = self.resolve(account, region, endpoint_name)
+        self.server_for(account, model_data)
+
+    # -- InvokeEndpoint -----------------------------------------------------------------------------------------
+    def invoke(self, account: str, region: str, endpoint_name: str, body: bytes, content_type: str,
+               accept: str) -> InvokeResult:
+        fault = self.faults.get(endpoint_name)
+        if fault is not None and fault.count > 0:
+            fault.count -= 1
+            status = 424 if fault.error_code == "ModelError" else 400 if fault.error_code == "ThrottlingException" else 503
+            return _error(status, fault.error_code, f"injected fault: {fault.error_code}")
+        try:
+            endpoint, capture, variant, model_data = self.resolve(account, region, endpoint_name)
+            server = self.server_for(account, model_data)
+        except EndpointMissing as error:
+            return _error(400, "ValidationError", str(error))
+        except (ModelLoadError, KeyError, tarfile.TarError) as error:
+            return _error(424, "ModelError", f"Received server error (500) from primary: {error}")
+        started = time.perf_counter()
+        reply = server.predict(body, content_type, accept)
+        latency_us = int((time.perf_counter() - started) * 1e6)
+        if not reply.get("ok"):
+            return _error(424, "ModelError",
+                          f"Received client error (400) from primary with message \"{reply.get('error')}\".")
+        output = base64.b64decode(reply["body"])
+        output_type = reply.get("content_type") or "application/json"
+        if capture.get("EnableCapture"):
+            self._capture(account, endpoint_name, variant["VariantName"], capture, body, content_type,
+                          output, output_type)
+        headers = {"Content-Type": output_type, "x-Amzn-Invoked-Production-Variant": variant["VariantName"],
+                   "x-local-model-latency-us": str(latency_us)}
+        LOG.debug("endpoint %s answered in %d us", endpoint.endpoint_name, latency_us)
+        return InvokeResult(200, headers, output)
+
+    def _capture(self, account: str, endpoint_name: str, variant: str, capture: dict, body: bytes,
+                 content_type: str, output: bytes, output_type: str) -> None:
+        if random.uniform(0, 100) >= float(capture.get("InitialSamplingPercentage", 100)):  # noqa: S311
+            return
+        modes = {option.get("CaptureMode") for option in capture.get("CaptureOptions", [])} or {"Input", "Output"}
+        json_types = set((capture.get("CaptureContentTypeHeader") or {}).get("JsonContentTypes", []))
+        now = datetime.now(UTC)
+
+        def encode(data: bytes, observed: str, mode: str) -> dict:
+            if observed.split(";")[0] in json_types:
+                return {"observedContentType": observed, "mode": mode, "data": data.decode(), "encoding": "JSON"}
+            return {"observedContentType": observed, "mode": mode, "data": base64.b64encode(data).decode(),
+                    "encoding": "BASE64"}
+
+        record: dict[str, Any] = {"captureData": {}, "eventMetadata": {
+            "eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, "eventVersion": "0"}
+        if "Input" in modes:
+            record["captureData"]["endpointInput"] = encode(body, content_type, "INPUT")
+        if "Output" in modes:
+            record["captureData"]["endpointOutput"] = encode(output, output_type, "OUTPUT")
+        destination = capture["DestinationS3Uri"].rstrip("/")
+        key = (f"{destination}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/"
+               f"{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl")
+        self._put_s3_object(account, key, (json.dumps(record) + "\n").encode())
+
+    def stop(self) -> None:
+        with self._lock:
+            for server in self._servers.values():
+                server.stop()
+            self._servers.clear()
+
+
+class EndpointMissing(Exception):
+    """InvokeEndpoint names an endpoint that does not exist or is not in service."""
+
+
+def _error(status: int, code: str, message: str) -> InvokeResult:
+    return InvokeResult(status, {"Content-Type": "application/json", "x-amzn-ErrorType": code},
+                        json.dumps({"message": message}).encode())
+
+
+def install(ctx: Any) -> None:
+    """Answer sagemaker-runtime:InvokeEndpoint with `ctx.endpoints` instead of moto's canned results."""
+    from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+    def invoke_endpoint(self: Any) -> tuple[int, dict[str, str], bytes]:
+        endpoint_name = self.path.split("/")[2]
+        body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
+        result = ctx.endpoints.invoke(self.current_account, self.region, endpoint_name, body,
+                                      self.headers.get("Content-Type", "application/octet-stream"),
+                                      self.headers.get("Accept", "application/json"))
+        return result.status, result.headers, result.body
+
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint

@@ -1,0 +1,139 @@
+"""The embedded AWS: moto's server on 127.0.0.1 plus the local compute behind the AWS contracts our stack uses.
+
+`start()` runs moto's threaded server in this process, turns on moto's Step Functions interpreter, and installs
+the compatibility modules, each a small `install(ctx)` that patches one place in moto:
+
+- `lambda_runtime`: Lambda Invoke runs the deployed zip in a worker process;
+- `endpoints`: InvokeEndpoint is answered by the deployed model, with data capture;
+- `stepfunctions`: unnamed executions and ValidateStateMachineDefinition.
+
+Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local_aws.endpoints import EndpointHost
+from local_aws.endpoints import install as install_endpoints
+from local_aws.lambda_runtime import LambdaRuntime
+from local_aws.lambda_runtime import install as install_lambdas
+from local_aws.stepfunctions import install as install_stepfunctions
+
+LOG = logging.getLogger(__name__)
+DEFAULT_REGION = "eu-west-1"
+HOST = "127.0.0.1"
+
+
+@dataclass
+class LocalAws:
+    """A running embedded AWS: where it listens and the local compute behind it."""
+
+    endpoint_url: str
+    port: int
+    region: str
+    work_dir: Path
+    lambdas: LambdaRuntime
+    endpoints: EndpointHost
+    _server: Any = field(repr=False, default=None)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client bound to this embedded AWS."""
+        return boto3.client(
+            service, endpoint_url=self.endpoint_url, region_name=kwargs.pop("region_name", self.region),
+            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - moto accepts any
+            config=kwargs.pop("config", Config(retries={"max_attempts": 2, "mode": "standard"})), **kwargs,
+        )
+
+    def environment(self) -> dict[str, str]:
+        """Variables that point the AWS CLI, boto3 and Terraform at this embedded AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+
+    def stop(self) -> None:
+        self.lambdas.shutdown()
+        self.endpoints.stop()
+        if self._server is not None:
+            self._server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _emf_to_cloudwatch(ctx_holder: dict) -> Any:
+    """Turn a function's embedded-metric-format log line into CloudWatch metrics, as the Lambda service does."""
+
+    def on_log_line(function_name: str, region: str, line: str) -> None:
+        if '"_aws"' not in line:
+            return
+        try:
+            document = json.loads(line)
+            directives = document["_aws"]["CloudWatchMetrics"]
+        except (ValueError, KeyError, TypeError):
+            return
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        backend = cloudwatch_backends[ctx_holder["account"]][region]
+        for directive in directives:
+            dimension_names = {name for group in directive.get("Dimensions", []) for name in group}
+            dimensions = [{"Name": name, "Value": str(document[name])} for name in sorted(dimension_names)
+                          if name in document]
+            data = []
+            for metric in directive.get("Metrics", []):
+                values = document.get(metric["Name"])
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, int | float):
+                        data.append({"MetricName": metric["Name"], "Value": float(value),
+                                     "Unit": metric.get("Unit", "None"), "Dimensions": dimensions})
+            if data:
+                backend.put_metric_data(directive["Namespace"], data)
+
+    return on_log_line
+
+
+def start(port: int | None = None, work_dir: Path | None = None, region: str = DEFAULT_REGION) -> LocalAws:
+    """Start the embedded AWS in this process and return how to reach it."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.config import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    port = port or _free_port()
+    work_dir = Path(work_dir or tempfile.mkdtemp(prefix="local-aws-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    endpoint_url = f"http://{HOST}:{port}"
+    # moto's Step Functions interpreter reaches the other services over HTTP on this port.
+    os.environ["MOTO_PORT"] = str(port)
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+
+    ctx_holder = {"account": DEFAULT_ACCOUNT_ID}
+    lambdas = LambdaRuntime(work_dir, endpoint_url, on_log_line=_emf_to_cloudwatch(ctx_holder))
+    ctx = LocalAws(endpoint_url, port, region, work_dir, lambdas, EndpointHost(work_dir / "endpoints"))
+
+    install_lambdas(ctx)
+    install_endpoints(ctx)
+    install_stepfunctions(ctx)
+
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    ctx._server = server
+    LOG.info("embedded AWS listening on %s (work dir %s)", endpoint_url, work_dir)
+    return ctx

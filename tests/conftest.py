@@ -1,0 +1,72 @@
+"""Fixtures shared by every test area: repository paths, the shared CIFAR archive, Lambda handler loading."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+BUILD_DIR = REPO_ROOT / "build"
+SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "cifar-100-bikes-python.tar.gz"
+
+
+def load_function(name: str) -> ModuleType:
+    """Import functions/<name>/app.py under a unique module name, as Lambda would import `app`."""
+    path = FUNCTIONS_DIR / name / "app.py"
+    module_name = f"lambda_app_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader, f"no handler module at {path}"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def shared_archive() -> Path:
+    """The real CIFAR-100 bicycle/motorcycle archive beside the checkout (never copied into the repo)."""
+    override = os.environ.get("CIFAR_BIKES_ARCHIVE")
+    path = Path(override) if override else SHARED_ARCHIVE
+    if not path.is_file():
+        pytest.skip(f"shared CIFAR archive not found at {path} (set CIFAR_BIKES_ARCHIVE)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never let a test reach a real AWS account: fake credentials, fixed region, Powertools quiet."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "CourierVehicleTest")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def local_aws(tmp_path_factory: pytest.TempPathFactory):
+    """The embedded AWS (moto server + local compute), one per test session."""
+    from local_aws.server import start
+
+    aws = start(work_dir=tmp_path_factory.mktemp("local-aws"))
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture(scope="session")
+def lambda_zips() -> Path:
+    """build/lambdas, rebuilt by scripts/build_lambdas so tests always run the current code as deployed."""
+    import subprocess
+
+    subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_lambdas")], check=True,
+                   capture_output=True, text=True)
+    return BUILD_DIR / "lambdas"
+
