@@ -21,7 +21,8 @@ def load_function(name: str) -> ModuleType:
     path = FUNCTIONS_DIR / name / "app.py"
     module_name = f"lambda_app_{name}"
     spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec and spec.loader, f"no handler module at {path}"
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"no handler module at {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
@@ -66,7 +67,7 @@ def lambda_zips() -> Path:
     """build/lambdas, rebuilt by scripts/build_lambdas so tests always run the current code as deployed."""
     import subprocess
 
-    subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build_lambdas")], check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "build_lambdas")], check=True, capture_output=True, text=True
+    )
     return BUILD_DIR / "lambdas"
-

@@ -53,8 +53,11 @@ class ModelServer:
     def __init__(self, model_dir: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-u", str(MODEL_SERVER_SCRIPT), str(model_dir)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(model_dir / "server.log", "a"),  # noqa: SIM115
-            text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(model_dir / "server.log", "a"),  # noqa: SIM115
+            text=True,
+            bufsize=1,
         )
         self.lock = threading.Lock()
         ready = self._read(MODEL_LOAD_TIMEOUT_S)
@@ -73,8 +76,12 @@ class ModelServer:
         reader.join(timeout)
         if reader.is_alive() or not result[0]:
             self.process.kill()
-            return {"ok": False, "error": "model server did not answer in time" if reader.is_alive()
-                    else f"model server exited with status {self.process.wait()}"}
+            return {
+                "ok": False,
+                "error": "model server did not answer in time"
+                if reader.is_alive()
+                else f"model server exited with status {self.process.wait()}",
+            }
         return json.loads(result[0])
 
     def predict(self, body: bytes, content_type: str, accept: str) -> dict:
@@ -163,12 +170,15 @@ class EndpointHost:
         self.server_for(account, model_data)
 
     # -- InvokeEndpoint -----------------------------------------------------------------------------------------
-    def invoke(self, account: str, region: str, endpoint_name: str, body: bytes, content_type: str,
-               accept: str) -> InvokeResult:
+    def invoke(
+        self, account: str, region: str, endpoint_name: str, body: bytes, content_type: str, accept: str
+    ) -> InvokeResult:
         fault = self.faults.get(endpoint_name)
         if fault is not None and fault.count > 0:
             fault.count -= 1
-            status = 424 if fault.error_code == "ModelError" else 400 if fault.error_code == "ThrottlingException" else 503
+            status = (
+                424 if fault.error_code == "ModelError" else 400 if fault.error_code == "ThrottlingException" else 503
+            )
             return _error(status, fault.error_code, f"injected fault: {fault.error_code}")
         try:
             endpoint, capture, variant, model_data = self.resolve(account, region, endpoint_name)
@@ -181,21 +191,35 @@ class EndpointHost:
         reply = server.predict(body, content_type, accept)
         latency_us = int((time.perf_counter() - started) * 1e6)
         if not reply.get("ok"):
-            return _error(424, "ModelError",
-                          f"Received client error (400) from primary with message \"{reply.get('error')}\".")
+            return _error(
+                424, "ModelError", f'Received client error (400) from primary with message "{reply.get("error")}".'
+            )
         output = base64.b64decode(reply["body"])
         output_type = reply.get("content_type") or "application/json"
         if capture.get("EnableCapture"):
-            self._capture(account, endpoint_name, variant["VariantName"], capture, body, content_type,
-                          output, output_type)
-        headers = {"Content-Type": output_type, "x-Amzn-Invoked-Production-Variant": variant["VariantName"],
-                   "x-local-model-latency-us": str(latency_us)}
+            self._capture(
+                account, endpoint_name, variant["VariantName"], capture, body, content_type, output, output_type
+            )
+        headers = {
+            "Content-Type": output_type,
+            "x-Amzn-Invoked-Production-Variant": variant["VariantName"],
+            "x-local-model-latency-us": str(latency_us),
+        }
         LOG.debug("endpoint %s answered in %d us", endpoint.endpoint_name, latency_us)
         return InvokeResult(200, headers, output)
 
-    def _capture(self, account: str, endpoint_name: str, variant: str, capture: dict, body: bytes,
-                 content_type: str, output: bytes, output_type: str) -> None:
-        if random.uniform(0, 100) >= float(capture.get("InitialSamplingPercentage", 100)):  # noqa: S311
+    def _capture(
+        self,
+        account: str,
+        endpoint_name: str,
+        variant: str,
+        capture: dict,
+        body: bytes,
+        content_type: str,
+        output: bytes,
+        output_type: str,
+    ) -> None:
+        if random.uniform(0, 100) >= float(capture.get("InitialSamplingPercentage", 100)):
             return
         modes = {option.get("CaptureMode") for option in capture.get("CaptureOptions", [])} or {"Input", "Output"}
         json_types = set((capture.get("CaptureContentTypeHeader") or {}).get("JsonContentTypes", []))
@@ -204,18 +228,24 @@ class EndpointHost:
         def encode(data: bytes, observed: str, mode: str) -> dict:
             if observed.split(";")[0] in json_types:
                 return {"observedContentType": observed, "mode": mode, "data": data.decode(), "encoding": "JSON"}
-            return {"observedContentType": observed, "mode": mode, "data": base64.b64encode(data).decode(),
-                    "encoding": "BASE64"}
+            return {
+                "observedContentType": observed,
+                "mode": mode,
+                "data": base64.b64encode(data).decode(),
+                "encoding": "BASE64",
+            }
 
-        record: dict[str, Any] = {"captureData": {}, "eventMetadata": {
-            "eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, "eventVersion": "0"}
+        record: dict[str, Any] = {
+            "captureData": {},
+            "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0",
+        }
         if "Input" in modes:
             record["captureData"]["endpointInput"] = encode(body, content_type, "INPUT")
         if "Output" in modes:
             record["captureData"]["endpointOutput"] = encode(output, output_type, "OUTPUT")
         destination = capture["DestinationS3Uri"].rstrip("/")
-        key = (f"{destination}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/"
-               f"{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl")
+        key = f"{destination}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl"
         self._put_s3_object(account, key, (json.dumps(record) + "\n").encode())
 
     def stop(self) -> None:
@@ -230,8 +260,11 @@ class EndpointMissing(Exception):
 
 
 def _error(status: int, code: str, message: str) -> InvokeResult:
-    return InvokeResult(status, {"Content-Type": "application/json", "x-amzn-ErrorType": code},
-                        json.dumps({"message": message}).encode())
+    return InvokeResult(
+        status,
+        {"Content-Type": "application/json", "x-amzn-ErrorType": code},
+        json.dumps({"message": message}).encode(),
+    )
 
 
 def install(ctx: Any) -> None:
@@ -240,10 +273,16 @@ def install(ctx: Any) -> None:
 
     def invoke_endpoint(self: Any) -> tuple[int, dict[str, str], bytes]:
         endpoint_name = self.path.split("/")[2]
-        body = self.body if isinstance(self.body, bytes) else (self.body or "").encode()
-        result = ctx.endpoints.invoke(self.current_account, self.region, endpoint_name, body,
-                                      self.headers.get("Content-Type", "application/octet-stream"),
-                                      self.headers.get("Accept", "application/json"))
+        body = self.raw_body if isinstance(self.raw_body, bytes) else (self.raw_body or "").encode()
+        result = ctx.endpoints.invoke(
+            self.current_account,
+            self.region,
+            endpoint_name,
+            body,
+            self.headers.get("Content-Type", "application/octet-stream"),
+            self.headers.get("Accept", "application/json"),
+        )
         return result.status, result.headers, result.body
 
+    SageMakerRuntimeResponse.use_raw_body = True  # image bodies are binary; moto would decode them as UTF-8
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint

@@ -10,6 +10,7 @@ embedded-metric-format lines become CloudWatch metrics, as on AWS.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -59,8 +60,13 @@ class Worker:
     def start(cls, handler: str, env: dict[str, str], cwd: Path) -> Worker:
         process = subprocess.Popen(
             [sys.executable, "-S", "-u", str(WORKER_SCRIPT), handler],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env=env, cwd=cwd, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            text=True,
+            bufsize=1,
         )
         worker = cls(process)
         threading.Thread(target=worker._read_replies, daemon=True).start()
@@ -98,8 +104,13 @@ class Worker:
 class LambdaRuntime:
     """Runs invocations for moto's Lambda backend; one instance per embedded AWS."""
 
-    def __init__(self, work_dir: Path, endpoint_url: str, runtime_dir: Path | None = None,
-                 on_log_line: Callable[[str, str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        endpoint_url: str,
+        runtime_dir: Path | None = None,
+        on_log_line: Callable[[str, str, str], None] | None = None,
+    ) -> None:
         self.work_dir = work_dir / "lambda"
         self.endpoint_url = endpoint_url
         self.runtime_dir = runtime_dir or Path(os.environ.get("LOCAL_AWS_LAMBDA_RUNTIME_DIR", DEFAULT_RUNTIME_DIR))
@@ -115,10 +126,8 @@ class LambdaRuntime:
             staging = root.with_name(root.name + f".tmp{uuid.uuid4().hex[:6]}")
             with zipfile.ZipFile(io.BytesIO(code)) as archive:
                 archive.extractall(staging)
-            try:
+            with contextlib.suppress(OSError):  # another thread may have unpacked the same code first
                 staging.rename(root)
-            except OSError:  # another thread unpacked the same code first
-                pass
         return root
 
     def _python_path(self, task_root: Path, layers: list[str]) -> list[str]:
@@ -140,30 +149,32 @@ class LambdaRuntime:
     def _environment(self, fn: Any, task_root: Path, layers: list[str]) -> dict[str, str]:
         region = fn.region
         env = {str(k): str(v) for k, v in (fn.environment_vars or {}).items()}
-        env.update({
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LANG": "C.UTF-8",
-            "TZ": ":UTC",
-            "PYTHONPATH": os.pathsep.join(self._python_path(task_root, layers)),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "_HANDLER": fn.handler,
-            "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
-            "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
-            "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
-            "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        })
+        env.update(
+            {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "LANG": "C.UTF-8",
+                "TZ": ":UTC",
+                "PYTHONPATH": os.pathsep.join(self._python_path(task_root, layers)),
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONUNBUFFERED": "1",
+                "LAMBDA_TASK_ROOT": str(task_root),
+                "_HANDLER": fn.handler,
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
+                "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+                "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.function_name}",
+                "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+                "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            }
+        )
         return env
 
     def _acquire(self, fn: Any) -> tuple[tuple, Worker]:
@@ -214,7 +225,8 @@ class LambdaRuntime:
             "request_id": request_id,
             "invoked_function_arn": fn.function_arn,
             "deadline_ms": (time.time() + timeout) * 1000,
-            "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0",
+            "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
+            f"Parent={uuid.uuid4().hex[:16]};Sampled=0",
         }
         keep = True
         worker.log_done.clear()
@@ -225,19 +237,31 @@ class LambdaRuntime:
         except queue.Empty:
             keep = False
             worker.kill()
-            reply_line = json.dumps({"ok": False, "error": {
-                "errorType": "Sandbox.Timedout",
-                "errorMessage": f"{request_id} Task timed out after {timeout:.2f} seconds"}})
+            reply_line = json.dumps(
+                {
+                    "ok": False,
+                    "error": {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"{request_id} Task timed out after {timeout:.2f} seconds",
+                    },
+                }
+            )
         except (BrokenPipeError, OSError):
             reply_line = None
         if reply_line is None:
             keep = False
             worker.kill()
             worker.log_done.wait(2)
-            reply_line = json.dumps({"ok": False, "error": {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                                f"exit status {worker.process.returncode}"}})
+            reply_line = json.dumps(
+                {
+                    "ok": False,
+                    "error": {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                        f"exit status {worker.process.returncode}",
+                    },
+                }
+            )
         else:
             worker.log_done.wait(2)  # the worker marks the end of its log lines before it replies
         logs = worker.take_logs()

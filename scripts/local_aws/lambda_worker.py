@@ -47,13 +47,13 @@ def load_handler(handler: str):
     module_name, _, function_name = handler.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except Exception as error:  # noqa: BLE001 - every import failure is reported as AWS reports it
-        return None, error_reply("Runtime.ImportModuleError",
-                                 f"Unable to import module '{module_name}': {error}")
+    except Exception as error:
+        return None, error_reply("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}")
     function = getattr(module, function_name, None)
     if function is None:
-        return None, error_reply("Runtime.HandlerNotFound",
-                                 f"Handler '{function_name}' missing on module '{module_name}'")
+        return None, error_reply(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+        )
     return function, None
 
 
@@ -72,7 +72,7 @@ def serve(reply_fd: int, handler: str) -> None:
                     reply = {"ok": True, "result": json.dumps(result)}
                 except (TypeError, ValueError) as error:
                     reply = error_reply("Runtime.MarshalError", f"Unable to marshal response: {error}")
-            except Exception as error:  # noqa: BLE001 - a handler's exception is the invocation's result
+            except Exception as error:
                 stack = traceback.format_exception(type(error), error, error.__traceback__)
                 print(f"[ERROR] {type(error).__name__}: {error}", file=sys.stderr)
                 reply = error_reply(type(error).__name__, str(error), [s.rstrip() for s in stack[1:]])

@@ -5,7 +5,9 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 
 - `lambda_runtime`: Lambda Invoke runs the deployed zip in a worker process;
 - `endpoints`: InvokeEndpoint is answered by the deployed model, with data capture;
-- `stepfunctions`: unnamed executions and ValidateStateMachineDefinition.
+- `stepfunctions`: unnamed executions and ValidateStateMachineDefinition;
+- `autoscaling`: tags on scalable targets;
+- `monitoring_schedules`: SageMaker monitoring schedules.
 
 Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
 """
@@ -24,10 +26,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from local_aws.autoscaling import install as install_autoscaling
 from local_aws.endpoints import EndpointHost
 from local_aws.endpoints import install as install_endpoints
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
+from local_aws.monitoring_schedules import MonitoringScheduleStore
+from local_aws.monitoring_schedules import install as install_monitoring_schedules
 from local_aws.stepfunctions import install as install_stepfunctions
 
 LOG = logging.getLogger(__name__)
@@ -45,14 +50,19 @@ class LocalAws:
     work_dir: Path
     lambdas: LambdaRuntime
     endpoints: EndpointHost
+    monitoring_schedules: MonitoringScheduleStore = field(default_factory=MonitoringScheduleStore)
     _server: Any = field(repr=False, default=None)
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client bound to this embedded AWS."""
         return boto3.client(
-            service, endpoint_url=self.endpoint_url, region_name=kwargs.pop("region_name", self.region),
-            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106 - moto accepts any
-            config=kwargs.pop("config", Config(retries={"max_attempts": 2, "mode": "standard"})), **kwargs,
+            service,
+            endpoint_url=self.endpoint_url,
+            region_name=kwargs.pop("region_name", self.region),
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=kwargs.pop("config", Config(retries={"max_attempts": 2, "mode": "standard"})),
+            **kwargs,
         )
 
     def environment(self) -> dict[str, str]:
@@ -94,15 +104,22 @@ def _emf_to_cloudwatch(ctx_holder: dict) -> Any:
         backend = cloudwatch_backends[ctx_holder["account"]][region]
         for directive in directives:
             dimension_names = {name for group in directive.get("Dimensions", []) for name in group}
-            dimensions = [{"Name": name, "Value": str(document[name])} for name in sorted(dimension_names)
-                          if name in document]
+            dimensions = [
+                {"Name": name, "Value": str(document[name])} for name in sorted(dimension_names) if name in document
+            ]
             data = []
             for metric in directive.get("Metrics", []):
                 values = document.get(metric["Name"])
                 for value in values if isinstance(values, list) else [values]:
                     if isinstance(value, int | float):
-                        data.append({"MetricName": metric["Name"], "Value": float(value),
-                                     "Unit": metric.get("Unit", "None"), "Dimensions": dimensions})
+                        data.append(
+                            {
+                                "MetricName": metric["Name"],
+                                "Value": float(value),
+                                "Unit": metric.get("Unit", "None"),
+                                "Dimensions": dimensions,
+                            }
+                        )
             if data:
                 backend.put_metric_data(directive["Namespace"], data)
 
@@ -131,6 +148,8 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_lambdas(ctx)
     install_endpoints(ctx)
     install_stepfunctions(ctx)
+    install_autoscaling(ctx)
+    install_monitoring_schedules(ctx)
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()

@@ -20,11 +20,13 @@ def validate_definition(definition: str) -> dict[str, Any]:
     try:
         json.loads(definition)
         AmazonStateLanguageParser.parse(definition)
-    except Exception as error:  # noqa: BLE001 - any parse failure is a diagnostic, never a server error
+    except Exception as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return {"result": "FAIL", "diagnostics": [
-            {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": message[:1000]}],
-            "truncated": False}
+        return {
+            "result": "FAIL",
+            "diagnostics": [{"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED", "message": message[:1000]}],
+            "truncated": False,
+        }
     return {"result": "OK", "diagnostics": [], "truncated": False}
 
 

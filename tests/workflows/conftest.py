@@ -49,15 +49,17 @@ class InferenceStack:
 
 
 def entered_states(events: list[dict]) -> list[str]:
-    return [detail["name"] for event in events for key, detail in event.items()
-            if key.endswith("StateEnteredEventDetails")]
+    """The names of the states an execution entered, in order."""
+    return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
 
 
 def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in {"code/inference.py": DOUBLE_MODEL.read_bytes(),
-                           "probabilities.json": json.dumps(probabilities).encode()}.items():
+        for name, data in {
+            "code/inference.py": DOUBLE_MODEL.read_bytes(),
+            "probabilities.json": json.dumps(probabilities).encode(),
+        }.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -90,16 +92,32 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
     sagemaker = aws.client("sagemaker")
     iam = aws.client("iam")
     role_arn = iam.create_role(RoleName="inference-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    sagemaker.create_model(ModelName="fixed-probabilities", ExecutionRoleArn=role_arn, PrimaryContainer={
-        "Image": "local/pytorch-inference", "ModelDataUrl": f"s3://{bucket}/models/double/model.tar.gz"})
+    sagemaker.create_model(
+        ModelName="fixed-probabilities",
+        ExecutionRoleArn=role_arn,
+        PrimaryContainer={
+            "Image": "local/pytorch-inference",
+            "ModelDataUrl": f"s3://{bucket}/models/double/model.tar.gz",
+        },
+    )
     sagemaker.create_endpoint_config(
         EndpointConfigName="inference-test-config",
-        ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "fixed-probabilities",
-                             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}],
-        DataCaptureConfig={"EnableCapture": True, "InitialSamplingPercentage": 100,
-                           "DestinationS3Uri": f"s3://{capture_bucket}/capture",
-                           "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                           "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]}})
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "fixed-probabilities",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": f"s3://{capture_bucket}/capture",
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        },
+    )
     endpoint_name = "inference-test-endpoint"
     sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName="inference-test-config")
 
@@ -107,25 +125,40 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
     lam = aws.client("lambda")
     environments = {
         "serialize_image": {"MAX_IMAGE_BYTES": str(25 * 2**20), "MAX_IMAGE_PIXELS": str(50_000_000)},
-        "classify_image": {"ENDPOINT_NAME": endpoint_name, "CLASS_LABELS": ",".join(LABELS),
-                           "MODEL_CONTENT_TYPE": "application/x-image"},
-        "filter_inferences": {"CONFIDENCE_THRESHOLD": str(THRESHOLD),
-                              "LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"})},
+        "classify_image": {
+            "ENDPOINT_NAME": endpoint_name,
+            "CLASS_LABELS": ",".join(LABELS),
+            "MODEL_CONTENT_TYPE": "application/x-image",
+        },
+        "filter_inferences": {
+            "CONFIDENCE_THRESHOLD": str(THRESHOLD),
+            "LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"}),
+        },
     }
     arns = {}
     for name, env in environments.items():
         env = {**env, "POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": "CourierVehicleTest"}
         arns[name] = lam.create_function(
-            FunctionName=f"inference-test-{name}", Runtime="python3.11", Role=role_arn,
-            Handler="app.lambda_handler", Code={"ZipFile": (lambda_zips / f"{name}.zip").read_bytes()},
-            Timeout=30, MemorySize=512, Layers=[POWERTOOLS_LAYER], Environment={"Variables": env},
+            FunctionName=f"inference-test-{name}",
+            Runtime="python3.11",
+            Role=role_arn,
+            Handler="app.lambda_handler",
+            Code={"ZipFile": (lambda_zips / f"{name}.zip").read_bytes()},
+            Timeout=30,
+            MemorySize=512,
+            Layers=[POWERTOOLS_LAYER],
+            Environment={"Variables": env},
         )["FunctionArn"]
-    definition = render(REPO_ROOT / "inference.asl.json", {
-        "serialize_image_function_arn": arns["serialize_image"],
-        "classify_image_function_arn": arns["classify_image"],
-        "filter_inferences_function_arn": arns["filter_inferences"],
-        "human_review_queue_url": queue_url,
-    })
+    definition = render(
+        REPO_ROOT / "inference.asl.json",
+        {
+            "serialize_image_function_arn": arns["serialize_image"],
+            "classify_image_function_arn": arns["classify_image"],
+            "filter_inferences_function_arn": arns["filter_inferences"],
+            "human_review_queue_url": queue_url,
+        },
+    )
     state_machine_arn = aws.client("stepfunctions").create_state_machine(
-        name="inference-test", definition=definition, roleArn=role_arn, type="STANDARD")["stateMachineArn"]
+        name="inference-test", definition=definition, roleArn=role_arn, type="STANDARD"
+    )["stateMachineArn"]
     return InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, state_machine_arn, keys)

@@ -64,7 +64,8 @@ def test_definition_is_valid_json_with_placeholders_only_inside_strings(asl_file
 
     inside_strings = {m for s in strings(definition) for m in PLACEHOLDER.findall(s)}
     assert inside_strings == placeholders(asl_file)
-    assert "StartAt" in definition and definition["StartAt"] in definition["States"]
+    assert "StartAt" in definition
+    assert definition["StartAt"] in definition["States"]
 
 
 def test_every_transition_resolves_and_every_state_is_reachable(asl_file):
@@ -100,14 +101,23 @@ def test_every_caught_or_retried_error_can_actually_be_raised(asl_file):
 
 
 def test_definition_passes_cfn_lint_state_machine_schema(asl_file, tmp_path):
-    template = {"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"StateMachine": {
-        "Type": "AWS::StepFunctions::StateMachine",
-        "Properties": {"RoleArn": "arn:aws:iam::123456789012:role/states",
-                       "Definition": json.loads(rendered(asl_file))}}}}
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "StateMachine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::123456789012:role/states",
+                    "Definition": json.loads(rendered(asl_file)),
+                },
+            }
+        },
+    }
     path = tmp_path / "template.json"
     path.write_text(json.dumps(template))
-    result = subprocess.run([str(Path(sys.executable).with_name("cfn-lint")), str(path)], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(path)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -26,7 +26,8 @@ def state_outputs_after(events: list[dict], state: str) -> list[str]:
 
 def test_confident_bicycle_is_routed_to_nearby_orders(inference_stack):
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
@@ -34,13 +35,19 @@ def test_confident_bicycle_is_routed_to_nearby_orders(inference_stack):
     assert output["route"] == "nearby"
     assert output["confidence"] == pytest.approx(0.97)
     assert output["labels"] == ["bicycle", "motorcycle"]
-    assert entered_states(events) == ["SerializeImage", "ClassifyImage", "FilterInferences", "RouteByVehicle",
-                                      "NearbyOrders"]
+    assert entered_states(events) == [
+        "SerializeImage",
+        "ClassifyImage",
+        "FilterInferences",
+        "RouteByVehicle",
+        "NearbyOrders",
+    ]
 
 
 def test_confident_motorcycle_is_routed_to_distant_orders(inference_stack):
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["motorcycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["motorcycle"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
@@ -50,10 +57,14 @@ def test_confident_motorcycle_is_routed_to_distant_orders(inference_stack):
 
 def test_image_data_does_not_travel_past_classification(inference_stack):
     _execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["motorcycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["motorcycle"]}
+    )
 
-    serialized = [e["stateExitedEventDetails"]["output"] for e in events
-                  if e.get("stateExitedEventDetails", {}).get("name") == "SerializeImage"]
+    serialized = [
+        e["stateExitedEventDetails"]["output"]
+        for e in events
+        if e.get("stateExitedEventDetails", {}).get("name") == "SerializeImage"
+    ]
     assert "image_data" in json.loads(serialized[0])  # it does travel from serialize to classify
     later = state_outputs_after(events, "SerializeImage")
     assert later, "no state ran after SerializeImage"
@@ -63,7 +74,8 @@ def test_image_data_does_not_travel_past_classification(inference_stack):
 def test_low_confidence_image_goes_to_the_human_review_queue(inference_stack):
     sqs = inference_stack.aws.client("sqs")
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["ambiguous"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["ambiguous"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert entered_states(events)[-3:] == ["RequestHumanReview", "MarkForHumanReview", "HumanReviewRequested"]
@@ -82,7 +94,8 @@ def test_low_confidence_image_goes_to_the_human_review_queue(inference_stack):
 
 def test_an_object_that_is_not_an_image_fails_with_a_named_error(inference_stack):
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["not_an_image"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["not_an_image"]}
+    )
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "InvalidImage"
@@ -92,7 +105,8 @@ def test_an_object_that_is_not_an_image_fails_with_a_named_error(inference_stack
 
 def test_a_missing_object_fails_with_a_named_error(inference_stack):
     execution, _events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["missing"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["missing"]}
+    )
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "ImageNotFound"
@@ -100,12 +114,24 @@ def test_a_missing_object_fails_with_a_named_error(inference_stack):
 
 
 def test_an_eventbridge_object_created_event_is_accepted(inference_stack):
-    event = {"version": "0", "id": "7f3f9d0e-1f7a-4a4e-9f0e-2b1f6b0a9c11", "detail-type": "Object Created",
-             "source": "aws.s3", "account": "123456789012", "time": "2026-11-23T12:00:00Z",
-             "region": inference_stack.aws.region, "resources": [f"arn:aws:s3:::{inference_stack.bucket}"],
-             "detail": {"version": "0", "bucket": {"name": inference_stack.bucket},
-                        "object": {"key": inference_stack.images["bicycle"], "size": 1000},
-                        "request-id": "R1", "requester": "123456789012", "reason": "PutObject"}}
+    event = {
+        "version": "0",
+        "id": "7f3f9d0e-1f7a-4a4e-9f0e-2b1f6b0a9c11",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-23T12:00:00Z",
+        "region": inference_stack.aws.region,
+        "resources": [f"arn:aws:s3:::{inference_stack.bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": inference_stack.bucket},
+            "object": {"key": inference_stack.images["bicycle"], "size": 1000},
+            "request-id": "R1",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
     execution, _events = inference_stack.execute(event)
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
@@ -115,12 +141,11 @@ def test_an_eventbridge_object_created_event_is_accepted(inference_stack):
 def test_endpoint_traffic_is_captured_in_sagemaker_format(inference_stack):
     inference_stack.execute({"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
     s3 = inference_stack.aws.client("s3")
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=inference_stack.capture_bucket,
-                                                   Prefix="capture/")["Contents"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=inference_stack.capture_bucket, Prefix="capture/")["Contents"]]
     assert keys
     prefix = f"capture/{inference_stack.endpoint_name}/AllTraffic/"
     assert all(k.startswith(prefix) and k.endswith(".jsonl") for k in keys)
-    hour_path = keys[0][len(prefix):].split("/")[:4]  # yyyy/mm/dd/hh
+    hour_path = keys[0][len(prefix) :].split("/")[:4]  # yyyy/mm/dd/hh
     assert [len(part) for part in hour_path] == [4, 2, 2, 2]
     record = json.loads(s3.get_object(Bucket=inference_stack.capture_bucket, Key=keys[0])["Body"].read())
     endpoint_input = record["captureData"]["endpointInput"]
@@ -129,4 +154,5 @@ def test_endpoint_traffic_is_captured_in_sagemaker_format(inference_stack):
     assert base64.b64decode(endpoint_input["data"]).startswith(b"\x89PNG")
     endpoint_output = record["captureData"]["endpointOutput"]
     assert len(json.loads(endpoint_output["data"])) == 2
-    assert record["eventMetadata"]["eventId"] and record["eventMetadata"]["inferenceTime"].endswith("Z")
+    assert record["eventMetadata"]["eventId"]
+    assert record["eventMetadata"]["inferenceTime"].endswith("Z")

@@ -1,0 +1,187 @@
+"""SageMaker monitoring schedules for the embedded AWS (moto has the job definitions but not the schedules).
+
+Create/Describe/List/Update/Delete/Start/Stop MonitoringSchedule and the tags on a schedule's ARN, enough for the
+AWS provider's `aws_sagemaker_monitoring_schedule` and for `run_monitoring.py`, which executes a schedule's job
+locally on demand and records it as a monitoring execution.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass
+class MonitoringSchedule:
+    name: str
+    arn: str
+    config: dict
+    tags: list[dict[str, str]]
+    status: str = "Scheduled"
+    created: datetime = field(default_factory=lambda: datetime.now(UTC))
+    modified: datetime = field(default_factory=lambda: datetime.now(UTC))
+    executions: list[dict] = field(default_factory=list)
+
+    @property
+    def monitoring_type(self) -> str:
+        return self.config.get("MonitoringType", "DataQuality")
+
+    def endpoint_name(self, job_definitions: dict) -> str | None:
+        definition = job_definitions.get(self.config.get("MonitoringJobDefinitionName", ""))
+        if definition is not None:
+            return definition.endpoint_input.get("EndpointName")
+        return (
+            self.config.get("MonitoringJobDefinition", {})
+            .get("MonitoringInputs", [{}])[0]
+            .get("EndpointInput", {})
+            .get("EndpointName")
+        )
+
+    def describe(self, job_definitions: dict) -> dict[str, Any]:
+        description = {
+            "MonitoringScheduleArn": self.arn,
+            "MonitoringScheduleName": self.name,
+            "MonitoringScheduleStatus": self.status,
+            "MonitoringType": self.monitoring_type,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.modified,
+            "MonitoringScheduleConfig": self.config,
+        }
+        endpoint = self.endpoint_name(job_definitions)
+        if endpoint:
+            description["EndpointName"] = endpoint
+        if self.executions:
+            description["LastMonitoringExecutionSummary"] = self.executions[-1]
+        return description
+
+
+class MonitoringScheduleStore:
+    """Schedules per (account, region)."""
+
+    def __init__(self) -> None:
+        self._schedules: dict[tuple[str, str, str], MonitoringSchedule] = {}
+        self._lock = threading.Lock()
+
+    def get(self, account: str, region: str, name: str) -> MonitoringSchedule:
+        from moto.sagemaker.exceptions import ResourceNotFound
+
+        schedule = self._schedules.get((account, region, name))
+        if schedule is None:
+            raise ResourceNotFound(f"Monitoring schedule {name} not found.")
+        return schedule
+
+    def create(self, account: str, region: str, name: str, config: dict, tags: list) -> MonitoringSchedule:
+        from moto.sagemaker.exceptions import ResourceInUseException
+
+        with self._lock:
+            if (account, region, name) in self._schedules:
+                raise ResourceInUseException(f"Monitoring schedule {name} already exists.")
+            arn = f"arn:aws:sagemaker:{region}:{account}:monitoring-schedule/{name}"
+            schedule = MonitoringSchedule(name, arn, config, list(tags or []))
+            self._schedules[(account, region, name)] = schedule
+            return schedule
+
+    def delete(self, account: str, region: str, name: str) -> None:
+        self.get(account, region, name)
+        with self._lock:
+            del self._schedules[(account, region, name)]
+
+    def list(self, account: str, region: str) -> list[MonitoringSchedule]:
+        return [s for (a, r, _), s in sorted(self._schedules.items()) if (a, r) == (account, region)]
+
+    def by_arn(self, arn: str) -> MonitoringSchedule | None:
+        return next((s for s in self._schedules.values() if s.arn == arn), None)
+
+
+def install(ctx: Any) -> None:
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    store = ctx.monitoring_schedules
+
+    def job_definitions(response: Any) -> dict:
+        return response.sagemaker_backend.data_quality_job_definitions
+
+    def create(self: Any) -> ActionResult:
+        schedule = store.create(
+            self.current_account,
+            self.region,
+            self._get_param("MonitoringScheduleName"),
+            self._get_param("MonitoringScheduleConfig"),
+            self._get_param("Tags"),
+        )
+        return ActionResult({"MonitoringScheduleArn": schedule.arn})
+
+    def describe(self: Any) -> ActionResult:
+        schedule = store.get(self.current_account, self.region, self._get_param("MonitoringScheduleName"))
+        return ActionResult(schedule.describe(job_definitions(self)))
+
+    def update(self: Any) -> ActionResult:
+        schedule = store.get(self.current_account, self.region, self._get_param("MonitoringScheduleName"))
+        schedule.config = self._get_param("MonitoringScheduleConfig")
+        schedule.modified = datetime.now(UTC)
+        return ActionResult({"MonitoringScheduleArn": schedule.arn})
+
+    def delete(self: Any) -> EmptyResult:
+        store.delete(self.current_account, self.region, self._get_param("MonitoringScheduleName"))
+        return EmptyResult()
+
+    def set_status(status: str):
+        def handler(self: Any) -> EmptyResult:
+            store.get(self.current_account, self.region, self._get_param("MonitoringScheduleName")).status = status
+            return EmptyResult()
+
+        return handler
+
+    def list_schedules(self: Any) -> ActionResult:
+        endpoint = self._get_param("EndpointName")
+        summaries = []
+        for schedule in store.list(self.current_account, self.region):
+            described = schedule.describe(job_definitions(self))
+            if endpoint and described.get("EndpointName") != endpoint:
+                continue
+            summaries.append(
+                {
+                    key: described[key]
+                    for key in (
+                        "MonitoringScheduleName",
+                        "MonitoringScheduleArn",
+                        "CreationTime",
+                        "LastModifiedTime",
+                        "MonitoringScheduleStatus",
+                        "MonitoringType",
+                    )
+                    if key in described
+                }
+                | ({"EndpointName": described["EndpointName"]} if "EndpointName" in described else {})
+            )
+        return ActionResult({"MonitoringScheduleSummaries": summaries})
+
+    def list_executions(self: Any) -> ActionResult:
+        name = self._get_param("MonitoringScheduleName")
+        schedules = (
+            [store.get(self.current_account, self.region, name)]
+            if name
+            else store.list(self.current_account, self.region)
+        )
+        executions = [e for s in schedules for e in s.executions]
+        return ActionResult({"MonitoringExecutionSummaries": list(reversed(executions))})
+
+    moto_resource_from_arn = SageMakerModelBackend._get_resource_from_arn
+
+    def resource_from_arn(self: Any, arn: str) -> Any:
+        schedule = store.by_arn(arn) if ":monitoring-schedule/" in arn else None
+        return schedule if schedule is not None else moto_resource_from_arn(self, arn)
+
+    SageMakerResponse.create_monitoring_schedule = create
+    SageMakerResponse.describe_monitoring_schedule = describe
+    SageMakerResponse.update_monitoring_schedule = update
+    SageMakerResponse.delete_monitoring_schedule = delete
+    SageMakerResponse.start_monitoring_schedule = set_status("Scheduled")
+    SageMakerResponse.stop_monitoring_schedule = set_status("Stopped")
+    SageMakerResponse.list_monitoring_schedules = list_schedules
+    SageMakerResponse.list_monitoring_executions = list_executions
+    SageMakerModelBackend._get_resource_from_arn = resource_from_arn

@@ -1,0 +1,540 @@
+"""SageMaker training jobs and endpoint deployments for the embedded AWS, with real local compute.
+
+moto records a training job as instantly Completed with made-up metrics, has no UpdateEndpoint, and puts every
+endpoint InService at once. Here, on top of moto's own backend objects (so every other module sees the same
+state):
+
+* CreateTrainingJob for a PyTorch script-mode job runs the uploaded sourcedir's entry point in a subprocess with
+  the SageMaker training toolkit's contract (`SM_*` variables, `/opt/ml`-style folders, `--key value`
+  hyperparameters). The job goes InProgress → Completed/Failed/Stopped; its log goes to the CloudWatch Logs group
+  `/aws/sagemaker/TrainingJobs` and to `<work_dir>/training-jobs/<job>/`; FinalMetricDataList comes from the
+  job's own MetricDefinitions applied to that log (last match wins); model.tar.gz and output.tar.gz are uploaded
+  to `<S3OutputPath>/<job>/output/`. Any other job (a built-in algorithm's image) fails with a reason saying it
+  cannot run locally.
+* CreateEndpoint goes Creating → InService (or Failed); UpdateEndpoint goes Updating → InService, switching to
+  the new endpoint config only once its model loads - a failed update keeps the old config serving (blue/green).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+LOG = logging.getLogger(__name__)
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+HOST = "algo-1"
+_TRAINING_SLOTS = threading.BoundedSemaphore(1)  # one local job at a time: the machine's cores are shared
+_FAILURE_LOG_LINES = 10
+
+
+class LocalTrainingError(Exception):
+    """The job cannot run, or failed; the message becomes the job's FailureReason."""
+
+
+# -- moto state ----------------------------------------------------------------------------------------------------
+def _s3(account: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    return s3_backends[account]["global"]
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise LocalTrainingError(f"{uri!r} is not an s3:// URI")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def _read_s3(account: str, uri: str) -> bytes:
+    bucket, key = _split_s3_uri(uri)
+    obj = _s3(account).get_object(bucket, key)
+    if obj is None:
+        raise LocalTrainingError(f"{uri} does not exist")
+    return obj.value
+
+
+def _write_s3(account: str, uri: str, body: bytes) -> None:
+    bucket, key = _split_s3_uri(uri)
+    _s3(account).put_object(bucket, key, body)
+
+
+def _download_prefix(account: str, uri: str, destination: Path) -> int:
+    """S3Prefix semantics: every object under the prefix, named relative to the prefix's last '/'."""
+    bucket_name, prefix = _split_s3_uri(uri)
+    backend = _s3(account)
+    try:
+        names = [name for name in list(backend.get_bucket(bucket_name).keys) if name.startswith(prefix)]
+    except Exception as error:  # moto raises its own MissingBucket
+        raise LocalTrainingError(f"cannot list {uri}: {error}") from None
+    base = prefix[: prefix.rfind("/") + 1]
+    count = 0
+    for name in names:
+        if name.endswith("/"):
+            continue
+        target = destination / name[len(base):]
+        if not target.resolve().is_relative_to(destination.resolve()):
+            raise LocalTrainingError(f"object key {name!r} escapes the channel folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(backend.get_object(bucket_name, name).value)
+        count += 1
+    if count == 0:
+        raise LocalTrainingError(f"no objects under {uri}")
+    return count
+
+
+def _tar_gz(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    return buffer.getvalue()
+
+
+class _CloudWatchLog:
+    """The job's log stream in moto's CloudWatch Logs, written in small batches."""
+
+    def __init__(self, account: str, region: str, stream: str) -> None:
+        from moto.logs.models import logs_backends
+
+        self.backend = logs_backends[account][region]
+        self.stream = stream
+        self.pending: list[dict[str, Any]] = []
+        try:
+            if LOG_GROUP not in self.backend.groups:
+                self.backend.create_log_group(LOG_GROUP, {})
+            self.backend.ensure_log_stream(LOG_GROUP, stream)
+        except Exception:  # logs are a convenience; the file copy is always written
+            LOG.exception("cannot create the CloudWatch log stream %s", stream)
+            self.backend = None
+
+    def add(self, line: str) -> None:
+        self.pending.append({"timestamp": int(time.time() * 1000), "message": line})
+        if len(self.pending) >= 50:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.backend is not None and self.pending:
+            try:
+                self.backend.put_log_events(LOG_GROUP, self.stream, self.pending)
+            except Exception:
+                LOG.exception("cannot write to the CloudWatch log stream %s", self.stream)
+        self.pending = []
+
+
+# -- training ------------------------------------------------------------------------------------------------------
+def _decode_hyperparameter(value: str) -> Any:
+    """The toolkit JSON-decodes values when it can (the SageMaker SDK sends '"train.py"'); else keeps the string."""
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _cli_value(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def _builtin_reason(job: Any) -> str:
+    image = (job.algorithm_specification or {}).get("TrainingImage", "<no image>")
+    repository = image.rsplit("/", 1)[-1].split(":", 1)[0]
+    return (
+        f"ClientError: training image {image} cannot run locally: the embedded AWS runs only framework "
+        "script-mode jobs (hyperparameter sagemaker_program, e.g. PyTorch), and "
+        f"{'the built-in ' + repository + ' algorithm' if repository else 'this image'} needs its own SageMaker "
+        "container (MXNet), which is not available here. Train it on AWS, or use the PyTorch algorithm locally."
+    )
+
+
+class TrainingRunner:
+    """Runs one moto training job in a background thread and writes the outcome back onto the job."""
+
+    def __init__(self, work_dir: Path) -> None:
+        self.work_dir = work_dir / "training-jobs"
+
+    def start(self, account: str, region: str, job: Any) -> None:
+        thread = threading.Thread(target=self._run, args=(account, region, job),
+                                  name=f"training-{job.training_job_name}", daemon=True)
+        thread.start()
+
+    # status bookkeeping
+    @staticmethod
+    def _secondary(job: Any, status: str, message: str) -> None:
+        now = datetime.now(UTC)
+        transitions = list(job.secondary_status_transitions or [])
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1] = {**transitions[-1], "EndTime": now}
+        transitions.append({"Status": status, "StartTime": now, "StatusMessage": message})
+        job.secondary_status_transitions = transitions
+        job.secondary_status = status
+        job.last_modified_time = now
+
+    def _finish(self, job: Any, status: str, secondary: str, message: str, reason: str | None = None) -> None:
+        self._secondary(job, secondary, message)
+        now = datetime.now(UTC)
+        job.secondary_status_transitions[-1]["EndTime"] = now
+        job.training_end_time = now
+        if job.training_start_time:
+            job.training_time_in_seconds = job.billable_time_in_seconds = max(
+                1, int((now - job.training_start_time).total_seconds()))
+        job.failure_reason = reason
+        job.training_job_status = status  # last: pollers see a terminal status only once everything is set
+
+    def _run(self, account: str, region: str, job: Any) -> None:
+        name = job.training_job_name
+        job_dir = self.work_dir / name
+        log = _CloudWatchLog(account, region, f"{name}/{HOST}-{int(time.time())}")
+        with _TRAINING_SLOTS:
+            try:
+                self._train(account, job, job_dir, log)
+            except LocalTrainingError as error:
+                LOG.info("training job %s failed: %s", name, error)
+                status, secondary = ("Stopped", "MaxRuntimeExceeded") if isinstance(error, _Timeout) \
+                    else ("Failed", "Failed")
+                self._finish(job, status, secondary, "Training job ended without a model", str(error))
+            except Exception as error:  # a runner bug must still end the job, with the reason
+                LOG.exception("local training runner failed on %s", name)
+                self._finish(job, "Failed", "Failed", "Local runner error",
+                             f"InternalServerError: local training runner: {type(error).__name__}: {error}")
+            finally:
+                log.flush()
+
+    def _train(self, account: str, job: Any, job_dir: Path, log: _CloudWatchLog) -> None:
+        raw_hps = dict(job.hyper_parameters or {})
+        hyperparameters = {k: _decode_hyperparameter(v) for k, v in raw_hps.items()}
+        program = hyperparameters.get("sagemaker_program")
+        submit_dir = hyperparameters.get("sagemaker_submit_directory")
+        if not program:
+            raise LocalTrainingError(_builtin_reason(job))
+        if not isinstance(submit_dir, str) or not submit_dir.startswith("s3://"):
+            raise LocalTrainingError(
+                f"ClientError: hyperparameter sagemaker_submit_directory must be the s3:// URI of the sourcedir "
+                f"tarball, got {submit_dir!r}")
+
+        paths = _JobPaths.create(job_dir)
+        self._secondary(job, "Downloading", "Downloading input data")
+        channels = self._download_channels(account, job, paths)
+        with tarfile.open(fileobj=io.BytesIO(_read_s3(account, submit_dir)), mode="r:gz") as tar:
+            tar.extractall(paths.code, filter="data")
+        entry = paths.code / str(program)
+        if not entry.is_file():
+            raise LocalTrainingError(f"ClientError: the sourcedir tarball {submit_dir} has no {program}")
+
+        user_hps = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
+        paths.write_config(user_hps, job)
+        env = self._environment(job, paths, channels, user_hps, submit_dir, str(program))
+        args = [arg for key in sorted(user_hps) for arg in (f"--{key}", _cli_value(user_hps[key]))]
+        command = [sys.executable, str(entry), *args]
+
+        self._secondary(job, "Training", "Training image download completed. Training in progress.")
+        max_runtime = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400)
+        lines = self._execute(command, env, paths.code, job_dir / f"{HOST}.log", log, max_runtime)
+
+        self._secondary(job, "Uploading", "Uploading generated training model")
+        output_uri = f"{job.output_data_config['S3OutputPath'].rstrip('/')}/{job.training_job_name}/output"
+        _write_s3(account, f"{output_uri}/model.tar.gz", _tar_gz(paths.model))
+        _write_s3(account, f"{output_uri}/output.tar.gz", _tar_gz(paths.output_data))
+        job.final_metric_data_list = final_metrics(job.algorithm_specification.get("MetricDefinitions") or [],
+                                                   lines)
+        job.model_artifacts = {"S3ModelArtifacts": f"{output_uri}/model.tar.gz"}
+        self._finish(job, "Completed", "Completed", "Training job completed")
+
+    @staticmethod
+    def _download_channels(account: str, job: Any, paths: _JobPaths) -> list[str]:
+        names = []
+        for channel in job.input_data_config or []:
+            name = channel["ChannelName"]
+            source = channel.get("DataSource", {}).get("S3DataSource")
+            if not source:
+                raise LocalTrainingError(f"ClientError: channel {name} has no S3DataSource (only S3 is local)")
+            if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+                raise LocalTrainingError(f"ClientError: channel {name}: only S3DataType S3Prefix runs locally")
+            _download_prefix(account, source["S3Uri"], paths.channel(name))
+            names.append(name)
+        return names
+
+    @staticmethod
+    def _environment(job: Any, paths: _JobPaths, channels: list[str], user_hps: dict[str, Any],
+                     submit_dir: str, program: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_PROFILE"))}
+        instance = (job.resource_config or {}).get("InstanceType", "ml.m5.xlarge")
+        sm = {
+            "SM_MODEL_DIR": str(paths.model),
+            "SM_OUTPUT_DIR": str(paths.output),
+            "SM_OUTPUT_DATA_DIR": str(paths.output_data),
+            "SM_OUTPUT_INTERMEDIATE_DIR": str(paths.output / "intermediate"),
+            "SM_INPUT_DIR": str(paths.input),
+            "SM_INPUT_CONFIG_DIR": str(paths.config),
+            "SM_CHANNELS": json.dumps(sorted(channels)),
+            "SM_HPS": json.dumps(user_hps),
+            "SM_USER_ARGS": json.dumps([a for k in sorted(user_hps) for a in (f"--{k}", _cli_value(user_hps[k]))]),
+            "SM_HOSTS": json.dumps([HOST]),
+            "SM_CURRENT_HOST": HOST,
+            "SM_CURRENT_INSTANCE_TYPE": instance,
+            "SM_NUM_CPUS": str(os.cpu_count() or 1),
+            "SM_NUM_GPUS": "0",
+            "SM_MODULE_DIR": submit_dir,
+            "SM_MODULE_NAME": Path(program).stem,
+            "SM_USER_ENTRY_POINT": program,
+            "SM_LOG_LEVEL": "20",
+            "SM_TRAINING_JOB_NAME": job.training_job_name,
+            "TRAINING_JOB_NAME": job.training_job_name,
+            "PYTHONPATH": os.pathsep.join([str(paths.code), *filter(None, [os.environ.get("PYTHONPATH")])]),
+            "PYTHONUNBUFFERED": "1",
+        }
+        sm.update({f"SM_CHANNEL_{name.upper()}": str(paths.channel(name)) for name in channels})
+        sm.update({f"SM_HP_{key.upper()}": _cli_value(value) for key, value in user_hps.items()})
+        return {**env, **sm}
+
+    @staticmethod
+    def _execute(command: list[str], env: dict[str, str], cwd: Path, log_file: Path, log: _CloudWatchLog,
+                 max_runtime: int) -> list[str]:
+        lines: list[str] = []
+        deadline = time.monotonic() + max_runtime
+        with open(log_file, "w", encoding="utf-8") as file, subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        ) as process:
+            timer = threading.Timer(max_runtime, process.kill)
+            timer.start()
+            try:
+                for raw in process.stdout:  # type: ignore[union-attr]
+                    line = raw.rstrip("\n")
+                    lines.append(line)
+                    file.write(raw)
+                    file.flush()
+                    log.add(line)
+            finally:
+                timer.cancel()
+            code = process.wait()
+        if code != 0 and time.monotonic() >= deadline:
+            raise _Timeout(f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime} s)")
+        if code != 0:
+            tail = " | ".join(line for line in lines[-_FAILURE_LOG_LINES:] if line.strip())
+            raise LocalTrainingError(
+                f"AlgorithmError: ExecuteUserScriptError: ExitCode {code}. Command "
+                f"\"{Path(command[0]).name} {' '.join(command[1:2])} ...\". Last log lines: {tail}")
+        return lines
+
+
+class _Timeout(LocalTrainingError):
+    """MaxRuntimeInSeconds passed; SageMaker stops such a job (status Stopped, MaxRuntimeExceeded)."""
+
+
+class _JobPaths:
+    """The container's /opt/ml layout, under the job's work folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.input = root / "input"
+        self.config = self.input / "config"
+        self.model = root / "model"
+        self.output = root / "output"
+        self.output_data = self.output / "data"
+        self.code = root / "code"
+
+    @classmethod
+    def create(cls, root: Path) -> _JobPaths:
+        paths = cls(root)
+        if root.exists():
+            shutil.rmtree(root)
+        for folder in (paths.config, paths.model, paths.output_data, paths.output / "intermediate", paths.code):
+            folder.mkdir(parents=True, exist_ok=True)
+        return paths
+
+    def channel(self, name: str) -> Path:
+        folder = self.input / "data" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def write_config(self, user_hps: dict[str, Any], job: Any) -> None:
+        (self.config / "hyperparameters.json").write_text(json.dumps(user_hps))
+        (self.config / "inputdataconfig.json").write_text(json.dumps({
+            c["ChannelName"]: {k: v for k, v in c.items() if k != "ChannelName"}
+            for c in job.input_data_config or []}, default=str))
+        (self.config / "resourceconfig.json").write_text(json.dumps(
+            {"current_host": HOST, "hosts": [HOST], "current_instance_type":
+             (job.resource_config or {}).get("InstanceType", "ml.m5.xlarge")}))
+
+
+def final_metrics(definitions: list[dict[str, str]], lines: list[str]) -> list[dict[str, Any]]:
+    """What SageMaker reports as FinalMetricDataList: each definition's regex over the log, last match wins."""
+    now = datetime.now(UTC)
+    results = []
+    for definition in definitions:
+        pattern = re.compile(definition["Regex"])
+        value = None
+        for line in lines:
+            for match in pattern.finditer(line):
+                try:
+                    value = float(match.group(1))
+                except (IndexError, ValueError):
+                    continue
+        if value is not None:
+            results.append({"MetricName": definition["Name"], "Value": value, "Timestamp": now})
+    return results
+
+
+# -- endpoints -----------------------------------------------------------------------------------------------------
+class EndpointDeployer:
+    """Brings endpoints into service once their model loads (through the endpoint host when there is one)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    def model_data(self, backend: Any, config_name: str) -> str:
+        config = backend.endpoint_configs.get(config_name)
+        if config is None:
+            raise LocalTrainingError(f"endpoint config {config_name} does not exist")
+        variant = config.production_variants[0]
+        model = backend._models.get(variant["ModelName"])
+        if model is None:
+            raise LocalTrainingError(f"model {variant['ModelName']} does not exist")
+        container = model.primary_container or (model.containers or [{}])[0]
+        model_data = container.get("ModelDataUrl")
+        if not model_data:
+            raise LocalTrainingError(f"model {model.model_name} has no ModelDataUrl")
+        return model_data
+
+    def check(self, account: str, backend: Any, config_name: str) -> None:
+        """The new config's model must exist in S3 and load, as SageMaker's health check requires."""
+        model_data = self.model_data(backend, config_name)
+        body = _read_s3(account, model_data)
+        try:
+            with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+                tar.getmembers()
+        except tarfile.TarError as error:
+            raise LocalTrainingError(f"{model_data} is not a gzipped tar archive: {error}") from None
+        host = getattr(self.ctx, "endpoints", None)
+        if host is not None and hasattr(host, "server_for"):
+            try:
+                host.server_for(account, model_data)
+            except Exception as error:  # the reason goes to the endpoint's FailureReason
+                raise LocalTrainingError(f"the model in {model_data} failed to load: {error}") from None
+
+    def deploy(self, account: str, backend: Any, endpoint: Any, config_name: str, updating: bool) -> None:
+        def run() -> None:
+            try:
+                self.check(account, backend, config_name)
+            except Exception as error:
+                reason = f"Failed to deploy endpoint config {config_name}: {error}"
+                endpoint.failure_reason = reason
+                endpoint.last_modified_time = datetime.now(UTC)
+                # An update that fails rolls back: the old config keeps serving.
+                endpoint.endpoint_status = "InService" if updating else "Failed"
+                LOG.info("endpoint %s: %s", endpoint.endpoint_name, reason)
+                return
+            config = backend.endpoint_configs[config_name]
+            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+            endpoint.data_capture_config = config.data_capture_config
+            endpoint.endpoint_config_name = config_name
+            endpoint.failure_reason = None
+            endpoint.last_modified_time = datetime.now(UTC)
+            endpoint.endpoint_status = "InService"
+
+        threading.Thread(target=run, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
+
+
+# -- install -------------------------------------------------------------------------------------------------------
+class _Active:
+    """The compute of the embedded AWS installed last; the patched methods look it up on every call."""
+
+    runner: TrainingRunner | None = None
+    deployer: EndpointDeployer | None = None
+
+
+def _patch(owner: type, name: str, replacement: Callable[..., Any]) -> None:
+    if getattr(getattr(owner, name, None), "_local_aws", False):
+        return  # already patched in this process; install() only swapped the active runner
+    replacement._local_aws = True  # type: ignore[attr-defined]
+    setattr(owner, name, replacement)
+
+
+def install(ctx: Any) -> None:
+    """Patch moto's SageMaker backend and responses: local training, endpoint lifecycle, UpdateEndpoint."""
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    _Active.runner = TrainingRunner(Path(ctx.work_dir))
+    _Active.deployer = EndpointDeployer(ctx)
+    original_create_training_job = SageMakerModelBackend.create_training_job
+    original_create_endpoint = SageMakerModelBackend.create_endpoint
+
+    def create_training_job(self: Any, **kwargs: Any) -> Any:
+        name = kwargs["training_job_name"]
+        if name in self.training_jobs:
+            raise ValidationError(message="Training job names must be unique within an AWS account and region, "
+                                          f"and a training job with this name already exists "
+                                          f"({self.training_jobs[name].arn})")
+        requested = copy.deepcopy(kwargs.get("algorithm_specification") or {})
+        job = original_create_training_job(self, **kwargs)
+        # moto replaces MetricDefinitions with a canned one and reports the job finished; undo both.
+        job.algorithm_specification = requested
+        now = datetime.now(UTC)
+        job.training_job_status = "InProgress"
+        job.secondary_status = "Starting"
+        job.secondary_status_transitions = [{"Status": "Starting", "StartTime": now,
+                                             "StatusMessage": "Preparing the instances for training"}]
+        job.final_metric_data_list = []
+        job.model_artifacts = None
+        job.training_start_time = now
+        job.training_end_time = None
+        # Every attribute exists from the start (None is left out of Describe): describing a job while the
+        # runner thread updates it must never see its attribute dict change size.
+        job.failure_reason = None
+        job.training_time_in_seconds = None
+        job.billable_time_in_seconds = None
+        _Active.runner.start(self.account_id, self.region_name, job)
+        return job
+
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str,
+                        tags: list[dict[str, str]]) -> Any:
+        if endpoint_name in self.endpoints:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        endpoint = original_create_endpoint(self, endpoint_name=endpoint_name,
+                                            endpoint_config_name=endpoint_config_name, tags=tags)
+        endpoint.endpoint_status = "Creating"
+        _Active.deployer.deploy(self.account_id, self, endpoint, endpoint_config_name, updating=False)
+        return endpoint
+
+    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str) -> Any:
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Could not find endpoint "{arn}".')
+        if endpoint_config_name not in self.endpoint_configs:
+            raise ValidationError(message=f'Could not find endpoint configuration "{endpoint_config_name}".')
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        endpoint.endpoint_status = "Updating"
+        endpoint.last_modified_time = datetime.now(UTC)
+        _Active.deployer.deploy(self.account_id, self, endpoint, endpoint_config_name, updating=True)
+        return endpoint
+
+    def update_endpoint_response(self: Any) -> Any:
+        endpoint = self.sagemaker_backend.update_endpoint(
+            endpoint_name=self._get_param("EndpointName"),
+            endpoint_config_name=self._get_param("EndpointConfigName"),
+        )
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+    _patch(SageMakerModelBackend, "create_training_job", create_training_job)
+    _patch(SageMakerModelBackend, "create_endpoint", create_endpoint)
+    _patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
+    _patch(SageMakerResponse, "update_endpoint", update_endpoint_response)

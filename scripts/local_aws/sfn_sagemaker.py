@@ -1,0 +1,165 @@
+"""The Step Functions ↔ SageMaker optimised integration for moto's state machine engine.
+
+moto's engine lists SageMaker as unsupported: it forwards request-response calls blindly and cannot run
+`.sync`. This module adds one task class for `arn:aws:states:::sagemaker:<action>[.sync]` and plugs it into the
+engine's task factory:
+
+* request-response actions (createModel, createEndpointConfig, createEndpoint, updateEndpoint, ...) call the
+  SageMaker API and return its response, as AWS does;
+* `createTrainingJob.sync` creates the job, polls DescribeTrainingJob until it ends, and returns that
+  description; a Failed or Stopped job fails the task with `SageMaker.AmazonSageMakerException` and the job's
+  FailureReason as the cause;
+* a SageMaker API error becomes `SageMaker.<ModeledError>Exception` (ResourceLimitExceeded, ResourceInUse,
+  ResourceNotFound, Conflict) or `SageMaker.AmazonSageMakerException`, with AWS's cause format.
+
+It also names SageMaker errors of the generic `aws-sdk:sagemaker:*` integration `SageMaker.*` as AWS does
+(moto would say `sagemaker.*`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
+    state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
+    ResourceCondition,
+    ResourceRuntimePart,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+    StateTaskService,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+SERVICE_ERROR_PREFIX: Final = "SageMaker"
+GENERIC_ERROR: Final = "SageMaker.AmazonSageMakerException"
+MODELED_ERRORS: Final = frozenset(
+    {"ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound", "ConflictException", "ResourceAlreadyExists"}
+)
+# The optimised integration's actions (https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html).
+REQUEST_RESPONSE_ACTIONS: Final = frozenset({
+    "createendpoint", "createendpointconfig", "createhyperparametertuningjob", "createlabelingjob", "createmodel",
+    "createprocessingjob", "createtrainingjob", "createtransformjob", "stoplabelingjob", "stopprocessingjob",
+    "stoptrainingjob", "stoptransformjob", "stophyperparametertuningjob", "updateendpoint",
+})
+TRAINING_TERMINAL_FAILURES: Final = frozenset({"Failed", "Stopped"})
+
+
+class StateTaskServiceSageMaker(StateTaskServiceCallback):
+    def __init__(self) -> None:
+        # WaitForTaskToken is listed only because the engine's sync path expects a callback endpoint to exist;
+        # SageMaker tasks never hand out a token.
+        super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        action = self.resource.api_action.lower()
+        if action not in REQUEST_RESPONSE_ACTIONS:
+            return None
+        operation = self._operation_model()
+        return set(operation.input_shape.members) if operation.input_shape else set()
+
+    def _operation_model(self) -> Any:
+        import botocore.session
+
+        model = botocore.session.get_session().get_service_model("sagemaker")
+        action = self.resource.api_action
+        return model.operation_model(action[0].upper() + action[1:])
+
+    def _client(self, resource_runtime_part: ResourceRuntimePart, state_credentials: StateCredentials) -> Any:
+        return boto_client_for(service="sagemaker", region=resource_runtime_part.region,
+                               state_credentials=state_credentials)
+
+    def _failure(self, env: Environment, error: str, cause: str) -> FailureEvent:
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(error),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+                error=error, cause=cause, resource=self._get_sfn_resource(),
+                resourceType=self._get_sfn_resource_type())),
+        )
+
+    def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
+        if isinstance(ex, ClientError):
+            return self._failure(env, *sagemaker_error(ex))
+        return super()._from_error(env=env, ex=ex)
+
+    def _eval_service_task(self, env: Environment, resource_runtime_part: ResourceRuntimePart,
+                           normalised_parameters: dict, state_credentials: StateCredentials) -> None:
+        client = self._client(resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        response.pop("ResponseMetadata", None)
+        env.stack.append(response)
+
+    def _build_sync_resolver(self, env: Environment, resource_runtime_part: ResourceRuntimePart,
+                             normalised_parameters: dict,
+                             state_credentials: StateCredentials) -> Callable[[], Any] | None:
+        if self.resource.api_action.lower() != "createtrainingjob":
+            return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters,
+                                                state_credentials)
+        env.stack.pop()  # CreateTrainingJob's own response; .sync returns the final description instead
+        job_name = normalised_parameters["TrainingJobName"]
+        client = self._client(resource_runtime_part, state_credentials)
+
+        def resolve() -> dict[str, Any] | None:
+            job = client.describe_training_job(TrainingJobName=job_name)
+            job.pop("ResponseMetadata", None)
+            status = job.get("TrainingJobStatus")
+            if status == "Completed":
+                return job
+            if status in TRAINING_TERMINAL_FAILURES:
+                reason = job.get("FailureReason") or f"Training job {job_name} ended with status {status}"
+                raise FailureEventException(self._failure(env, GENERIC_ERROR, reason))
+            return None
+
+        return resolve
+
+
+def sagemaker_error(error: ClientError) -> tuple[str, str]:
+    """(error name, cause) as Step Functions reports a SageMaker API failure."""
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", "")) or "Unknown"
+    metadata = error.response.get("ResponseMetadata", {})
+    if code in MODELED_ERRORS:
+        name = f"{SERVICE_ERROR_PREFIX}.{code if code.endswith('Exception') else code + 'Exception'}"
+    else:
+        name = GENERIC_ERROR
+    cause = (f"{details.get('Message', '')} (Service: AmazonSageMaker; Status Code: "
+             f"{metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; Request ID: "
+             f"{metadata.get('RequestId', 'unknown')}; Proxy: null)")
+    return name, cause
+
+
+def install(ctx: Any = None) -> None:
+    """Route `arn:aws:states:::sagemaker:*` tasks to StateTaskServiceSageMaker (idempotent)."""
+    original = state_task_factory.state_task_service_for
+    if getattr(original, "_local_aws", False):
+        return
+
+    def state_task_service_for(service_name: str) -> StateTaskService:
+        if service_name == "sagemaker":
+            return StateTaskServiceSageMaker()
+        return original(service_name)
+
+    state_task_service_for._local_aws = True  # type: ignore[attr-defined]
+    # state_task_factory imported the function by name, so both references are replaced.
+    state_task_factory.state_task_service_for = state_task_service_for
+    state_task_service_factory.state_task_service_for = state_task_service_for
+    state_task_service_aws_sdk._SERVICE_ERROR_NAMES.setdefault("sagemaker", SERVICE_ERROR_PREFIX)
