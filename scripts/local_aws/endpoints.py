@@ -282,7 +282,7 @@ def install(ctx: Any) -> None:
             self.headers.get("Content-Type", "application/octet-stream"),
             self.headers.get("Accept", "application/json"),
         )
-        return result.status, result.headers, result.body
+        return result.status, {**result.headers, "status": str(result.status)}, result.body
 
     SageMakerRuntimeResponse.use_raw_body = True  # image bodies are binary; moto would decode them as UTF-8
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint

@@ -86,7 +86,7 @@ def _download_prefix(account: str, uri: str, destination: Path) -> int:
     for name in names:
         if name.endswith("/"):
             continue
-        target = destination / name[len(base):]
+        target = destination / name[len(base) :]
         if not target.resolve().is_relative_to(destination.resolve()):
             raise LocalTrainingError(f"object key {name!r} escapes the channel folder")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -167,8 +167,9 @@ class TrainingRunner:
         self.work_dir = work_dir / "training-jobs"
 
     def start(self, account: str, region: str, job: Any) -> None:
-        thread = threading.Thread(target=self._run, args=(account, region, job),
-                                  name=f"training-{job.training_job_name}", daemon=True)
+        thread = threading.Thread(
+            target=self._run, args=(account, region, job), name=f"training-{job.training_job_name}", daemon=True
+        )
         thread.start()
 
     # status bookkeeping
@@ -190,7 +191,8 @@ class TrainingRunner:
         job.training_end_time = now
         if job.training_start_time:
             job.training_time_in_seconds = job.billable_time_in_seconds = max(
-                1, int((now - job.training_start_time).total_seconds()))
+                1, int((now - job.training_start_time).total_seconds())
+            )
         job.failure_reason = reason
         job.training_job_status = status  # last: pollers see a terminal status only once everything is set
 
@@ -203,13 +205,19 @@ class TrainingRunner:
                 self._train(account, job, job_dir, log)
             except LocalTrainingError as error:
                 LOG.info("training job %s failed: %s", name, error)
-                status, secondary = ("Stopped", "MaxRuntimeExceeded") if isinstance(error, _Timeout) \
-                    else ("Failed", "Failed")
+                status, secondary = (
+                    ("Stopped", "MaxRuntimeExceeded") if isinstance(error, _Timeout) else ("Failed", "Failed")
+                )
                 self._finish(job, status, secondary, "Training job ended without a model", str(error))
             except Exception as error:  # a runner bug must still end the job, with the reason
                 LOG.exception("local training runner failed on %s", name)
-                self._finish(job, "Failed", "Failed", "Local runner error",
-                             f"InternalServerError: local training runner: {type(error).__name__}: {error}")
+                self._finish(
+                    job,
+                    "Failed",
+                    "Failed",
+                    "Local runner error",
+                    f"InternalServerError: local training runner: {type(error).__name__}: {error}",
+                )
             finally:
                 log.flush()
 
@@ -223,7 +231,8 @@ class TrainingRunner:
         if not isinstance(submit_dir, str) or not submit_dir.startswith("s3://"):
             raise LocalTrainingError(
                 f"ClientError: hyperparameter sagemaker_submit_directory must be the s3:// URI of the sourcedir "
-                f"tarball, got {submit_dir!r}")
+                f"tarball, got {submit_dir!r}"
+            )
 
         paths = _JobPaths.create(job_dir)
         self._secondary(job, "Downloading", "Downloading input data")
@@ -248,8 +257,7 @@ class TrainingRunner:
         output_uri = f"{job.output_data_config['S3OutputPath'].rstrip('/')}/{job.training_job_name}/output"
         _write_s3(account, f"{output_uri}/model.tar.gz", _tar_gz(paths.model))
         _write_s3(account, f"{output_uri}/output.tar.gz", _tar_gz(paths.output_data))
-        job.final_metric_data_list = final_metrics(job.algorithm_specification.get("MetricDefinitions") or [],
-                                                   lines)
+        job.final_metric_data_list = final_metrics(job.algorithm_specification.get("MetricDefinitions") or [], lines)
         job.model_artifacts = {"S3ModelArtifacts": f"{output_uri}/model.tar.gz"}
         self._finish(job, "Completed", "Completed", "Training job completed")
 
@@ -268,8 +276,9 @@ class TrainingRunner:
         return names
 
     @staticmethod
-    def _environment(job: Any, paths: _JobPaths, channels: list[str], user_hps: dict[str, Any],
-                     submit_dir: str, program: str) -> dict[str, str]:
+    def _environment(
+        job: Any, paths: _JobPaths, channels: list[str], user_hps: dict[str, Any], submit_dir: str, program: str
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_PROFILE"))}
         instance = (job.resource_config or {}).get("InstanceType", "ml.m5.xlarge")
         sm = {
@@ -301,13 +310,23 @@ class TrainingRunner:
         return {**env, **sm}
 
     @staticmethod
-    def _execute(command: list[str], env: dict[str, str], cwd: Path, log_file: Path, log: _CloudWatchLog,
-                 max_runtime: int) -> list[str]:
+    def _execute(
+        command: list[str], env: dict[str, str], cwd: Path, log_file: Path, log: _CloudWatchLog, max_runtime: int
+    ) -> list[str]:
         lines: list[str] = []
         deadline = time.monotonic() + max_runtime
-        with open(log_file, "w", encoding="utf-8") as file, subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-        ) as process:
+        with (
+            open(log_file, "w", encoding="utf-8") as file,
+            subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+            ) as process,
+        ):
             timer = threading.Timer(max_runtime, process.kill)
             timer.start()
             try:
@@ -326,7 +345,8 @@ class TrainingRunner:
             tail = " | ".join(line for line in lines[-_FAILURE_LOG_LINES:] if line.strip())
             raise LocalTrainingError(
                 f"AlgorithmError: ExecuteUserScriptError: ExitCode {code}. Command "
-                f"\"{Path(command[0]).name} {' '.join(command[1:2])} ...\". Last log lines: {tail}")
+                f'"{Path(command[0]).name} {" ".join(command[1:2])} ...". Last log lines: {tail}'
+            )
         return lines
 
 
@@ -362,12 +382,24 @@ class _JobPaths:
 
     def write_config(self, user_hps: dict[str, Any], job: Any) -> None:
         (self.config / "hyperparameters.json").write_text(json.dumps(user_hps))
-        (self.config / "inputdataconfig.json").write_text(json.dumps({
-            c["ChannelName"]: {k: v for k, v in c.items() if k != "ChannelName"}
-            for c in job.input_data_config or []}, default=str))
-        (self.config / "resourceconfig.json").write_text(json.dumps(
-            {"current_host": HOST, "hosts": [HOST], "current_instance_type":
-             (job.resource_config or {}).get("InstanceType", "ml.m5.xlarge")}))
+        (self.config / "inputdataconfig.json").write_text(
+            json.dumps(
+                {
+                    c["ChannelName"]: {k: v for k, v in c.items() if k != "ChannelName"}
+                    for c in job.input_data_config or []
+                },
+                default=str,
+            )
+        )
+        (self.config / "resourceconfig.json").write_text(
+            json.dumps(
+                {
+                    "current_host": HOST,
+                    "hosts": [HOST],
+                    "current_instance_type": (job.resource_config or {}).get("InstanceType", "ml.m5.xlarge"),
+                }
+            )
+        )
 
 
 def final_metrics(definitions: list[dict[str, str]], lines: list[str]) -> list[dict[str, Any]]:
@@ -478,9 +510,11 @@ def install(ctx: Any) -> None:
     def create_training_job(self: Any, **kwargs: Any) -> Any:
         name = kwargs["training_job_name"]
         if name in self.training_jobs:
-            raise ValidationError(message="Training job names must be unique within an AWS account and region, "
-                                          f"and a training job with this name already exists "
-                                          f"({self.training_jobs[name].arn})")
+            raise ValidationError(
+                message="Training job names must be unique within an AWS account and region, "
+                f"and a training job with this name already exists "
+                f"({self.training_jobs[name].arn})"
+            )
         requested = copy.deepcopy(kwargs.get("algorithm_specification") or {})
         job = original_create_training_job(self, **kwargs)
         # moto replaces MetricDefinitions with a canned one and reports the job finished; undo both.
@@ -488,8 +522,9 @@ def install(ctx: Any) -> None:
         now = datetime.now(UTC)
         job.training_job_status = "InProgress"
         job.secondary_status = "Starting"
-        job.secondary_status_transitions = [{"Status": "Starting", "StartTime": now,
-                                             "StatusMessage": "Preparing the instances for training"}]
+        job.secondary_status_transitions = [
+            {"Status": "Starting", "StartTime": now, "StatusMessage": "Preparing the instances for training"}
+        ]
         job.final_metric_data_list = []
         job.model_artifacts = None
         job.training_start_time = now
@@ -502,13 +537,13 @@ def install(ctx: Any) -> None:
         _Active.runner.start(self.account_id, self.region_name, job)
         return job
 
-    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str,
-                        tags: list[dict[str, str]]) -> Any:
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]) -> Any:
         if endpoint_name in self.endpoints:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
             raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
-        endpoint = original_create_endpoint(self, endpoint_name=endpoint_name,
-                                            endpoint_config_name=endpoint_config_name, tags=tags)
+        endpoint = original_create_endpoint(
+            self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags
+        )
         endpoint.endpoint_status = "Creating"
         _Active.deployer.deploy(self.account_id, self, endpoint, endpoint_config_name, updating=False)
         return endpoint

@@ -7,7 +7,8 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `endpoints`: InvokeEndpoint is answered by the deployed model, with data capture;
 - `stepfunctions`: unnamed executions and ValidateStateMachineDefinition;
 - `autoscaling`: tags on scalable targets;
-- `monitoring_schedules`: SageMaker monitoring schedules.
+- `monitoring_schedules`: SageMaker monitoring schedules;
+- `events`: EventBridge delivery to Lambda and Step Functions targets.
 
 Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
 """
@@ -29,6 +30,7 @@ from botocore.config import Config
 from local_aws.autoscaling import install as install_autoscaling
 from local_aws.endpoints import EndpointHost
 from local_aws.endpoints import install as install_endpoints
+from local_aws.events import install as install_events
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
 from local_aws.monitoring_schedules import MonitoringScheduleStore
@@ -150,6 +152,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_stepfunctions(ctx)
     install_autoscaling(ctx)
     install_monitoring_schedules(ctx)
+    install_events(ctx)
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()

@@ -54,11 +54,24 @@ MODELED_ERRORS: Final = frozenset(
     {"ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound", "ConflictException", "ResourceAlreadyExists"}
 )
 # The optimised integration's actions (https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html).
-REQUEST_RESPONSE_ACTIONS: Final = frozenset({
-    "createendpoint", "createendpointconfig", "createhyperparametertuningjob", "createlabelingjob", "createmodel",
-    "createprocessingjob", "createtrainingjob", "createtransformjob", "stoplabelingjob", "stopprocessingjob",
-    "stoptrainingjob", "stoptransformjob", "stophyperparametertuningjob", "updateendpoint",
-})
+REQUEST_RESPONSE_ACTIONS: Final = frozenset(
+    {
+        "createendpoint",
+        "createendpointconfig",
+        "createhyperparametertuningjob",
+        "createlabelingjob",
+        "createmodel",
+        "createprocessingjob",
+        "createtrainingjob",
+        "createtransformjob",
+        "stoplabelingjob",
+        "stopprocessingjob",
+        "stoptrainingjob",
+        "stoptransformjob",
+        "stophyperparametertuningjob",
+        "updateendpoint",
+    }
+)
 TRAINING_TERMINAL_FAILURES: Final = frozenset({"Failed", "Stopped"})
 
 
@@ -83,17 +96,23 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         return model.operation_model(action[0].upper() + action[1:])
 
     def _client(self, resource_runtime_part: ResourceRuntimePart, state_credentials: StateCredentials) -> Any:
-        return boto_client_for(service="sagemaker", region=resource_runtime_part.region,
-                               state_credentials=state_credentials)
+        return boto_client_for(
+            service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials
+        )
 
     def _failure(self, env: Environment, error: str, cause: str) -> FailureEvent:
         return FailureEvent(
             env=env,
             error_name=CustomErrorName(error),
             event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                error=error, cause=cause, resource=self._get_sfn_resource(),
-                resourceType=self._get_sfn_resource_type())),
+            event_details=EventDetails(
+                taskFailedEventDetails=TaskFailedEventDetails(
+                    error=error,
+                    cause=cause,
+                    resource=self._get_sfn_resource(),
+                    resourceType=self._get_sfn_resource_type(),
+                )
+            ),
         )
 
     def _from_error(self, env: Environment, ex: Exception) -> FailureEvent:
@@ -101,19 +120,27 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             return self._failure(env, *sagemaker_error(ex))
         return super()._from_error(env=env, ex=ex)
 
-    def _eval_service_task(self, env: Environment, resource_runtime_part: ResourceRuntimePart,
-                           normalised_parameters: dict, state_credentials: StateCredentials) -> None:
+    def _eval_service_task(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict,
+        state_credentials: StateCredentials,
+    ) -> None:
         client = self._client(resource_runtime_part, state_credentials)
         response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
         response.pop("ResponseMetadata", None)
         env.stack.append(response)
 
-    def _build_sync_resolver(self, env: Environment, resource_runtime_part: ResourceRuntimePart,
-                             normalised_parameters: dict,
-                             state_credentials: StateCredentials) -> Callable[[], Any] | None:
+    def _build_sync_resolver(
+        self,
+        env: Environment,
+        resource_runtime_part: ResourceRuntimePart,
+        normalised_parameters: dict,
+        state_credentials: StateCredentials,
+    ) -> Callable[[], Any] | None:
         if self.resource.api_action.lower() != "createtrainingjob":
-            return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters,
-                                                state_credentials)
+            return super()._build_sync_resolver(env, resource_runtime_part, normalised_parameters, state_credentials)
         env.stack.pop()  # CreateTrainingJob's own response; .sync returns the final description instead
         job_name = normalised_parameters["TrainingJobName"]
         client = self._client(resource_runtime_part, state_credentials)
@@ -141,9 +168,11 @@ def sagemaker_error(error: ClientError) -> tuple[str, str]:
         name = f"{SERVICE_ERROR_PREFIX}.{code if code.endswith('Exception') else code + 'Exception'}"
     else:
         name = GENERIC_ERROR
-    cause = (f"{details.get('Message', '')} (Service: AmazonSageMaker; Status Code: "
-             f"{metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; Request ID: "
-             f"{metadata.get('RequestId', 'unknown')}; Proxy: null)")
+    cause = (
+        f"{details.get('Message', '')} (Service: AmazonSageMaker; Status Code: "
+        f"{metadata.get('HTTPStatusCode', 400)}; Error Code: {code}; Request ID: "
+        f"{metadata.get('RequestId', 'unknown')}; Proxy: null)"
+    )
     return name, cause
 
 

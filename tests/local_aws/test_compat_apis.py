@@ -1,0 +1,106 @@
+"""The APIs the embedded AWS adds to moto behave as the AWS provider and our code expect."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+def wait_for_executions(sfn, arn: str, count: int, timeout: float = 20) -> list[dict]:
+    deadline = time.time() + timeout
+    while True:
+        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+        if len(executions) >= count or time.time() > deadline:
+            return executions
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def pass_machine(local_aws):
+    role = local_aws.client("iam").create_role(RoleName="compat-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    return local_aws.client("stepfunctions").create_state_machine(
+        name="compat-pass", definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"], role
+
+
+def test_validate_state_machine_definition(local_aws):
+    sfn = local_aws.client("stepfunctions")
+    good = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
+    assert sfn.validate_state_machine_definition(definition=good)["result"] == "OK"
+    bad = sfn.validate_state_machine_definition(definition='{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}')
+    assert bad["result"] == "FAIL"
+    assert bad["diagnostics"][0]["severity"] == "ERROR"
+
+
+def test_executions_started_without_a_name_get_distinct_names(local_aws, pass_machine):
+    sfn = local_aws.client("stepfunctions")
+    first = sfn.start_execution(stateMachineArn=pass_machine[0])["executionArn"]
+    second = sfn.start_execution(stateMachineArn=pass_machine[0])["executionArn"]
+    assert first != second
+
+
+def test_scalable_target_tags_round_trip(local_aws):
+    aas = local_aws.client("application-autoscaling")
+    arn = aas.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/compat/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+        Tags={"team": "platform"},
+    )["ScalableTargetARN"]
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "platform"}
+    aas.tag_resource(ResourceARN=arn, Tags={"env": "test"})
+    aas.untag_resource(ResourceARN=arn, TagKeys=["team"])
+    assert aas.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"env": "test"}
+
+
+def test_monitoring_schedule_lifecycle(local_aws):
+    sm = local_aws.client("sagemaker")
+    config = {
+        "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+        "MonitoringJobDefinitionName": "compat-dq",
+        "MonitoringType": "DataQuality",
+    }
+    arn = sm.create_monitoring_schedule(
+        MonitoringScheduleName="compat-schedule",
+        MonitoringScheduleConfig=config,
+        Tags=[{"Key": "team", "Value": "platform"}],
+    )["MonitoringScheduleArn"]
+    described = sm.describe_monitoring_schedule(MonitoringScheduleName="compat-schedule")
+    assert described["MonitoringScheduleStatus"] == "Scheduled"
+    assert described["MonitoringScheduleConfig"]["ScheduleConfig"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "platform"}]
+    names = [s["MonitoringScheduleName"] for s in sm.list_monitoring_schedules()["MonitoringScheduleSummaries"]]
+    assert "compat-schedule" in names
+    with pytest.raises(ClientError):
+        sm.create_monitoring_schedule(MonitoringScheduleName="compat-schedule", MonitoringScheduleConfig=config)
+    sm.delete_monitoring_schedule(MonitoringScheduleName="compat-schedule")
+    with pytest.raises(ClientError) as missing:
+        sm.describe_monitoring_schedule(MonitoringScheduleName="compat-schedule")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_eventbridge_starts_a_state_machine_target_with_the_matching_event(local_aws, pass_machine):
+    events, sfn = local_aws.client("events"), local_aws.client("stepfunctions")
+    arn, role = pass_machine
+    before = len(sfn.list_executions(stateMachineArn=arn)["executions"])
+    events.put_rule(Name="compat-rule", EventPattern=json.dumps({"source": ["compat.test"]}))
+    events.put_targets(Rule="compat-rule", Targets=[{"Id": "machine", "Arn": arn, "RoleArn": role}])
+    events.put_events(Entries=[{"Source": "other.source", "DetailType": "x", "Detail": "{}"}])
+    events.put_events(Entries=[{"Source": "compat.test", "DetailType": "x", "Detail": json.dumps({"n": 1})}])
+    executions = wait_for_executions(sfn, arn, before + 1)
+    assert len(executions) == before + 1
+    execution = sfn.describe_execution(executionArn=executions[0]["executionArn"])
+    assert json.loads(execution["input"])["detail"] == {"n": 1}
+
+
+def test_invoking_an_unknown_endpoint_is_a_validation_error(local_aws):
+    runtime = local_aws.client("sagemaker-runtime")
+    with pytest.raises(ClientError) as error:
+        runtime.invoke_endpoint(EndpointName="no-such-endpoint", Body=b"\x89PNG", ContentType="application/x-image")
+    assert error.value.response["Error"]["Code"] == "ValidationError"
