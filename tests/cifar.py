@@ -15,15 +15,16 @@ def cifar_png_images(archive: Path, split: str, class_name: str, count: int) -> 
     from PIL import Image
 
     with tarfile.open(archive, "r:gz") as tar:
-        meta = pickle.load(tar.extractfile("cifar-100-python/meta"), encoding="bytes")  # noqa: S301
-        rows = pickle.load(tar.extractfile(f"cifar-100-python/{split}"), encoding="bytes")  # noqa: S301
+        meta = pickle.load(tar.extractfile("cifar-100-python/meta"), encoding="bytes")
+        rows = pickle.load(tar.extractfile(f"cifar-100-python/{split}"), encoding="bytes")
     label = [name.decode() for name in meta[b"fine_label_names"]].index(class_name)
     picked = []
     for data, fine, name in zip(rows[b"data"], rows[b"fine_labels"], rows[b"filenames"], strict=True):
         if fine == label:
             buffer = io.BytesIO()
             Image.fromarray(np.asarray(data, dtype=np.uint8).reshape(3, 32, 32).transpose(1, 2, 0)).save(
-                buffer, format="PNG")
+                buffer, format="PNG"
+            )
             picked.append((name.decode(), buffer.getvalue()))
             if len(picked) == count:
                 break
