@@ -1,0 +1,173 @@
+"""The event and result shapes of the inference workflow, each defined once.
+
+serialize_image: `ImageLocation` (or an EventBridge S3 "Object Created" event) -> `SerializedImage`
+classify_image:  `SerializedImage` -> `Classification`
+filter_inferences: `Classification` -> `RoutedPrediction`
+
+Handlers, tests and the sample events in `functions/<name>/events/` all go through these models, so a
+field renamed here is renamed everywhere. Every model ignores unknown keys (Step Functions passes the whole
+state) and carries the optional `execution_name` along so each step logs the execution as its correlation id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal, TypeVar
+
+from aws_lambda_powertools.utilities.parser import (
+    BaseModel,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+    parse,
+)
+from pydantic import ConfigDict
+
+from shared.errors import InvalidEvent
+
+S3_KEY_MAX_BYTES = 1024
+"""S3's own limit on an object key, in UTF-8 bytes."""
+
+BucketName = Annotated[str, Field(min_length=3, max_length=63, pattern=r"^[a-zA-Z0-9._-]+$")]
+ObjectKey = Annotated[str, Field(min_length=1, max_length=S3_KEY_MAX_BYTES)]
+ExecutionName = Annotated[str, Field(min_length=1, max_length=256)]
+ContentType = Literal["image/png", "image/jpeg"]
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+_MAX_REPORTED_PROBLEMS = 5
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _Contract(BaseModel):
+    # strict: a number is not a label and "0.9" is not a probability; extra keys are other steps' business.
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+
+
+class ImageLocation(_Contract):
+    """Where the image to classify lives: the direct input of serialize_image."""
+
+    s3_bucket: BucketName
+    s3_key: ObjectKey
+    execution_name: ExecutionName | None = None
+
+    @field_validator("s3_key")
+    @classmethod
+    def _key_fits_s3(cls, key: str) -> str:
+        size = len(key.encode("utf-8"))
+        if size > S3_KEY_MAX_BYTES:
+            raise ValueError(f"is {size} bytes in UTF-8; S3 keys are at most {S3_KEY_MAX_BYTES}")
+        return key
+
+
+class _EventBridgeBucket(_Contract):
+    name: BucketName
+
+
+class _EventBridgeObject(_Contract):
+    key: ObjectKey
+    size: Annotated[int, Field(ge=0)] | None = None
+
+
+class _ObjectCreatedDetail(_Contract):
+    bucket: _EventBridgeBucket
+    object: _EventBridgeObject
+
+
+class S3ObjectCreatedEvent(_Contract):
+    """The EventBridge event S3 sends for a new object; only the fields the workflow uses are checked.
+
+    EventBridge carries the object key as stored (unlike S3's legacy notifications, it is not URL-encoded).
+    """
+
+    source: Literal["aws.s3"]
+    detail_type: Literal["Object Created"] = Field(alias="detail-type")
+    detail: _ObjectCreatedDetail
+    execution_name: ExecutionName | None = None
+
+    def to_location(self) -> ImageLocation:
+        return ImageLocation(
+            s3_bucket=self.detail.bucket.name,
+            s3_key=self.detail.object.key,
+            execution_name=self.execution_name,
+        )
+
+
+class SerializedImage(ImageLocation):
+    """serialize_image's result and classify_image's input: the image itself, base64-encoded."""
+
+    image_data: Annotated[str, Field(min_length=4)]
+    content_type: ContentType
+
+    @field_validator("image_data")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"is not valid base64 ({exc})") from None
+        return value
+
+    def image_bytes(self) -> bytes:
+        return base64.b64decode(self.image_data, validate=True)
+
+
+class Classification(ImageLocation):
+    """classify_image's result and filter_inferences' input: one probability per label, in label order."""
+
+    content_type: ContentType
+    labels: Annotated[list[Label], Field(min_length=1, max_length=1000)]
+    inferences: Annotated[list[Probability], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _one_probability_per_label(self) -> Classification:
+        if len(self.labels) != len(self.inferences):
+            raise ValueError(
+                f"labels has {len(self.labels)} entries but inferences has {len(self.inferences)}; "
+                "they must pair up one to one"
+            )
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"labels must be unique, got {self.labels}")
+        return self
+
+
+class RoutedPrediction(Classification):
+    """filter_inferences' result: the confident top label and where its orders go."""
+
+    predicted_label: Label
+    confidence: Probability
+    route: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def parse_event(event: Any, model: type[ModelT]) -> ModelT:
+    """Validate `event` against `model`; a mismatch becomes InvalidEvent naming the offending fields."""
+    try:
+        return parse(event=event, model=model)
+    except ValidationError as exc:
+        # `from None`: pydantic's own message repeats the input, which may be a 200 KB base64 image.
+        raise InvalidEvent(f"invalid {model.__name__} event: {describe_validation_error(exc)}") from None
+
+
+def parse_image_request(event: Any) -> ImageLocation:
+    """serialize_image accepts `{"s3_bucket", "s3_key"}` or an EventBridge S3 "Object Created" event."""
+    if isinstance(event, dict) and "s3_bucket" not in event and "detail" in event:
+        return parse_event(event, S3ObjectCreatedEvent).to_location()
+    try:
+        return parse_event(event, ImageLocation)
+    except InvalidEvent as exc:
+        raise InvalidEvent(f"{exc} (or send an EventBridge S3 'Object Created' event)") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, `field.path: reason`, without echoing the input values."""
+    problems = exc.errors(include_url=False, include_input=False, include_context=False)
+    lines = [
+        f"{'.'.join(str(part) for part in problem['loc']) or '<event>'}: {problem['msg']}"
+        for problem in problems[:_MAX_REPORTED_PROBLEMS]
+    ]
+    if len(problems) > _MAX_REPORTED_PROBLEMS:
+        lines.append(f"... and {len(problems) - _MAX_REPORTED_PROBLEMS} more")
+    return "; ".join(lines)
