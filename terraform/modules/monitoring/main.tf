@@ -1,0 +1,484 @@
+# Watching the deployed model: Model Monitor data quality on the endpoint's captured traffic (hourly), a
+# retrain guard that starts the training pipeline when a monitoring run finds drift, one CloudWatch dashboard
+# for the whole workflow, and alarms (to SNS) that each point at their section of docs/runbook.md.
+
+data "aws_region" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+# The AWS-owned analyzer image of the region (Model Monitor's prebuilt container).
+data "aws_sagemaker_prebuilt_ecr_image" "analyzer" {
+  repository_name = "sagemaker-model-monitor-analyzer"
+  image_tag       = "latest"
+}
+
+locals {
+  schedule_name = "${var.name_prefix}-data-quality"
+  guard_name    = "${var.name_prefix}-retrain-guard"
+
+  monitoring_root = "s3://${var.data_bucket_name}/${var.monitoring_prefix}"
+  baseline_prefix = "${var.monitoring_prefix}/baseline"
+  reports_prefix  = "${var.monitoring_prefix}/reports"
+  code_key        = "${var.monitoring_prefix}/code/record_preprocessor.py"
+
+  statistics_s3_uri  = "${local.monitoring_root}/baseline/statistics.json"
+  constraints_s3_uri = "${local.monitoring_root}/baseline/constraints.json"
+  reports_s3_uri     = "${local.monitoring_root}/reports"
+
+  # The repository's copy unless the caller points elsewhere (a variable also keeps `terraform validate` of
+  # this module on its own from reading a file outside it).
+  preprocessor_source = coalesce(var.record_preprocessor_path, "${path.module}/../../../training/monitoring/record_preprocessor.py")
+
+  alarm_topic_arn = var.alarm_topic_arn != null ? var.alarm_topic_arn : aws_sns_topic.alarms[0].arn
+  alarm_actions   = [local.alarm_topic_arn]
+
+  guard_function_names = var.auto_retrain_enabled ? [module.retrain_guard[0].function_name] : []
+  all_function_names   = distinct(concat(var.lambda_function_names, local.guard_function_names))
+
+  endpoint_dimensions = {
+    EndpointName = var.endpoint_name
+    VariantName  = var.endpoint_variant_name
+  }
+  monitor_dimensions = {
+    Endpoint           = var.endpoint_name
+    MonitoringSchedule = local.schedule_name
+  }
+}
+
+################################################################################
+# Alarm topic
+################################################################################
+
+resource "aws_sns_topic" "alarms" {
+  count = var.alarm_topic_arn == null ? 1 : 0
+
+  #checkov:skip=CKV_AWS_26: CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; a customer key would need a key policy for CloudWatch, which this module does not own.
+  name = "${var.name_prefix}-alarms"
+
+  tags = var.tags
+}
+
+################################################################################
+# Model Monitor: data quality, hourly
+################################################################################
+
+# The record preprocessor runs inside the analyzer container; Terraform ships the repository's copy.
+resource "aws_s3_object" "record_preprocessor" {
+  bucket       = var.data_bucket_name
+  key          = local.code_key
+  source       = local.preprocessor_source
+  source_hash  = filemd5(local.preprocessor_source)
+  content_type = "text/x-python"
+
+  tags = var.tags
+}
+
+resource "aws_sagemaker_data_quality_job_definition" "this" {
+  count = var.endpoint_exists ? 1 : 0
+
+  name     = local.schedule_name
+  role_arn = aws_iam_role.monitoring.arn
+
+  data_quality_app_specification {
+    image_uri                      = data.aws_sagemaker_prebuilt_ecr_image.analyzer.registry_path
+    record_preprocessor_source_uri = "s3://${aws_s3_object.record_preprocessor.bucket}/${aws_s3_object.record_preprocessor.key}"
+    environment = {
+      publish_cloudwatch_metrics = "Enabled"
+      # Read by record_preprocessor.py to name the predicted class.
+      CLASS_LABELS = join(",", var.class_labels)
+    }
+  }
+
+  # Written by the pipeline's baseline step (training/monitoring/baseline.py) at these fixed keys.
+  data_quality_baseline_config {
+    constraints_resource {
+      s3_uri = local.constraints_s3_uri
+    }
+    statistics_resource {
+      s3_uri = local.statistics_s3_uri
+    }
+  }
+
+  data_quality_job_input {
+    endpoint_input {
+      endpoint_name = var.endpoint_name
+      local_path    = "/opt/ml/processing/input/endpoint"
+    }
+  }
+
+  data_quality_job_output_config {
+    kms_key_id = var.kms_key_arn
+    monitoring_outputs {
+      s3_output {
+        s3_uri         = local.reports_s3_uri
+        local_path     = "/opt/ml/processing/output"
+        s3_upload_mode = "EndOfJob"
+      }
+    }
+  }
+
+  job_resources {
+    cluster_config {
+      instance_count    = 1
+      instance_type     = var.monitoring_instance_type
+      volume_size_in_gb = var.monitoring_volume_size_gb
+      volume_kms_key_id = var.kms_key_arn
+    }
+  }
+
+  stopping_condition {
+    max_runtime_in_seconds = var.monitoring_max_runtime_seconds
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.monitoring]
+}
+
+resource "aws_sagemaker_monitoring_schedule" "this" {
+  count = var.endpoint_exists ? 1 : 0
+
+  name = local.schedule_name
+
+  monitoring_schedule_config {
+    monitoring_job_definition_name = aws_sagemaker_data_quality_job_definition.this[0].name
+    monitoring_type                = "DataQuality"
+
+    schedule_config {
+      schedule_expression = var.schedule_expression
+    }
+  }
+
+  tags = var.tags
+}
+
+################################################################################
+# Violations -> retrain (at most one pipeline run at a time)
+################################################################################
+
+# Model Monitor reports a run that found violations as a completed processing job whose ExitMessage starts
+# with "CompletedWithViolations". The guard checks which schedule it came from and what the violations are.
+resource "aws_cloudwatch_event_rule" "monitoring_violations" {
+  count = var.auto_retrain_enabled ? 1 : 0
+
+  name        = "${var.name_prefix}-monitoring-violations"
+  description = "Model Monitor execution completed with violations: ask the retrain guard to start the training pipeline."
+  event_pattern = jsonencode({
+    source        = ["aws.sagemaker"]
+    "detail-type" = ["SageMaker Processing Job State Change"]
+    detail = {
+      ProcessingJobStatus = ["Completed"]
+      ExitMessage         = [{ prefix = "CompletedWithViolations" }]
+    }
+  })
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "retrain_guard" {
+  count = var.auto_retrain_enabled ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.monitoring_violations[0].name
+  target_id = "retrain-guard"
+  arn       = module.retrain_guard[0].function_arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 8
+  }
+}
+
+resource "aws_lambda_permission" "events_invoke_guard" {
+  count = var.auto_retrain_enabled ? 1 : 0
+
+  statement_id  = "AllowMonitoringViolationsRule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.retrain_guard[0].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.monitoring_violations[0].arn
+}
+
+data "aws_iam_policy_document" "retrain_guard" {
+  statement {
+    sid       = "CheckAndStartPipeline"
+    effect    = "Allow"
+    actions   = ["states:ListExecutions", "states:StartExecution"]
+    resources = [var.pipeline_state_machine_arn]
+  }
+
+  statement {
+    # The last successful execution's input is what a retrain repeats.
+    sid       = "ReadPipelineExecutions"
+    effect    = "Allow"
+    actions   = ["states:DescribeExecution"]
+    resources = ["${replace(var.pipeline_state_machine_arn, ":stateMachine:", ":execution:")}:*"]
+  }
+
+  statement {
+    sid       = "ReadViolationReports"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.data_bucket_name}/${local.reports_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "DecryptViolationReports"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+module "retrain_guard" {
+  source = "../lambda_function"
+  count  = var.auto_retrain_enabled ? 1 : 0
+
+  function_name = local.guard_name
+  description   = "Starts the training pipeline when Model Monitor finds drift, unless a pipeline run is in progress."
+  zip_path      = "${coalesce(var.lambda_artifacts_dir, "${path.root}/../build/lambdas")}/retrain_guard.zip"
+  memory_size   = 256
+  timeout       = 30
+
+  powertools_service_name      = "retrain_guard"
+  powertools_metrics_namespace = var.metrics_namespace
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+
+  environment = {
+    PIPELINE_STATE_MACHINE_ARN = var.pipeline_state_machine_arn
+    MONITORING_SCHEDULE_NAME   = local.schedule_name
+    RETRAIN_ON_CHECKS          = join(",", var.retrain_on_checks)
+    RETRAIN_IGNORE_FEATURES    = join(",", var.retrain_ignore_features)
+    PIPELINE_INPUT             = jsonencode(jsondecode(var.retrain_pipeline_input))
+  }
+  policy_json = data.aws_iam_policy_document.retrain_guard.json
+
+  tags = var.tags
+}
+
+################################################################################
+# Dashboard
+################################################################################
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = var.name_prefix
+  dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", {
+    region                      = data.aws_region.current.name
+    pipeline_state_machine_arn  = var.pipeline_state_machine_arn
+    inference_state_machine_arn = var.inference_state_machine_arn
+    endpoint_name               = var.endpoint_name
+    variant_name                = var.endpoint_variant_name
+    schedule_name               = local.schedule_name
+    namespace                   = var.metrics_namespace
+    services                    = var.metric_services
+    guard_service               = "retrain_guard"
+    routes                      = var.routes
+    function_names              = local.all_function_names
+    drift_features              = var.dashboard_drift_features
+    drift_threshold             = var.drift_alarm_threshold
+    human_review_threshold      = var.human_review_share_threshold
+    latency_threshold_us        = var.model_latency_p99_ms * 1000
+  })
+}
+
+################################################################################
+# Alarms: each description names its runbook section
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
+  alarm_name          = "${var.name_prefix}-pipeline-failed"
+  alarm_description   = "A training pipeline execution failed or timed out. Runbook: ${var.runbook_url}#pipeline-failed"
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  evaluation_periods  = 1
+  threshold           = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  metric_query {
+    id          = "failures"
+    expression  = "FILL(failed, 0) + FILL(timed_out, 0)"
+    label       = "Failed or timed-out pipeline executions"
+    return_data = true
+  }
+
+  metric_query {
+    id = "failed"
+    metric {
+      namespace   = "AWS/States"
+      metric_name = "ExecutionsFailed"
+      dimensions  = { StateMachineArn = var.pipeline_state_machine_arn }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "timed_out"
+    metric {
+      namespace   = "AWS/States"
+      metric_name = "ExecutionsTimedOut"
+      dimensions  = { StateMachineArn = var.pipeline_state_machine_arn }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "gate_rejected" {
+  alarm_name          = "${var.name_prefix}-gate-rejected"
+  alarm_description   = "The accuracy gate rejected a newly trained model; the endpoint keeps the previous one. Runbook: ${var.runbook_url}#gate-rejected"
+  namespace           = var.metrics_namespace
+  metric_name         = "GateRejected"
+  dimensions          = { service = var.metric_services["evaluate_model"] }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "endpoint_5xx" {
+  alarm_name          = "${var.name_prefix}-endpoint-5xx"
+  alarm_description   = "The endpoint returned 5xx errors (model container failing). Runbook: ${var.runbook_url}#endpoint-5xx-errors"
+  namespace           = "AWS/SageMaker"
+  metric_name         = "Invocation5XXErrors"
+  dimensions          = local.endpoint_dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.endpoint_5xx_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "endpoint_latency_p99" {
+  alarm_name          = "${var.name_prefix}-endpoint-latency-p99"
+  alarm_description   = "The endpoint's p99 model latency is above ${var.model_latency_p99_ms} ms. Runbook: ${var.runbook_url}#endpoint-p99-latency"
+  namespace           = "AWS/SageMaker"
+  metric_name         = "ModelLatency"
+  dimensions          = local.endpoint_dimensions
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.model_latency_p99_ms * 1000 # ModelLatency is in microseconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "human_review_share" {
+  alarm_name          = "${var.name_prefix}-human-review-share"
+  alarm_description   = "More than ${var.human_review_share_threshold * 100}% of predictions in the last hour went to human review. Runbook: ${var.runbook_url}#human-review-share-high"
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  threshold           = var.human_review_share_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  metric_query {
+    id          = "share"
+    expression  = "IF(total > 0, FILL(low, 0) / total, 0)"
+    label       = "Share of predictions sent to human review"
+    return_data = true
+  }
+
+  metric_query {
+    id         = "total"
+    expression = "FILL(low, 0) + FILL(confident, 0)"
+  }
+
+  metric_query {
+    id = "low"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "LowConfidencePredictions"
+      dimensions  = { service = var.metric_services["filter_inferences"] }
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "confident"
+    metric {
+      namespace   = var.metrics_namespace
+      metric_name = "ConfidentPredictions"
+      dimensions  = { service = var.metric_services["filter_inferences"] }
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each = toset(local.all_function_names)
+
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "Lambda function ${each.value} raised errors. Runbook: ${var.runbook_url}#lambda-errors"
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "monitor_drift" {
+  alarm_name          = "${var.name_prefix}-monitor-drift"
+  alarm_description   = "Model Monitor measured baseline drift above ${var.drift_alarm_threshold} on a watched feature. Runbook: ${var.runbook_url}#monitor-drift-violations"
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  threshold           = var.drift_alarm_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  metric_query {
+    id          = "worst"
+    expression  = "MAX([${join(", ", [for i, _ in var.drift_alarm_features : "drift${i}"])}])"
+    label       = "Largest baseline drift of the watched features"
+    return_data = true
+  }
+
+  dynamic "metric_query" {
+    for_each = var.drift_alarm_features
+
+    content {
+      id = "drift${metric_query.key}"
+      metric {
+        namespace   = "aws/sagemaker/Endpoints/data-metrics"
+        metric_name = "feature_baseline_drift_${metric_query.value}"
+        dimensions  = local.monitor_dimensions
+        period      = 3600
+        stat        = "Maximum"
+      }
+    }
+  }
+
+  tags = var.tags
+}

@@ -1,0 +1,84 @@
+output "monitoring_schedule_name" {
+  description = "Name of the data-quality monitoring schedule (the MonitoringSchedule dimension of its metrics); it exists once endpoint_exists is true."
+  value       = local.schedule_name
+}
+
+output "monitoring_schedule_arn" {
+  description = "ARN of the monitoring schedule, or null while endpoint_exists is false."
+  value       = one(aws_sagemaker_monitoring_schedule.this[*].arn)
+}
+
+output "baseline_statistics_s3_uri" {
+  description = "Where the pipeline's baseline step must write statistics.json (training.monitoring.baseline.upload_baseline)."
+  value       = local.statistics_s3_uri
+}
+
+output "baseline_constraints_s3_uri" {
+  description = "Where the pipeline's baseline step must write constraints.json."
+  value       = local.constraints_s3_uri
+}
+
+output "baseline_s3_uri" {
+  description = "s3://<data_bucket>/<monitoring_prefix>/baseline: the folder holding statistics.json and constraints.json (the pipeline's baseline_s3_uri)."
+  value       = "${local.monitoring_root}/baseline"
+}
+
+output "baseline_s3_prefix" {
+  description = "Key prefix (in data_bucket_name) of both baseline files, for upload_baseline(s3, bucket, prefix, ...)."
+  value       = local.baseline_prefix
+}
+
+output "reports_s3_uri" {
+  description = "Where monitoring executions write statistics.json and constraint_violations.json."
+  value       = local.reports_s3_uri
+}
+
+output "record_preprocessor_s3_uri" {
+  description = "S3 copy of training/monitoring/record_preprocessor.py that the analyzer runs."
+  value       = "s3://${aws_s3_object.record_preprocessor.bucket}/${aws_s3_object.record_preprocessor.key}"
+}
+
+output "monitoring_role_arn" {
+  description = "Role the monitoring jobs run as."
+  value       = aws_iam_role.monitoring.arn
+}
+
+output "analyzer_image_uri" {
+  description = "The region's Model Monitor analyzer image."
+  value       = data.aws_sagemaker_prebuilt_ecr_image.analyzer.registry_path
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify (created unless alarm_topic_arn was given)."
+  value       = local.alarm_topic_arn
+}
+
+output "alarm_names" {
+  description = "Every alarm the module creates, keyed by what it watches."
+  value = merge(
+    {
+      pipeline_failed      = aws_cloudwatch_metric_alarm.pipeline_failed.alarm_name
+      gate_rejected        = aws_cloudwatch_metric_alarm.gate_rejected.alarm_name
+      endpoint_5xx         = aws_cloudwatch_metric_alarm.endpoint_5xx.alarm_name
+      endpoint_latency_p99 = aws_cloudwatch_metric_alarm.endpoint_latency_p99.alarm_name
+      human_review_share   = aws_cloudwatch_metric_alarm.human_review_share.alarm_name
+      monitor_drift        = aws_cloudwatch_metric_alarm.monitor_drift.alarm_name
+    },
+    { for name, alarm in aws_cloudwatch_metric_alarm.lambda_errors : "lambda_errors_${name}" => alarm.alarm_name },
+  )
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}
+
+output "retrain_guard_function_name" {
+  description = "Name of the retrain guard Lambda, or null when auto_retrain_enabled is false."
+  value       = one(module.retrain_guard[*].function_name)
+}
+
+output "monitoring_violations_rule_name" {
+  description = "EventBridge rule that sends violation events to the retrain guard, or null when auto_retrain_enabled is false."
+  value       = one(aws_cloudwatch_event_rule.monitoring_violations[*].name)
+}

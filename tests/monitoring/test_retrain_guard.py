@@ -1,0 +1,240 @@
+"""The retrain guard: violations start the training pipeline, never while a pipeline run is in progress."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.stepfunctions.models import stepfunctions_backends
+
+from tests.conftest import FUNCTIONS_DIR, load_function
+
+EVENTS = FUNCTIONS_DIR / "retrain_guard" / "events"
+BUCKET = "courier-vehicle-data"
+REPORT_KEY = (
+    "monitoring/reports/courier-vehicle-endpoint/courier-vehicle-data-quality/2025/01/01/13/constraint_violations.json"
+)
+PIPELINE_DEFINITION = json.dumps({"StartAt": "Train", "States": {"Train": {"Type": "Pass", "End": True}}})
+# What training/launch.py starts the pipeline with (shape of training/pipeline_input.py's ExecutionInput).
+LAUNCH_INPUT = {
+    "algorithm": "pytorch",
+    "training": {"job_name": "courier-vehicle-20250101-0900", "hyperparameters": {"epochs": "10"}},
+    "deploy": {"instance_type": "ml.m5.large"},
+    "baseline": {"test_s3_uri": "s3://courier-vehicle-data/datasets/cifar-bikes/test/"},
+}
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "courier-vehicle-retrain-guard"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:courier-vehicle-retrain-guard"
+    aws_request_id: str = "5f0c8f8e-9d8e-4f57-8f0a-9a0e8f1c2b3d"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+def event_for_job(job: str) -> dict[str, Any]:
+    event = load_event("monitoring_violations.json")
+    event["detail"]["ProcessingJobName"] = job
+    return event
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "retrain_guard")
+    return load_function("retrain_guard")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """moto Step Functions with the pipeline, S3 with the sample violations report, the guard's environment."""
+    with mock_aws():
+        sfn = boto3.client("stepfunctions")
+        arn = sfn.create_state_machine(
+            name="courier-vehicle-pipeline",
+            definition=PIPELINE_DEFINITION,
+            roleArn="arn:aws:iam::123456789012:role/courier-vehicle-pipeline",
+        )["stateMachineArn"]
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=(EVENTS / "constraint_violations.json").read_bytes())
+        monkeypatch.setenv("PIPELINE_STATE_MACHINE_ARN", arn)
+        monkeypatch.setenv("MONITORING_SCHEDULE_NAME", "courier-vehicle-data-quality")
+        monkeypatch.delenv("PIPELINE_INPUT", raising=False)
+        launched = sfn.start_execution(stateMachineArn=arn, name="launch-1", input=json.dumps(LAUNCH_INPUT))
+        finish(launched["executionArn"])
+        yield {"sfn": sfn, "s3": s3, "arn": arn}
+
+
+def finish(execution_arn: str, status: str = "SUCCEEDED") -> None:
+    """moto keeps executions RUNNING; end one as the real state machine would."""
+    stepfunctions_backends["123456789012"]["eu-west-1"].describe_execution(execution_arn).status = status
+
+
+def run_guard(app: ModuleType, event: dict[str, Any], aws: dict[str, Any]) -> dict[str, Any]:
+    return app.guard(app.MonitoringExecution.from_event(event), app.GuardConfig.from_env(), aws["sfn"], aws["s3"])
+
+
+def executions(aws: dict[str, Any], status: str | None = None) -> list[dict[str, Any]]:
+    kwargs = {"statusFilter": status} if status else {}
+    return aws["sfn"].list_executions(stateMachineArn=aws["arn"], **kwargs)["executions"]
+
+
+def retrains(aws: dict[str, Any]) -> list[str]:
+    """Names of the executions the guard started (the fixture's launcher run is not one)."""
+    return [e["name"] for e in executions(aws) if e["name"].startswith("retrain-")]
+
+
+def test_violations_start_the_pipeline_with_the_reason(app, aws, capsys) -> None:
+    decision = app.lambda_handler(load_event("monitoring_violations.json"), FakeLambdaContext())
+    assert decision["started"] is True
+    (execution,) = executions(aws, "RUNNING")
+    assert execution["name"] == "retrain-model-monitoring-202501011300-3c5a1d2f9e8b7a6c4d3e2f1a"
+    started = json.loads(aws["sfn"].describe_execution(executionArn=execution["executionArn"])["input"])
+    # The last successful run's settings, without its job name: the pipeline names a fresh training job.
+    assert started["training"] == {"hyperparameters": {"epochs": "10"}}
+    assert {k: started[k] for k in ("algorithm", "deploy", "baseline")} == {
+        k: LAUNCH_INPUT[k] for k in ("algorithm", "deploy", "baseline")
+    }
+    assert started["trigger"]["violations"] == [
+        {
+            "feature_name": "brightness",
+            "constraint_check_type": "baseline_drift_check",
+            "description": "Baseline drift distance: 0.62 exceeds threshold: 0.1",
+        }
+    ]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [(m["service"], m.get("RetrainStarted")) for m in emitted] == [("retrain_guard", [1.0])], (
+        "the dashboard reads RetrainStarted with dimension service=retrain_guard"
+    )
+
+
+def test_no_second_run_while_one_is_running(app, aws) -> None:
+    first = run_guard(app, event_for_job("model-monitoring-202501011300-aaaa"), aws)
+    second = run_guard(app, event_for_job("model-monitoring-202501011400-bbbb"), aws)
+    assert first["started"] is True
+    assert (second["started"], second["reason"]) == (False, "pipeline_running")
+    assert len(retrains(aws)) == 1
+
+
+def test_next_violation_after_the_run_ends_retrains_again(app, aws) -> None:
+    first = run_guard(app, event_for_job("model-monitoring-202501011300-aaaa"), aws)
+    aws["sfn"].stop_execution(executionArn=first["execution_arn"])
+    assert executions(aws, "RUNNING") == []
+    later = run_guard(app, event_for_job("model-monitoring-202501011500-cccc"), aws)
+    assert later["started"] is True
+
+
+def test_redelivered_event_does_not_start_a_second_run(app, aws) -> None:
+    event = load_event("monitoring_violations.json")
+    first = run_guard(app, event, aws)
+    aws["sfn"].stop_execution(executionArn=first["execution_arn"])
+    again = run_guard(app, copy.deepcopy(event), aws)
+    assert (again["started"], again["reason"]) == (False, "duplicate_event")
+    assert len(retrains(aws)) == 1
+
+
+def test_run_without_violations_is_ignored(app, aws) -> None:
+    decision = run_guard(app, load_event("monitoring_no_violations.json"), aws)
+    assert (decision["started"], decision["reason"]) == (False, "no_violations")
+    assert retrains(aws) == []
+
+
+def test_other_schedules_are_ignored(app, aws) -> None:
+    event = load_event("monitoring_violations.json")
+    event["detail"]["MonitoringScheduleArn"] = "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/other"
+    assert run_guard(app, event, aws)["reason"] == "other_schedule"
+    assert retrains(aws) == []
+
+
+def test_format_only_violations_do_not_retrain(app, aws) -> None:
+    report = {
+        "violations": [
+            {
+                "feature_name": "image_format",
+                "constraint_check_type": "categorical_values_check",
+                "description": "jpeg",
+            },
+            {"feature_name": "width", "constraint_check_type": "baseline_drift_check", "description": "phone photos"},
+        ]
+    }
+    aws["s3"].put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=json.dumps(report).encode())
+    decision = run_guard(app, load_event("monitoring_violations.json"), aws)
+    assert (decision["started"], decision["reason"]) == (False, "no_retrainable_violations")
+    assert retrains(aws) == []
+
+
+def test_any_violation_retrains_when_no_check_types_are_configured(app, aws, monkeypatch) -> None:
+    monkeypatch.setenv("RETRAIN_ON_CHECKS", "")
+    aws["s3"].delete_object(Bucket=BUCKET, Key=REPORT_KEY)  # the report is not needed then
+    assert run_guard(app, load_event("monitoring_violations.json"), aws)["started"] is True
+
+
+def test_unreadable_report_is_a_named_error_for_a_retry(app, aws) -> None:
+    aws["s3"].delete_object(Bucket=BUCKET, Key=REPORT_KEY)
+    with pytest.raises(app.ViolationsReportUnreadable, match=r"constraint_violations\.json"):
+        run_guard(app, load_event("monitoring_violations.json"), aws)
+    assert retrains(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda e: e.update({"detail-type": "SageMaker Training Job State Change"}), "detail-type"),
+        (lambda e: e.pop("detail"), "detail"),
+        (lambda e: e["detail"].pop("ProcessingJobName"), "detail.ProcessingJobName"),
+    ],
+)
+def test_malformed_events_name_the_bad_field(app, mutate, field: str) -> None:
+    event = load_event("monitoring_violations.json")
+    mutate(event)
+    with pytest.raises(app.InvalidEvent, match=re.escape(field)):
+        app.MonitoringExecution.from_event(event)
+
+
+def test_configured_pipeline_input_is_used_instead_of_the_last_run(app, aws, monkeypatch) -> None:
+    monkeypatch.setenv("PIPELINE_INPUT", json.dumps({"training": {"job_name": "fixed"}, "dataset": "v2"}))
+    decision = run_guard(app, load_event("monitoring_violations.json"), aws)
+    started = json.loads(aws["sfn"].describe_execution(executionArn=decision["execution_arn"])["input"])
+    assert (started["dataset"], started["training"]) == ("v2", {})
+
+
+def test_no_retrain_before_any_successful_run(app, aws) -> None:
+    (launched,) = executions(aws)
+    finish(launched["executionArn"], "FAILED")
+    decision = run_guard(app, load_event("monitoring_violations.json"), aws)
+    assert (decision["started"], decision["reason"]) == (False, "no_previous_run")
+    assert retrains(aws) == []
+
+
+def test_missing_pipeline_arn_is_a_configuration_error(app, monkeypatch) -> None:
+    monkeypatch.delenv("PIPELINE_STATE_MACHINE_ARN", raising=False)
+    with pytest.raises(app.ConfigurationError, match="PIPELINE_STATE_MACHINE_ARN"):
+        app.GuardConfig.from_env()
+
+
+def test_execution_names_are_valid_for_step_functions(app) -> None:
+    name = app.execution_name("model/monitoring:" + "x" * 200)
+    assert len(name) <= 80
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", name)
+
+
+def test_sample_events_are_the_documented_shape() -> None:
+    for path in sorted(Path(EVENTS).glob("monitoring_*.json")):
+        event = json.loads(path.read_text())
+        assert (event["source"], event["detail-type"]) == ("aws.sagemaker", "SageMaker Processing Job State Change")

@@ -1,0 +1,1 @@
+"""Data-quality monitoring of the endpoint: the Model Monitor record preprocessor, baseline and checks."""
