@@ -1,12 +1,13 @@
 """The demo's human-readable report: `report.md` with PNG figures drawn from `report.json` and the executions.
 
-Figures: confusion matrix (true label × decision, human review included), a grid of sample predictions, both
+Figures: confusion matrix (true label by decision, human review included), a grid of sample predictions, both
 state machines' graphs with the path one execution took (from the ASL and the execution history), and accuracy
 and coverage against the confidence threshold.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import deque
 from pathlib import Path
@@ -29,7 +30,7 @@ def decision(item: dict) -> str:
 
 # -- confusion matrix ----------------------------------------------------------------------------------------------
 def confusion_matrix(items: list[dict], labels: list[str]) -> dict[str, dict[str, int]]:
-    matrix = {true: dict.fromkeys(labels + ["human_review"], 0) for true in labels}
+    matrix = {true: dict.fromkeys([*labels, "human_review"], 0) for true in labels}
     for item in items:
         matrix[item["true_label"]][decision(item)] += 1
     return matrix
@@ -85,8 +86,13 @@ def threshold_curve(items: list[dict], thresholds: list[float]) -> list[dict[str
     for threshold in thresholds:
         decided = [i for i in items if i["confidence"] >= threshold]
         correct = sum(1 for i in decided if i["predicted_label"] == i["true_label"])
-        curve.append({"threshold": threshold, "coverage": len(decided) / len(items) if items else 0.0,
-                      "accuracy": correct / len(decided) if decided else 1.0})
+        curve.append(
+            {
+                "threshold": threshold,
+                "coverage": len(decided) / len(items) if items else 0.0,
+                "accuracy": correct / len(decided) if decided else 1.0,
+            }
+        )
     return curve
 
 
@@ -98,8 +104,10 @@ def draw_threshold_curve(curve: list[dict[str, float]], chosen: float, path: Pat
     y_low = min(0.5, min(min(p["accuracy"], p["coverage"]) for p in curve))
 
     def to_xy(x: float, y: float) -> tuple[float, float]:
-        return (margin + (x - x0) / (x1 - x0) * (width - 2 * margin),
-                height - margin - (y - y_low) / (1 - y_low) * (height - 2 * margin))
+        return (
+            margin + (x - x0) / (x1 - x0) * (width - 2 * margin),
+            height - margin - (y - y_low) / (1 - y_low) * (height - 2 * margin),
+        )
 
     draw.rectangle([margin, margin, width - margin, height - margin], outline=GREY)
     for tick in range(6):
@@ -112,8 +120,12 @@ def draw_threshold_curve(curve: list[dict[str, float]], chosen: float, path: Pat
         draw.line([to_xy(p["threshold"], p[key]) for p in curve], fill=colour, width=3)
     cx = to_xy(chosen, y_low)[0]
     draw.line([(cx, margin), (cx, height - margin)], fill=RED, width=2)
-    draw.text((margin, 15), "accuracy of automatic decisions (blue), share decided automatically (green)",
-              fill=BLACK, font=font(14))
+    draw.text(
+        (margin, 15),
+        "accuracy of automatic decisions (blue), share decided automatically (green)",
+        fill=BLACK,
+        font=font(14),
+    )
     draw.text((cx + 4, margin + 4), f"threshold {chosen:.2f}", fill=RED, font=font(13))
     draw.text((width // 2 - 60, height - 24), "confidence threshold", fill=BLACK, font=font(13))
     image.save(path)
@@ -157,7 +169,7 @@ def draw_execution_graph(definition: dict, events: list[dict], status: str, titl
     edges = edges_of(definition)
     layers = layers_of(definition, edges)
     visited = path_taken(events)
-    taken = set(zip(visited, visited[1:], strict=False))
+    taken = set(itertools.pairwise(visited))
     box_w, box_h, gap_x, gap_y = 190, 40, 24, 56
     width = max(len(layer) for layer in layers) * (box_w + gap_x) + gap_x
     height = len(layers) * (box_h + gap_y) + 70
@@ -185,16 +197,22 @@ def draw_execution_graph(definition: dict, events: list[dict], status: str, titl
             fill, outline = (220, 245, 225), GREEN
         else:
             fill, outline = (245, 245, 245), GREY
-        draw.rounded_rectangle([x - box_w // 2, y - box_h // 2, x + box_w // 2, y + box_h // 2], radius=8,
-                               fill=fill, outline=outline, width=2 if state in visited else 1)
+        draw.rounded_rectangle(
+            [x - box_w // 2, y - box_h // 2, x + box_w // 2, y + box_h // 2],
+            radius=8,
+            fill=fill,
+            outline=outline,
+            width=2 if state in visited else 1,
+        )
         draw.text((x - box_w // 2 + 8, y - 15), state, fill=BLACK, font=font(13))
         draw.text((x - box_w // 2 + 8, y + 2), kind, fill=GREY, font=font(11))
     image.save(path)
 
 
 # -- the report ----------------------------------------------------------------------------------------------------
-def write_report(out_dir: Path, report: dict[str, Any], image_paths: dict[str, Path],
-                 graphs: list[dict[str, Any]]) -> Path:
+def write_report(
+    out_dir: Path, report: dict[str, Any], image_paths: dict[str, Path], graphs: list[dict[str, Any]]
+) -> Path:
     """Write report.json, the figures and report.md into out_dir; return report.md's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     items = report["inference"]["items"]
@@ -208,33 +226,47 @@ def write_report(out_dir: Path, report: dict[str, Any], image_paths: dict[str, P
     curve = threshold_curve(items, thresholds)
     draw_threshold_curve(curve, report["inference"]["threshold"], out_dir / "accuracy_vs_threshold.png")
     for graph in graphs:
-        draw_execution_graph(graph["definition"], graph["events"], graph["status"], graph["title"],
-                             out_dir / graph["file"])
+        draw_execution_graph(
+            graph["definition"], graph["events"], graph["status"], graph["title"], out_dir / graph["file"]
+        )
     total = len(items)
     automatic = [i for i in items if i["route"] != "human_review"]
     correct = sum(1 for i in automatic if i["predicted_label"] == i["true_label"])
     lines = [
-        "# Demo report", "",
-        f"Dataset `{report['dataset']['source']}` (sha256 `{report['dataset']['sha256'][:16]}…`).", "",
-        "## Training and gate", "",
+        "# Demo report",
+        "",
+        f"Dataset `{report['dataset']['source']}` (sha256 `{report['dataset']['sha256'][:16]}…`).",
+        "",
+        "## Training and gate",
+        "",
         f"- training job `{report['training']['job_name']}`: {report['training']['seconds']:.1f} s",
         f"- accuracy {report['evaluation']['accuracy']:.4f} against threshold {report['evaluation']['threshold']}"
-        f" → **{report['evaluation']['decision']}**", "",
-        "## Inference over every test image", "",
+        f" → **{report['evaluation']['decision']}**",
+        "",
+        "## Inference over every test image",
+        "",
         f"- {total} images through the inference state machine; {len(automatic)} decided automatically "
         f"(confidence ≥ {report['inference']['threshold']}), {total - len(automatic)} sent to human review",
         f"- accuracy of automatic decisions: {correct / len(automatic):.4f}" if automatic else "- none decided",
-        "", "![confusion matrix](confusion_matrix.png)", "", "![sample predictions](sample_predictions.png)", "",
-        "![accuracy vs threshold](accuracy_vs_threshold.png)", "",
-        "## Executions", "",
+        "",
+        "![confusion matrix](confusion_matrix.png)",
+        "",
+        "![sample predictions](sample_predictions.png)",
+        "",
+        "![accuracy vs threshold](accuracy_vs_threshold.png)",
+        "",
+        "## Executions",
+        "",
     ]
     lines += [f"![{g['title']}]({g['file']})\n" for g in graphs]
     lines += ["## Monitoring", ""]
     for index, monitoring_pass in enumerate(report["monitoring"]["passes"], 1):
         names = sorted({v["feature_name"] for v in monitoring_pass["violations"]})
-        lines.append(f"- pass {index} ({monitoring_pass.get('name', '')}): {len(monitoring_pass['violations'])} "
-                     f"violations{': ' + ', '.join(names) if names else ''}"
-                     f"{'; retraining started' if monitoring_pass.get('retrain_started') else ''}")
+        lines.append(
+            f"- pass {index} ({monitoring_pass.get('name', '')}): {len(monitoring_pass['violations'])} "
+            f"violations{': ' + ', '.join(names) if names else ''}"
+            f"{'; retraining started' if monitoring_pass.get('retrain_started') else ''}"
+        )
     lines += ["", "## Timings", "", "| stage | seconds |", "| --- | --- |"]
     lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in report["timings"].items()]
     path = out_dir / "report.md"

@@ -31,7 +31,7 @@ class MonitoringSchedule:
     def endpoint_name(self, job_definitions: dict) -> str | None:
         definition = job_definitions.get(self.config.get("MonitoringJobDefinitionName", ""))
         if definition is not None:
-            return definition.endpoint_input.get("EndpointName")
+            return definition.data_quality_job_input.get("EndpointInput", {}).get("EndpointName")
         return (
             self.config.get("MonitoringJobDefinition", {})
             .get("MonitoringInputs", [{}])[0]

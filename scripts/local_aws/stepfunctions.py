@@ -1,9 +1,10 @@
-"""Step Functions gaps in moto that our stack meets: unnamed executions and ValidateStateMachineDefinition.
+"""Step Functions gaps in moto that our stack meets: unnamed executions, definition validation, versions.
 
 - StartExecution without a name gets a fresh UUID, as on AWS (moto names every such execution "None", so the
   second one collides).
 - ValidateStateMachineDefinition (called by the AWS provider at plan time) parses the definition with moto's
   own ASL parser and answers OK or FAIL with a diagnostic.
+- ListStateMachineVersions (read by the provider after every create/update) lists no versions.
 """
 
 from __future__ import annotations
@@ -43,5 +44,11 @@ def install(ctx: Any) -> None:
     def validate_state_machine_definition(self: Any) -> ActionResult:
         return ActionResult(validate_definition(self._get_param("definition") or ""))
 
+    def list_state_machine_versions(self: Any) -> ActionResult:
+        # The provider reads versions after every create/update; moto publishes none.
+        self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        return ActionResult({"stateMachineVersions": []})
+
     StepFunctionsParserBackend.start_execution = start_execution
     StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions

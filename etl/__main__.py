@@ -1,0 +1,133 @@
+"""python -m etl --source <URL or path> --output <dir> [--bucket B --prefix P] [options]
+
+Exit status 0 on success; otherwise one line `error: <ErrorName>: <message>` on stderr and the error's code
+(2 arguments, 3 source, 4 archive content, 5 local output, 6 S3; see etl/errors.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from etl.errors import EtlError, InvalidArgument
+from etl.load import DEFAULT_CONCURRENCY
+from etl.pipeline import DEFAULT_CLASSES, DEFAULT_SEED, DEFAULT_VALIDATION_FRACTION, run
+from etl.progress import Reporter
+from etl.source import CACHE_ENV, DEFAULT_CACHE_DIR, OFFICIAL_URL
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {InvalidArgument.__name__}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(InvalidArgument.exit_code)
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m etl",
+        description="Extract CIFAR-100 classes into PNG training channels (+ .lst, manifest.json) and load them to S3.",
+    )
+    parser.add_argument("--source", default=OFFICIAL_URL, help="archive URL or local path (default: %(default)s)")
+    parser.add_argument(
+        "--output", required=True, help="local dataset folder; replaced atomically if it holds a dataset"
+    )
+    parser.add_argument("--bucket", help="S3 bucket to load the dataset into (omit for a local run)")
+    parser.add_argument("--prefix", default="", help="key prefix in the bucket, e.g. datasets/cifar-bikes")
+    parser.add_argument(
+        "--classes",
+        default=",".join(DEFAULT_CLASSES),
+        help="comma-separated CIFAR-100 fine label names; labels 0..k-1 follow this order (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=_fraction,
+        default=DEFAULT_VALIDATION_FRACTION,
+        help="share of each class's train images held out for validation (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=_non_negative, default=DEFAULT_SEED, help="split seed (default: %(default)s)")
+    parser.add_argument(
+        "--checksum",
+        help="expected md5:<hex> or sha256:<hex> of the archive (the official URL's published MD5 is built in)",
+    )
+    parser.add_argument("--cache-dir", help=f"download cache (default: ${CACHE_ENV} or {DEFAULT_CACHE_DIR})")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="with --bucket: list what would be uploaded/deleted, change nothing"
+    )
+    parser.add_argument(
+        "--no-prune",
+        dest="prune",
+        action="store_false",
+        help="keep objects under the split folders that the new manifest does not list",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, help="parallel uploads (default: %(default)s)"
+    )
+    parser.add_argument("--workers", type=_positive, help="PNG encoding threads (default: CPU count, at most 4)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr; the summary still goes to stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed as one line
+        return int(exit_.code or 0)
+    if args.dry_run and not args.bucket:
+        args_error = "--dry-run needs --bucket (it shows what would be uploaded)"
+        print(f"error: {InvalidArgument.__name__}: {args_error}", file=sys.stderr)
+        return InvalidArgument.exit_code
+    reporter = Reporter(quiet=args.quiet)
+    try:
+        result = run(
+            args.source,
+            args.output,
+            bucket=args.bucket,
+            prefix=args.prefix,
+            classes=args.classes,
+            validation_fraction=args.validation_fraction,
+            seed=args.seed,
+            checksum=args.checksum,
+            cache_dir=args.cache_dir,
+            dry_run=args.dry_run,
+            prune=args.prune,
+            concurrency=args.concurrency,
+            workers=args.workers,
+            reporter=reporter,
+        )
+    except EtlError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: Interrupted: stopped before completion; no partial dataset was published", file=sys.stderr)
+        return 130
+    print(result.summary())
+    if result.load:
+        print(result.load.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""The CIFAR-100 python archive format: read and validate it in one streaming pass, or write it.
+
+The archive is `cifar-100-python/{train,test,meta}` in a .tar.gz; each member is a Python 2 pickle of a dict
+(keys are byte strings). `train`/`test` hold `data` (uint8, N x 3072: 1024 red, 1024 green, 1024 blue values,
+row-major), `fine_labels` and `filenames`; `meta` holds `fine_label_names`. Members may come in any order
+(the official archive puts `meta` last), so all three are kept until the stream ends.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import pickle
+import struct
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from etl.errors import CorruptArchive, InvalidPickle, MissingMember
+from etl.inflate import GzipStream
+
+MEMBERS = ("meta", "train", "test")
+ARCHIVE_FOLDER = "cifar-100-python"
+ROW_BYTES = 3 * 32 * 32
+MAX_MEMBER_BYTES = 2 << 30  # the official `train` is 150 MB; refuse to buffer absurd members
+_BLOCK = 512
+
+
+@dataclass(frozen=True)
+class CifarSplit:
+    """One pickle's rows: `data[i]` is image i as 3072 planar bytes, labelled `fine_labels[i]`."""
+
+    data: np.ndarray
+    fine_labels: np.ndarray
+    filenames: list[bytes | str]
+
+    def __len__(self) -> int:
+        return len(self.fine_labels)
+
+
+@dataclass(frozen=True)
+class CifarArchive:
+    fine_label_names: list[str]
+    train: CifarSplit
+    test: CifarSplit
+
+    def split(self, name: str) -> CifarSplit:
+        return {"train": self.train, "test": self.test}[name]
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def _numpy_reconstruct() -> Callable[..., Any]:
+    from numpy._core.multiarray import _reconstruct  # the pickles name numpy.core, which numpy 2 renamed
+
+    return _reconstruct
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+    """`_codecs.encode` as Python 3 protocol-2 pickles use it for bytes, limited to text codecs."""
+    if codecs.lookup(encoding).name not in ("latin-1", "iso8859-1", "utf-8", "ascii"):
+        raise pickle.UnpicklingError(f"refusing codec {encoding!r}")
+    return codecs.encode(text, encoding, errors)
+
+
+_ALLOWED_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
+    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    ("_codecs", "encode"): lambda: _latin1_encode,
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Only numpy arrays and plain containers: a downloaded pickle must not be able to run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        factory = _ALLOWED_GLOBALS.get((module, name))
+        if factory is None:
+            raise pickle.UnpicklingError(f"refers to {module}.{name}, which a CIFAR pickle never does")
+        return factory()
+
+
+class _MemberFile:
+    """The file interface the C unpickler needs, limited to one tar member's bytes."""
+
+    def __init__(self, stream: GzipStream, size: int, name: str) -> None:
+        self._stream = stream
+        self._left = size
+        self._name = name
+
+    def read(self, size: int = -1) -> bytes:
+        size = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read_exact(size, f"member {self._name!r}")
+        self._left -= size
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def peek(self, size: int = 1) -> bytes:
+        return self._stream.peek(min(max(size, 1), self._left))
+
+    def readline(self) -> bytes:
+        size = 256
+        while True:
+            head = self.peek(size)
+            end = head.find(b"\n")
+            if end >= 0 or len(head) < size:
+                return self.read(len(head) if end < 0 else end + 1)
+            size *= 4
+
+    def finish(self) -> None:
+        self._stream.skip(self._left, f"member {self._name!r}")
+        self._left = 0
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    while data:
+        length_text, _, _ = data.partition(b" ")
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise CorruptArchive("archive has a malformed pax header") from None
+        record, data = data[:length], data[length:]
+        key, _, value = record[len(length_text) + 1 : -1].partition(b"=")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+    return records
+
+
+def _iter_members(stream: GzipStream) -> Iterator[tuple[str, int, bool]]:
+    """Yields (path, size, is_regular_file); the caller consumes exactly `size` bytes of each."""
+    long_name: str | None = None
+    pax: dict[str, str] = {}
+    while True:
+        header = stream.read(_BLOCK)
+        if not header or header == bytes(_BLOCK):
+            return  # end-of-archive marker (or a tar without one)
+        if len(header) < _BLOCK:
+            raise CorruptArchive("archive is truncated inside a tar header")
+        try:
+            info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as exc:
+            raise CorruptArchive(f"archive has a damaged tar header: {exc}") from exc
+        size = int(pax.get("size", info.size))
+        padded = -size % _BLOCK
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE, tarfile.XGLTYPE):
+            data = stream.read_exact(size, "a tar extended header")
+            stream.skip(padded, "a tar extended header")
+            if info.type == tarfile.GNUTYPE_LONGNAME:
+                long_name = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
+            elif info.type == tarfile.XHDTYPE:
+                pax = _pax_records(data)
+            continue
+        path = pax.get("path") or long_name or info.name
+        long_name, pax = None, {}
+        yield path, size, info.type in tarfile.REGULAR_TYPES
+        stream.skip(padded, f"member {path!r}")
+
+
+def _load_member(stream: GzipStream, name: str, size: int) -> Any:
+    if size > MAX_MEMBER_BYTES:
+        raise InvalidPickle(f"member {name!r} is {size} bytes, more than a CIFAR pickle can be")
+    member = _MemberFile(stream, size, name)
+    try:
+        obj = _CifarUnpickler(member, encoding="bytes").load()
+    except (CorruptArchive, InvalidPickle):
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
+            UnicodeDecodeError, OverflowError) as exc:  # fmt: skip
+        raise InvalidPickle(f"member {name!r} is not a readable pickle: {exc}") from exc
+    member.finish()
+    return obj
+
+
+def _text(value: object) -> str:
+    return value.decode("latin1") if isinstance(value, bytes) else str(value)
+
+
+def _as_dict(obj: object, member: str, keys: Iterable[str]) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise InvalidPickle(f"member {member!r} holds a {type(obj).__name__}, expected a dict")
+    fields = {_text(key): value for key, value in obj.items()}
+    missing = [key for key in keys if key not in fields]
+    if missing:
+        raise InvalidPickle(f"member {member!r} lacks key(s) {', '.join(missing)}")
+    return fields
+
+
+def _validate_meta(obj: object) -> list[str]:
+    names = _as_dict(obj, "meta", ["fine_label_names"])["fine_label_names"]
+    if not isinstance(names, list | tuple) or not names:
+        raise InvalidPickle("member 'meta': fine_label_names must be a non-empty list")
+    text = [_text(name) for name in names]
+    if len(set(text)) != len(text):
+        raise InvalidPickle("member 'meta': fine_label_names has duplicates")
+    return text
+
+
+def _validate_split(obj: object, member: str, class_count: int) -> CifarSplit:
+    fields = _as_dict(obj, member, ["data", "fine_labels", "filenames"])
+    data = fields["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != ROW_BYTES:
+        shape = getattr(data, "shape", None)
+        dtype = getattr(data, "dtype", type(data).__name__)
+        raise InvalidPickle(
+            f"member {member!r}: data has shape {shape} and type {dtype}, expected uint8 (N, {ROW_BYTES})"
+        )
+    try:
+        labels = np.asarray(fields["fine_labels"], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidPickle(f"member {member!r}: fine_labels are not integers") from exc
+    filenames = fields["filenames"]
+    if labels.ndim != 1 or not isinstance(filenames, list | tuple):
+        raise InvalidPickle(f"member {member!r}: fine_labels and filenames must be flat lists")
+    if not len(labels) == len(filenames) == len(data):
+        raise InvalidPickle(
+            f"member {member!r}: {len(data)} data rows, {len(labels)} fine_labels, {len(filenames)} filenames"
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() >= class_count):
+        raise InvalidPickle(f"member {member!r}: fine_labels outside 0..{class_count - 1} (the meta names)")
+    return CifarSplit(np.ascontiguousarray(data), labels, list(filenames))
+
+
+def read_archive(
+    path: Path,
+    *,
+    digest_algorithms: Iterable[str] = (),
+    on_read: Callable[[int], None] | None = None,
+) -> tuple[CifarArchive, dict[str, str]]:
+    """Stream `path` once: validated train/test/meta plus the hex digests of the compressed file."""
+    found: dict[str, Any] = {}
+    with GzipStream(path, digest_algorithms, on_read) as stream:
+        for member_path, size, regular in _iter_members(stream):
+            name = member_path.rstrip("/").rsplit("/", 1)[-1]
+            if not regular or name not in MEMBERS:
+                stream.skip(size, f"member {member_path!r}")
+                continue
+            if name in found:
+                raise CorruptArchive(f"archive holds two members named {name!r}")
+            found[name] = _load_member(stream, name, size)
+        stream.drain()
+        digests = stream.digests()
+    missing = [name for name in MEMBERS if name not in found]
+    if missing:
+        raise MissingMember(
+            f"archive lacks {', '.join(f'{ARCHIVE_FOLDER}/{name}' for name in missing)} "
+            "(is it the CIFAR-100 python version?)"
+        )
+    names = _validate_meta(found["meta"])
+    archive = CifarArchive(
+        fine_label_names=names,
+        train=_validate_split(found["train"], "train", len(names)),
+        test=_validate_split(found["test"], "test", len(names)),
+    )
+    return archive, digests
+
+
+# -- writing (tests and the benchmark build archives in the real format) -----------------------------
+
+
+def dump_py2_pickle(obj: object) -> bytes:
+    """Protocol 2 as Python 2 wrote it: byte strings as BINSTRING, arrays via numpy.core._reconstruct."""
+    out = io.BytesIO()
+    out.write(pickle.PROTO + b"\x02")
+    _emit(out, obj)
+    out.write(pickle.STOP)
+    return out.getvalue()
+
+
+def _emit_binstring(out: io.BytesIO, value: bytes) -> None:
+    if len(value) < 256:
+        out.write(pickle.SHORT_BINSTRING + bytes([len(value)]) + value)
+    else:
+        out.write(pickle.BINSTRING + struct.pack("<i", len(value)) + value)
+
+
+def _emit(out: io.BytesIO, obj: object) -> None:
+    if obj is None:
+        out.write(pickle.NONE)
+    elif isinstance(obj, bool):
+        out.write(pickle.NEWTRUE if obj else pickle.NEWFALSE)
+    elif isinstance(obj, int | np.integer):
+        value = int(obj)
+        if 0 <= value < 256:
+            out.write(pickle.BININT1 + bytes([value]))
+        else:
+            out.write(pickle.BININT + struct.pack("<i", value))
+    elif isinstance(obj, bytes):
+        _emit_binstring(out, obj)
+    elif isinstance(obj, str):
+        _emit_binstring(out, obj.encode("latin1"))
+    elif isinstance(obj, tuple):
+        out.write(pickle.MARK)
+        for item in obj:
+            _emit(out, item)
+        out.write(pickle.TUPLE)
+    elif isinstance(obj, list):
+        out.write(pickle.EMPTY_LIST + pickle.MARK)
+        for item in obj:
+            _emit(out, item)
+        out.write(pickle.APPENDS)
+    elif isinstance(obj, dict):
+        out.write(pickle.EMPTY_DICT + pickle.MARK)
+        for key, value in obj.items():
+            _emit(out, key)
+            _emit(out, value)
+        out.write(pickle.SETITEMS)
+    elif isinstance(obj, np.ndarray):
+        _emit_array(out, obj)
+    else:
+        raise TypeError(f"cannot write {type(obj).__name__} into a CIFAR pickle")
+
+
+def _emit_array(out: io.BytesIO, array: np.ndarray) -> None:
+    if array.dtype != np.uint8:
+        raise TypeError("CIFAR pickles hold uint8 arrays")
+    out.write(pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n")
+    out.write(pickle.GLOBAL + b"numpy\nndarray\n")
+    _emit(out, (0,))
+    _emit(out, b"b")
+    out.write(pickle.TUPLE3 + pickle.REDUCE)
+    out.write(pickle.MARK)
+    _emit(out, 1)
+    _emit(out, tuple(array.shape))
+    out.write(pickle.GLOBAL + b"numpy\ndtype\n")
+    _emit(out, (b"u1", False, True))
+    out.write(pickle.REDUCE)
+    _emit(out, (3, b"|", None, None, None, -1, -1, 0))
+    out.write(pickle.BUILD)
+    _emit(out, False)
+    _emit_binstring(out, np.ascontiguousarray(array).tobytes())
+    out.write(pickle.TUPLE + pickle.BUILD)
+
+
+def split_pickle(split: CifarSplit, batch_label: str, coarse_labels: Iterable[int] | None = None) -> bytes:
+    labels = [int(label) for label in split.fine_labels]
+    return dump_py2_pickle(
+        {
+            b"filenames": [name if isinstance(name, bytes) else name.encode("latin1") for name in split.filenames],
+            b"batch_label": batch_label.encode("latin1"),
+            b"fine_labels": labels,
+            b"coarse_labels": list(coarse_labels) if coarse_labels is not None else [0] * len(labels),
+            b"data": split.data,
+        }
+    )
+
+
+def meta_pickle(fine_label_names: Iterable[str], coarse_label_names: Iterable[str] = ()) -> bytes:
+    return dump_py2_pickle(
+        {
+            b"fine_label_names": [name.encode("latin1") for name in fine_label_names],
+            b"coarse_label_names": [name.encode("latin1") for name in coarse_label_names],
+        }
+    )
+
+
+def write_archive(
+    path: Path, members: Mapping[str, bytes], *, compresslevel: int = 6, folder: str = ARCHIVE_FOLDER
+) -> None:
+    """Members are written in the mapping's order (the official archive: train, test, meta)."""
+    with tarfile.open(path, "w:gz", compresslevel=compresslevel, format=tarfile.GNU_FORMAT) as tar:
+        directory = tarfile.TarInfo(folder)
+        directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(directory)
+        for name, payload in members.items():
+            info = tarfile.TarInfo(f"{folder}/{name}")
+            info.size, info.mode = len(payload), 0o644
+            tar.addfile(info, io.BytesIO(payload))

@@ -1,0 +1,61 @@
+"""Empty files created while the archive is still inflating, renamed into place once names are known.
+
+On many filesystems creating a file costs far more than renaming one (measured on the development VM:
+about 0.3 ms against 15 us). The ETL knows roughly how many files it will write long before it knows their
+names, which need the archive's `meta` (the last member of the official archive), so a thread creates
+anonymous slots during decompression, when a core is otherwise idle. Unused slots are removed; when slots
+run out, files are simply created.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+CIFAR100_IMAGES_PER_CLASS = 600  # 500 train + 100 test
+
+
+class FileSlots:
+    def __init__(self, folder: Path, limit: int) -> None:
+        self._folder = folder
+        self._limit = limit
+        self._ready: list[Path] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._create, name="etl-slots", daemon=True)
+        self._thread.start()
+
+    def _create(self) -> None:
+        for index in range(self._limit):
+            if self._stopping.is_set():
+                return
+            path = self._folder / f".slot-{index:06d}"
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except OSError:
+                return  # the writer will report the problem when it creates the file itself
+            with self._lock:
+                self._ready.append(path)
+
+    def stop(self) -> None:
+        """Stop creating slots (the archive has been read and the real work begins)."""
+        self._stopping.set()
+        self._thread.join()
+
+    def open(self, path: Path) -> BinaryIO:
+        """`path` opened for writing, from a slot when one is left."""
+        with self._lock:
+            slot = self._ready.pop() if self._ready else None
+        if slot is None:
+            return open(path, "xb")
+        os.rename(slot, path)
+        return open(path, "r+b")
+
+    def close(self) -> None:
+        self.stop()
+        with self._lock:
+            leftovers, self._ready = self._ready, []
+        for slot in leftovers:
+            slot.unlink(missing_ok=True)
