@@ -11,6 +11,10 @@ BUILD := build
 PYTEST_ARGS ?=
 
 export PYTHONDONTWRITEBYTECODE := 1
+# A TF_CLI_CONFIG_FILE that points at no file only makes Terraform print warnings.
+ifeq ($(wildcard $(TF_CLI_CONFIG_FILE)),)
+unexport TF_CLI_CONFIG_FILE
+endif
 
 .PHONY: help venv lambdas tf-init tf-fmt-check tf-validate tf-test lint checkov pytest test demo plan deploy destroy lock clean
 
@@ -38,8 +42,12 @@ tf-fmt-check: ## terraform fmt -check
 tf-validate: tf-init lambdas ## terraform validate
 	terraform -chdir=$(TF_DIR) validate
 
-tf-test: tf-init lambdas ## terraform test (mock provider, no AWS calls)
+tf-test: tf-init lambdas ## terraform test (mock provider, no AWS calls): the root module's, then each module's own
 	terraform -chdir=$(TF_DIR) test
+	@for tests in $(TF_DIR)/modules/*/tests; do \
+	  module=$${tests%/tests}; echo "==> terraform test $$module"; \
+	  scripts/terraform_init $$module >/dev/null && terraform -chdir=$$module test || exit 1; \
+	done
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -24,6 +24,7 @@ def load_serving_module(model_dir: Path):
     sys.path.insert(0, str(entry.parent))
     spec = importlib.util.spec_from_file_location("inference", entry)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
     spec.loader.exec_module(module)
     return module
 

@@ -163,8 +163,9 @@ def _builtin_reason(job: Any) -> str:
 class TrainingRunner:
     """Runs one moto training job in a background thread and writes the outcome back onto the job."""
 
-    def __init__(self, work_dir: Path) -> None:
+    def __init__(self, work_dir: Path, endpoint_url: str | None = None) -> None:
         self.work_dir = work_dir / "training-jobs"
+        self.endpoint_url = endpoint_url
 
     def start(self, account: str, region: str, job: Any) -> None:
         thread = threading.Thread(
@@ -202,7 +203,7 @@ class TrainingRunner:
         log = _CloudWatchLog(account, region, f"{name}/{HOST}-{int(time.time())}")
         with _TRAINING_SLOTS:
             try:
-                self._train(account, job, job_dir, log)
+                self._train(account, region, job, job_dir, log)
             except LocalTrainingError as error:
                 LOG.info("training job %s failed: %s", name, error)
                 status, secondary = (
@@ -221,7 +222,7 @@ class TrainingRunner:
             finally:
                 log.flush()
 
-    def _train(self, account: str, job: Any, job_dir: Path, log: _CloudWatchLog) -> None:
+    def _train(self, account: str, region: str, job: Any, job_dir: Path, log: _CloudWatchLog) -> None:
         raw_hps = dict(job.hyper_parameters or {})
         hyperparameters = {k: _decode_hyperparameter(v) for k, v in raw_hps.items()}
         program = hyperparameters.get("sagemaker_program")
@@ -246,6 +247,18 @@ class TrainingRunner:
         user_hps = {k: v for k, v in hyperparameters.items() if not k.startswith("sagemaker_")}
         paths.write_config(user_hps, job)
         env = self._environment(job, paths, channels, user_hps, submit_dir, str(program))
+        # The script's own AWS calls (if any) go to the embedded AWS, never to a real account.
+        env.update(
+            {
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+            }
+        )
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
         args = [arg for key in sorted(user_hps) for arg in (f"--{key}", _cli_value(user_hps[key]))]
         command = [sys.executable, str(entry), *args]
 
@@ -279,7 +292,7 @@ class TrainingRunner:
     def _environment(
         job: Any, paths: _JobPaths, channels: list[str], user_hps: dict[str, Any], submit_dir: str, program: str
     ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_PROFILE"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SM_", "AWS_"))}
         instance = (job.resource_config or {}).get("InstanceType", "ml.m5.xlarge")
         sm = {
             "SM_MODEL_DIR": str(paths.model),
@@ -343,9 +356,9 @@ class TrainingRunner:
             raise _Timeout(f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime} s)")
         if code != 0:
             tail = " | ".join(line for line in lines[-_FAILURE_LOG_LINES:] if line.strip())
+            shown = " ".join([Path(command[0]).name, Path(command[1]).name, *command[2:]])
             raise LocalTrainingError(
-                f"AlgorithmError: ExecuteUserScriptError: ExitCode {code}. Command "
-                f'"{Path(command[0]).name} {" ".join(command[1:2])} ...". Last log lines: {tail}'
+                f'AlgorithmError: ExecuteUserScriptError: ExitCode {code}. Command "{shown}". Last log lines: {tail}'
             )
         return lines
 
@@ -502,7 +515,7 @@ def install(ctx: Any) -> None:
     from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
 
-    _Active.runner = TrainingRunner(Path(ctx.work_dir))
+    _Active.runner = TrainingRunner(Path(ctx.work_dir), getattr(ctx, "endpoint_url", None))
     _Active.deployer = EndpointDeployer(ctx)
     original_create_training_job = SageMakerModelBackend.create_training_job
     original_create_endpoint = SageMakerModelBackend.create_endpoint

@@ -18,6 +18,7 @@ It also names SageMaker errors of the generic `aws-sdk:sagemaker:*` integration 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -76,24 +77,17 @@ TRAINING_TERMINAL_FAILURES: Final = frozenset({"Failed", "Stopped"})
 
 
 class StateTaskServiceSageMaker(StateTaskServiceCallback):
+    """`arn:aws:states:::sagemaker:<action>[.sync]`: request-response for every action, .sync for training."""
+
     def __init__(self) -> None:
         # WaitForTaskToken is listed only because the engine's sync path expects a callback endpoint to exist;
         # SageMaker tasks never hand out a token.
         super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
 
     def _get_supported_parameters(self) -> set[str] | None:
-        action = self.resource.api_action.lower()
-        if action not in REQUEST_RESPONSE_ACTIONS:
+        if self.resource.api_action.lower() not in REQUEST_RESPONSE_ACTIONS:
             return None
-        operation = self._operation_model()
-        return set(operation.input_shape.members) if operation.input_shape else set()
-
-    def _operation_model(self) -> Any:
-        import botocore.session
-
-        model = botocore.session.get_session().get_service_model("sagemaker")
-        action = self.resource.api_action
-        return model.operation_model(action[0].upper() + action[1:])
+        return set(_request_members(self.resource.api_action))
 
     def _client(self, resource_runtime_part: ResourceRuntimePart, state_credentials: StateCredentials) -> Any:
         return boto_client_for(
@@ -157,6 +151,16 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             return None
 
         return resolve
+
+
+@functools.cache
+def _request_members(action: str) -> frozenset[str]:
+    """The API's own request fields (from botocore's service model), so no parameter list is kept by hand."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    operation = model.operation_model(action[0].upper() + action[1:])
+    return frozenset(operation.input_shape.members) if operation.input_shape else frozenset()
 
 
 def sagemaker_error(error: ClientError) -> tuple[str, str]:

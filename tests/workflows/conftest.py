@@ -120,6 +120,7 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
     )
     endpoint_name = "inference-test-endpoint"
     sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName="inference-test-config")
+    sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name, WaiterConfig={"Delay": 1})
 
     queue_url = aws.client("sqs").create_queue(QueueName="inference-test-human-review")["QueueUrl"]
     lam = aws.client("lambda")

@@ -1,0 +1,207 @@
+# The courier vehicle classifier, in the order data flows through it:
+# storage -> dataset -> training_pipeline (+ write_baseline) -> endpoint -> inference_workflow -> monitoring.
+# One block per module; each module's outputs that people need are in outputs.tf.
+
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+locals {
+  tags = merge(
+    {
+      Project   = var.name_prefix
+      ManagedBy = "terraform"
+    },
+    var.tags,
+  )
+
+  lambda_artifacts_dir = coalesce(var.lambda_artifacts_dir, "${path.root}/../build/lambdas")
+  # The embedded AWS accepts the AWS-managed Powertools layer and supplies its packages locally, so functions
+  # get the same layer everywhere: a function that forgets the layer fails locally as it would on AWS.
+  powertools_layer_version = var.powertools_layer_version
+
+  # Resources that need a live endpoint wait for the pipeline's first deployment (see modules/endpoint).
+  endpoint_exists = var.endpoint_exists || var.launch_on_apply
+
+  # Bucket names are global: the account and region keep two stacks with the same prefix apart.
+  bucket_suffix = "${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
+}
+
+module "storage" {
+  source = "./modules/storage"
+
+  data_bucket_name       = "${var.name_prefix}-data-${local.bucket_suffix}"
+  capture_bucket_name    = "${var.name_prefix}-capture-${local.bucket_suffix}"
+  kms_key_arn            = var.kms_key_arn
+  capture_retention_days = var.capture_retention_days
+  force_destroy          = var.force_destroy_buckets
+
+  tags = local.tags
+}
+
+module "dataset" {
+  source = "./modules/dataset"
+
+  enabled     = var.load_dataset_on_apply
+  repo_root   = abspath("${path.root}/..")
+  source_uri  = var.dataset_source
+  bucket_name = module.storage.data_bucket_name
+  prefix      = var.dataset_prefix
+  classes     = var.class_labels
+}
+
+module "training_pipeline" {
+  source = "./modules/training_pipeline"
+
+  name_prefix          = var.name_prefix
+  lambda_artifacts_dir = local.lambda_artifacts_dir
+
+  data_bucket_name    = module.storage.data_bucket_name
+  data_bucket_arn     = module.storage.data_bucket_arn
+  capture_bucket_name = module.storage.capture_bucket_name
+  capture_bucket_arn  = module.storage.capture_bucket_arn
+  kms_key_arn         = var.kms_key_arn
+  dataset_prefix      = var.dataset_prefix
+  baseline_s3_uri     = module.monitoring.baseline_s3_uri
+
+  endpoint_name               = module.endpoint.endpoint_name
+  accuracy_threshold          = var.accuracy_threshold
+  capture_percentage          = var.capture_percentage
+  write_baseline_function_arn = module.write_baseline.function_arn
+  notification_emails         = var.notification_emails
+  training_instance_type      = var.training_instance_type
+  inference_instance_type     = var.endpoint_instance_type
+  launch_on_apply             = var.launch_on_apply
+
+  powertools_layer_version = local.powertools_layer_version
+  log_retention_days       = var.log_retention_days
+
+  tags = local.tags
+
+  depends_on = [module.dataset]
+}
+
+# The pipeline's last deploy step: the monitoring baseline, from the test images sent through the new model.
+module "write_baseline" {
+  source = "./modules/lambda_function"
+
+  function_name            = "${var.name_prefix}-write-baseline"
+  description              = "Writes the Model Monitor baseline of the model the training pipeline just deployed."
+  zip_path                 = "${local.lambda_artifacts_dir}/write_baseline.zip"
+  memory_size              = 1024
+  timeout                  = 600
+  log_retention_days       = var.log_retention_days
+  powertools_layer_version = local.powertools_layer_version
+  policy_json              = data.aws_iam_policy_document.write_baseline.json
+  environment              = { MAX_BASELINE_IMAGES = "1000" }
+
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "write_baseline" {
+  statement {
+    sid       = "ListTestImages"
+    actions   = ["s3:ListBucket"]
+    resources = [module.storage.data_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.dataset_prefix}/*"]
+    }
+  }
+  statement {
+    sid       = "ReadTestImages"
+    actions   = ["s3:GetObject"]
+    resources = ["${module.storage.data_bucket_arn}/${var.dataset_prefix}/*"]
+  }
+  statement {
+    sid       = "WriteBaseline"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.storage.data_bucket_arn}/${module.monitoring.baseline_s3_prefix}/*"]
+  }
+  statement {
+    sid       = "AskTheNewModel"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [module.endpoint.endpoint_arn]
+  }
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseTheBucketKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+module "endpoint" {
+  source = "./modules/endpoint"
+
+  name_prefix            = var.name_prefix
+  endpoint_name          = var.endpoint_name
+  instance_type          = var.endpoint_instance_type
+  initial_instance_count = var.endpoint_initial_instance_count
+  serverless             = var.endpoint_serverless
+  capture_percentage     = var.capture_percentage
+  autoscaling            = var.endpoint_autoscaling
+  endpoint_exists        = local.endpoint_exists
+  deployment_trigger     = module.training_pipeline.launch_id
+
+  tags = local.tags
+}
+
+module "inference_workflow" {
+  source = "./modules/inference_workflow"
+
+  name_prefix          = var.name_prefix
+  lambda_artifacts_dir = local.lambda_artifacts_dir
+  workflow_type        = var.inference_workflow_type
+
+  data_bucket_arn = module.storage.data_bucket_arn
+  image_prefixes  = var.inference_image_prefixes
+  kms_key_arn     = var.kms_key_arn
+
+  endpoint_name        = module.endpoint.endpoint_name
+  class_labels         = var.class_labels
+  label_routes         = var.label_routes
+  confidence_threshold = var.confidence_threshold
+  max_image_bytes      = var.max_image_bytes
+  max_image_pixels     = var.max_image_pixels
+
+  lambda_memory_mb         = var.lambda_memory_mb
+  lambda_timeout_seconds   = var.lambda_timeout_seconds
+  powertools_layer_version = local.powertools_layer_version
+  log_retention_days       = var.log_retention_days
+
+  tags = local.tags
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name_prefix           = var.name_prefix
+  endpoint_name         = module.endpoint.endpoint_name
+  endpoint_variant_name = module.endpoint.variant_name
+  endpoint_exists       = local.endpoint_exists && module.endpoint.data_capture_enabled
+
+  data_bucket_name    = module.storage.data_bucket_name
+  capture_bucket_name = module.storage.capture_bucket_name
+  kms_key_arn         = var.kms_key_arn
+  class_labels        = var.class_labels
+
+  pipeline_state_machine_arn  = module.training_pipeline.state_machine_arn
+  inference_state_machine_arn = module.inference_workflow.state_machine_arn
+  lambda_function_names = concat(values(module.inference_workflow.function_names), [
+    module.training_pipeline.evaluate_function_name, module.write_baseline.function_name,
+  ])
+  metrics_namespace            = var.name_prefix
+  routes                       = distinct(values(var.label_routes))
+  human_review_share_threshold = var.human_review_share_threshold
+  auto_retrain_enabled         = var.auto_retrain_enabled
+
+  lambda_artifacts_dir     = local.lambda_artifacts_dir
+  powertools_layer_version = local.powertools_layer_version
+  log_retention_days       = var.log_retention_days
+
+  tags = local.tags
+}

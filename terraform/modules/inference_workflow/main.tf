@@ -1,0 +1,214 @@
+# The inference workflow: serialize_image -> classify_image -> filter_inferences, orchestrated by the state
+# machine in inference.asl.json, with a human-review queue for images the model is unsure about.
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  state_machine_name = "${var.name_prefix}-inference"
+  definition_path    = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
+
+  # SageMaker lowercases endpoint names in ARNs.
+  endpoint_arn = format(
+    "arn:%s:sagemaker:%s:%s:endpoint/%s",
+    data.aws_partition.current.partition,
+    data.aws_region.current.name,
+    data.aws_caller_identity.current.account_id,
+    lower(var.endpoint_name),
+  )
+
+  image_object_arns = [for prefix in var.image_prefixes : "${var.data_bucket_arn}/${prefix}*"]
+
+  functions = {
+    serialize_image   = module.serialize_image
+    classify_image    = module.classify_image
+    filter_inferences = module.filter_inferences
+  }
+}
+
+################################################################################
+# Functions (environment per docs/conventions.md)
+################################################################################
+
+module "serialize_image" {
+  source = "../lambda_function"
+
+  function_name = "${var.name_prefix}-serialize-image"
+  description   = "Reads an image from S3, checks it is a PNG/JPEG and downsizes it to fit the Step Functions payload."
+  zip_path      = "${var.lambda_artifacts_dir}/serialize_image.zip"
+  memory_size   = var.lambda_memory_mb
+  timeout       = var.lambda_timeout_seconds
+
+  environment = {
+    MAX_IMAGE_BYTES  = tostring(var.max_image_bytes)
+    MAX_IMAGE_PIXELS = tostring(var.max_image_pixels)
+  }
+  policy_json = data.aws_iam_policy_document.serialize_image.json
+
+  powertools_service_name      = "serialize_image"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "serialize_image" {
+  statement {
+    sid       = "ReadImagesToClassify"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = local.image_object_arns
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "DecryptImagesToClassify"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+module "classify_image" {
+  source = "../lambda_function"
+
+  function_name = "${var.name_prefix}-classify-image"
+  description   = "Sends the serialized image to the SageMaker endpoint and returns one confidence per class label."
+  zip_path      = "${var.lambda_artifacts_dir}/classify_image.zip"
+  memory_size   = var.lambda_memory_mb
+  timeout       = var.lambda_timeout_seconds
+
+  environment = {
+    ENDPOINT_NAME      = var.endpoint_name
+    CLASS_LABELS       = join(",", var.class_labels)
+    MODEL_CONTENT_TYPE = "application/x-image"
+  }
+  policy_json = data.aws_iam_policy_document.classify_image.json
+
+  powertools_service_name      = "classify_image"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "classify_image" {
+  statement {
+    sid       = "InvokeClassifierEndpoint"
+    effect    = "Allow"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [local.endpoint_arn]
+  }
+}
+
+module "filter_inferences" {
+  source = "../lambda_function"
+
+  function_name = "${var.name_prefix}-filter-inferences"
+  description   = "Picks the top class and its route, or raises ThresholdConfidenceNotMet below the confidence threshold."
+  zip_path      = "${var.lambda_artifacts_dir}/filter_inferences.zip"
+  memory_size   = var.lambda_memory_mb
+  timeout       = var.lambda_timeout_seconds
+
+  environment = {
+    CONFIDENCE_THRESHOLD = tostring(var.confidence_threshold)
+    LABEL_ROUTES         = jsonencode(var.label_routes)
+  }
+  # Pure computation on its input: no permissions beyond its own logs and traces.
+  policy_json = null
+
+  powertools_service_name      = "filter_inferences"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+################################################################################
+# Human-review queue (low confidence and unclassifiable images)
+################################################################################
+
+resource "aws_sqs_queue" "human_review_dlq" {
+  name                      = "${var.name_prefix}-human-review-dlq"
+  message_retention_seconds = var.human_review_retention_seconds
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+
+  tags = var.tags
+}
+
+resource "aws_sqs_queue" "human_review" {
+  name                      = "${var.name_prefix}-human-review"
+  message_retention_seconds = var.human_review_retention_seconds
+  sqs_managed_sse_enabled   = var.kms_key_arn == null ? true : null
+  kms_master_key_id         = var.kms_key_arn
+
+  tags = var.tags
+
+  lifecycle {
+    # Owned by aws_sqs_queue_redrive_policy.human_review below.
+    ignore_changes = [redrive_policy]
+  }
+}
+
+# A separate resource rather than the queue's redrive_policy argument: it compares the policy as JSON, so a
+# service that re-formats the document (the embedded AWS does) shows no perpetual diff.
+resource "aws_sqs_queue_redrive_policy" "human_review" {
+  queue_url = aws_sqs_queue.human_review.id
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.human_review_dlq.arn
+    maxReceiveCount     = var.human_review_max_receive_count
+  })
+}
+
+################################################################################
+# State machine
+################################################################################
+
+resource "aws_sfn_state_machine" "this" {
+  name     = local.state_machine_name
+  type     = var.workflow_type
+  role_arn = aws_iam_role.state_machine.arn
+
+  # Decoded and re-encoded so that whitespace and key order in the file never show up as a plan diff.
+  definition = jsonencode(jsondecode(templatefile(local.definition_path, {
+    serialize_image_function_arn   = module.serialize_image.function_arn
+    classify_image_function_arn    = module.classify_image.function_arn
+    filter_inferences_function_arn = module.filter_inferences.function_arn
+    human_review_queue_url         = aws_sqs_queue.human_review.url
+  })))
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    level                  = var.execution_log_level
+    include_execution_data = var.log_execution_data
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = alltrue([for label in var.class_labels : contains(keys(var.label_routes), label)])
+      error_message = "label_routes must give a route to every label in class_labels; otherwise filter_inferences cannot route that class."
+    }
+
+    precondition {
+      condition     = alltrue([for label in keys(var.label_routes) : contains(var.class_labels, label)])
+      error_message = "label_routes names a label that is not in class_labels; the model never returns it."
+    }
+  }
+
+  # Step Functions checks at creation that the role can deliver logs and invoke the tasks.
+  depends_on = [aws_iam_role_policy.state_machine]
+}

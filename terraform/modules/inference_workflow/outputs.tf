@@ -1,0 +1,97 @@
+output "state_machine_arn" {
+  description = "ARN of the inference state machine (start executions on it)."
+  value       = aws_sfn_state_machine.this.arn
+}
+
+output "state_machine_name" {
+  description = "Name of the inference state machine."
+  value       = aws_sfn_state_machine.this.name
+}
+
+output "state_machine_type" {
+  description = "EXPRESS or STANDARD."
+  value       = aws_sfn_state_machine.this.type
+}
+
+output "state_machine_role_arn" {
+  description = "ARN of the state machine's role."
+  value       = aws_iam_role.state_machine.arn
+}
+
+output "state_machine_policy_json" {
+  description = "The state machine role's inline policy document (JSON)."
+  value       = data.aws_iam_policy_document.state_machine.json
+}
+
+output "state_machine_definition" {
+  description = "The rendered, normalised ASL definition."
+  value       = aws_sfn_state_machine.this.definition
+}
+
+output "state_machine_log_group_name" {
+  description = "Log group of the state machine's execution logs."
+  value       = aws_cloudwatch_log_group.state_machine.name
+}
+
+output "human_review_queue_url" {
+  description = "URL of the human-review queue."
+  value       = aws_sqs_queue.human_review.url
+}
+
+output "human_review_queue_arn" {
+  description = "ARN of the human-review queue."
+  value       = aws_sqs_queue.human_review.arn
+}
+
+output "human_review_dlq_url" {
+  description = "URL of the human-review dead-letter queue."
+  value       = aws_sqs_queue.human_review_dlq.url
+}
+
+output "human_review_dlq_arn" {
+  description = "ARN of the human-review dead-letter queue."
+  value       = aws_sqs_queue.human_review_dlq.arn
+}
+
+output "function_names" {
+  description = "Function names keyed serialize_image, classify_image, filter_inferences."
+  value       = { for key, function in local.functions : key => function.function_name }
+}
+
+output "function_arns" {
+  description = "Function ARNs keyed serialize_image, classify_image, filter_inferences."
+  value       = { for key, function in local.functions : key => function.function_arn }
+}
+
+output "function_role_arns" {
+  description = "Execution role ARNs of the functions, keyed like function_names."
+  value       = { for key, function in local.functions : key => function.role_arn }
+}
+
+output "function_environments" {
+  description = "Environment variables of the functions, keyed like function_names."
+  value       = { for key, function in local.functions : key => function.environment }
+}
+
+output "function_policies_json" {
+  description = "Inline policy documents (JSON) of the functions' roles, keyed like function_names."
+  value       = { for key, function in local.functions : key => function.policy_json }
+}
+
+output "function_layers" {
+  description = "Layer ARNs attached to each function, keyed like function_names."
+  value       = { for key, function in local.functions : key => function.layers }
+}
+
+output "endpoint_arn" {
+  description = "ARN of the SageMaker endpoint classify_image may invoke."
+  value       = local.endpoint_arn
+}
+
+output "log_groups" {
+  description = "Every log group the module creates, name => retention in days."
+  value = merge(
+    { for function in values(local.functions) : function.log_group_name => function.log_retention_days },
+    { (aws_cloudwatch_log_group.state_machine.name) = aws_cloudwatch_log_group.state_machine.retention_in_days },
+  )
+}

@@ -1,0 +1,314 @@
+# Two roles: SageMaker's execution role (what training jobs and the endpoint may touch) and the state machine's
+# role (which SageMaker resources it may create, which role it may hand to SageMaker, which functions it calls).
+
+################################################################################
+# SageMaker execution role: training jobs and the endpoint's model
+################################################################################
+
+data "aws_iam_policy_document" "sagemaker_assume_role" {
+  statement {
+    sid     = "SageMakerAssumeRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["sagemaker.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "sagemaker" {
+  name               = "${var.name_prefix}-sagemaker-execution"
+  description        = "Execution role of the ${local.state_machine_name} training jobs and of the models it deploys."
+  assume_role_policy = data.aws_iam_policy_document.sagemaker_assume_role.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  statement {
+    sid       = "ListDataBucket"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.data_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.dataset_prefix}/*", "${var.code_prefix}/*", "${var.model_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid     = "ReadDatasetsCodeAndModels"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${var.data_bucket_arn}/${var.dataset_prefix}/*",
+      "${var.data_bucket_arn}/${var.code_prefix}/*",
+      "${var.data_bucket_arn}/${var.model_prefix}/*",
+    ]
+  }
+
+  statement {
+    sid       = "WriteModelArtifacts"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.data_bucket_arn}/${var.model_prefix}/*"]
+  }
+
+  statement {
+    sid       = "WriteDataCapture"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.capture_bucket_arn}/${var.capture_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid    = "UseBucketKey"
+      effect = "Allow"
+      actions = [
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+      ]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    sid    = "WriteJobAndEndpointLogs"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:DescribeLogStreams",
+    ]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/aws/sagemaker/*",
+    ]
+  }
+
+  statement {
+    # PutMetricData supports no resource-level permissions; the namespace condition scopes it instead.
+    sid       = "PublishSageMakerMetrics"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*"]
+    }
+  }
+
+  statement {
+    # GetAuthorizationToken supports no resource-level permissions.
+    sid       = "AuthenticateToEcr"
+    effect    = "Allow"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    # The AWS-owned repositories of the two algorithms' images (their registry account differs per region).
+    sid    = "PullAlgorithmImages"
+    effect = "Allow"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = [
+      for repository in ["pytorch-training", "pytorch-inference", "image-classification"] :
+      "arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:*:repository/${repository}"
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  name   = "${var.name_prefix}-sagemaker-execution-permissions"
+  role   = aws_iam_role.sagemaker.id
+  policy = data.aws_iam_policy_document.sagemaker.json
+}
+
+################################################################################
+# State machine role
+################################################################################
+
+data "aws_iam_policy_document" "state_machine_assume_role" {
+  statement {
+    sid     = "StepFunctionsAssumeRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+
+    # Only state machines of this account may use the role (confused-deputy guard).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${local.state_machine_name}-sfn"
+  description        = "Role of the ${local.state_machine_name} state machine."
+  assume_role_policy = data.aws_iam_policy_document.state_machine_assume_role.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "state_machine" {
+  statement {
+    sid    = "RunTrainingJobs"
+    effect = "Allow"
+    actions = [
+      "sagemaker:CreateTrainingJob",
+      "sagemaker:DescribeTrainingJob",
+      "sagemaker:StopTrainingJob",
+    ]
+    resources = [local.training_job_arns]
+  }
+
+  statement {
+    # createTrainingJob.sync follows the job through this managed EventBridge rule.
+    sid    = "FollowTrainingJobs"
+    effect = "Allow"
+    actions = [
+      "events:PutTargets",
+      "events:PutRule",
+      "events:DescribeRule",
+    ]
+    resources = [
+      "arn:${data.aws_partition.current.partition}:events:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    ]
+  }
+
+  statement {
+    sid     = "CreateModelsAndEndpointConfigs"
+    effect  = "Allow"
+    actions = ["sagemaker:CreateModel", "sagemaker:CreateEndpointConfig"]
+    resources = [
+      local.model_arns,
+      local.endpoint_config_arns,
+    ]
+  }
+
+  statement {
+    # CreateEndpoint and UpdateEndpoint are authorised on the endpoint and on the endpoint config they use.
+    # DeleteEndpoint: an endpoint whose creation failed cannot be updated, only deleted and created again.
+    sid    = "DeployTheEndpoint"
+    effect = "Allow"
+    actions = [
+      "sagemaker:CreateEndpoint",
+      "sagemaker:UpdateEndpoint",
+      "sagemaker:DescribeEndpoint",
+      "sagemaker:DeleteEndpoint",
+    ]
+    resources = [
+      local.endpoint_arn,
+      local.endpoint_config_arns,
+    ]
+  }
+
+  statement {
+    # Hand SageMaker its execution role (for the training job and the model), and nothing else, to no other service.
+    sid       = "PassExecutionRoleToSageMaker"
+    effect    = "Allow"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.sagemaker.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["sagemaker.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid     = "InvokePipelineFunctions"
+    effect  = "Allow"
+    actions = ["lambda:InvokeFunction"]
+    resources = [
+      module.evaluate_model.function_arn,
+      "${module.evaluate_model.function_arn}:*",
+      var.write_baseline_function_arn,
+      "${var.write_baseline_function_arn}:*",
+    ]
+  }
+
+  statement {
+    sid       = "Notify"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.notifications.arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid    = "EncryptNotifications"
+      effect = "Allow"
+      actions = [
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+      ]
+      resources = [statement.value]
+    }
+  }
+
+  statement {
+    # Step Functions delivers logs through CloudWatch Logs' vended-log delivery API, whose actions accept no
+    # resource-level permissions: "*" is the only resource they can be granted on.
+    sid    = "DeliverExecutionLogs"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    # X-Ray's trace and sampling actions support no resource-level permissions either.
+    sid    = "SendTraces"
+    effect = "Allow"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "${local.state_machine_name}-permissions"
+  role   = aws_iam_role.state_machine.id
+  policy = data.aws_iam_policy_document.state_machine.json
+}

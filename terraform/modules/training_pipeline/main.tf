@@ -1,0 +1,176 @@
+# The training pipeline: train on SageMaker -> evaluate_model -> accuracy gate -> deploy the endpoint (blue/green,
+# data capture) -> monitoring baseline, orchestrated by the state machine in statemachine.asl.json.
+# The training code is not uploaded here (Terraform has no archive step it could run reproducibly): the launcher
+# packages training/sourcedir and uploads it under code_prefix at launch time; Terraform owns that location.
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  state_machine_name = "${var.name_prefix}-training-pipeline"
+  definition_path    = coalesce(var.definition_path, "${path.module}/../../../statemachine.asl.json")
+  endpoint_name      = coalesce(var.endpoint_name, "${var.name_prefix}-endpoint")
+
+  model_output_s3_uri = "s3://${var.data_bucket_name}/${var.model_prefix}"
+  code_s3_uri         = "s3://${var.data_bucket_name}/${var.code_prefix}"
+  capture_s3_uri      = "s3://${var.capture_bucket_name}/${var.capture_prefix}"
+  baseline_s3_uri     = coalesce(var.baseline_s3_uri, "s3://${var.data_bucket_name}/monitoring/baseline")
+
+  # SageMaker lowercases resource names in ARNs. Training jobs, models and endpoint configs are named after the
+  # training job ("<name_prefix>-<algorithm>-<time>", see training/launch.py), hence the prefix patterns.
+  sagemaker_arn_prefix = format(
+    "arn:%s:sagemaker:%s:%s",
+    data.aws_partition.current.partition,
+    data.aws_region.current.name,
+    data.aws_caller_identity.current.account_id,
+  )
+  training_job_arns    = "${local.sagemaker_arn_prefix}:training-job/${var.name_prefix}-*"
+  model_arns           = "${local.sagemaker_arn_prefix}:model/${var.name_prefix}-*"
+  endpoint_config_arns = "${local.sagemaker_arn_prefix}:endpoint-config/${var.name_prefix}-*"
+  endpoint_arn         = "${local.sagemaker_arn_prefix}:endpoint/${lower(local.endpoint_name)}"
+
+  launcher_working_dir = coalesce(var.launcher_working_dir, abspath("${path.module}/../../.."))
+}
+
+################################################################################
+# Evaluation function
+################################################################################
+
+module "evaluate_model" {
+  source = "../lambda_function"
+
+  function_name = "${var.name_prefix}-evaluate-model"
+  description   = "Reads a training job's final metrics (DescribeTrainingJob) and returns the accuracy the gate compares."
+  zip_path      = "${var.lambda_artifacts_dir}/evaluate_model.zip"
+  memory_size   = 256
+  timeout       = 30
+
+  environment = {}
+  policy_json = data.aws_iam_policy_document.evaluate_model.json
+
+  powertools_service_name      = "evaluate_model"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "evaluate_model" {
+  statement {
+    sid       = "DescribePipelineTrainingJobs"
+    effect    = "Allow"
+    actions   = ["sagemaker:DescribeTrainingJob"]
+    resources = [local.training_job_arns]
+  }
+}
+
+################################################################################
+# Notifications
+################################################################################
+
+resource "aws_sns_topic" "notifications" {
+  name              = "${var.name_prefix}-training-pipeline"
+  kms_master_key_id = coalesce(var.kms_key_arn, "alias/aws/sns")
+
+  tags = var.tags
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each = toset(var.notification_emails)
+
+  topic_arn = aws_sns_topic.notifications.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+################################################################################
+# State machine
+################################################################################
+
+resource "aws_sfn_state_machine" "this" {
+  name     = local.state_machine_name
+  type     = "STANDARD" # .sync training jobs need a Standard workflow
+  role_arn = aws_iam_role.state_machine.arn
+
+  # Numbers go in as strings (the ASL converts them with States.StringToJson), so the template is valid JSON
+  # before rendering. Decoded and re-encoded so that whitespace and key order never show up as a plan diff.
+  definition = jsonencode(jsondecode(templatefile(local.definition_path, {
+    name_prefix                  = var.name_prefix
+    accuracy_threshold           = tostring(var.accuracy_threshold)
+    capture_percentage           = tostring(var.capture_percentage)
+    endpoint_poll_seconds        = tostring(var.endpoint_poll_seconds)
+    endpoint_name                = local.endpoint_name
+    capture_s3_uri               = local.capture_s3_uri
+    baseline_s3_uri              = local.baseline_s3_uri
+    model_output_s3_uri          = local.model_output_s3_uri
+    sagemaker_execution_role_arn = aws_iam_role.sagemaker.arn
+    evaluate_function_arn        = module.evaluate_model.function_arn
+    write_baseline_function_arn  = var.write_baseline_function_arn
+    notification_topic_arn       = aws_sns_topic.notifications.arn
+  })))
+
+  logging_configuration {
+    log_destination        = "${aws_cloudwatch_log_group.state_machine.arn}:*"
+    level                  = var.execution_log_level
+    include_execution_data = true # inputs are settings and metrics, never data
+  }
+
+  tracing_configuration {
+    enabled = true
+  }
+
+  tags = var.tags
+
+  # Step Functions checks at creation that the role can deliver logs and invoke the tasks.
+  depends_on = [aws_iam_role_policy.state_machine]
+}
+
+# Step Functions vended logs go to a group under /aws/vendedlogs/ (see the inference_workflow module).
+resource "aws_cloudwatch_log_group" "state_machine" {
+  name              = "/aws/vendedlogs/states/${local.state_machine_name}"
+  retention_in_days = var.log_retention_days
+
+  tags = var.tags
+}
+
+################################################################################
+# Optional: launch a training run on apply
+################################################################################
+
+resource "terraform_data" "launch" {
+  count = var.launch_on_apply ? 1 : 0
+
+  # A new run when the pipeline, the dataset or the training code changes.
+  triggers_replace = {
+    state_machine = aws_sfn_state_machine.this.arn
+    definition    = sha256(aws_sfn_state_machine.this.definition)
+    dataset       = "s3://${var.data_bucket_name}/${var.dataset_prefix}"
+    algorithm     = var.launch_algorithm
+    code = sha256(join(",", [
+      for file in sort(fileset("${local.launcher_working_dir}/training/sourcedir", "**/*.py")) :
+      filesha256("${local.launcher_working_dir}/training/sourcedir/${file}")
+    ]))
+    hyperparameters = jsonencode(var.launch_hyperparameters)
+  }
+
+  provisioner "local-exec" {
+    working_dir = local.launcher_working_dir
+    command = join(" ", concat(
+      [
+        var.launcher_python, "-m", "training.launch",
+        "--state-machine-arn", aws_sfn_state_machine.this.arn,
+        "--bucket", var.data_bucket_name,
+        "--dataset-prefix", var.dataset_prefix,
+        "--algorithm", var.launch_algorithm,
+        "--code-s3-uri", local.code_s3_uri,
+        "--instance-type", var.training_instance_type,
+        "--inference-instance-type", var.inference_instance_type,
+        "--region", data.aws_region.current.name,
+      ],
+      [for key, value in var.launch_hyperparameters : format("--hyperparameter %q", "${key}=${value}")],
+    ))
+  }
+}

@@ -1,0 +1,282 @@
+variable "name_prefix" {
+  description = "Prefix of every name the module creates; training jobs, models and endpoint configs must start with \"<name_prefix>-\" (the roles are scoped to it)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-24 characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen."
+  }
+}
+
+variable "lambda_artifacts_dir" {
+  description = "Folder holding evaluate_model.zip (scripts/build_lambdas)."
+  type        = string
+}
+
+variable "definition_path" {
+  description = "Path of the training pipeline's ASL template. null: statemachine.asl.json at the repository root."
+  type        = string
+  default     = null
+}
+
+variable "data_bucket_name" {
+  description = "Bucket holding the datasets (ETL output), the training code tarballs and the model artifacts."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.data_bucket_name))
+    error_message = "data_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "data_bucket_arn" {
+  description = "ARN of the data bucket."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+$", var.data_bucket_arn))
+    error_message = "data_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
+  }
+}
+
+variable "capture_bucket_name" {
+  description = "Bucket the endpoint's data capture goes to."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.capture_bucket_name))
+    error_message = "capture_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "capture_bucket_arn" {
+  description = "ARN of the capture bucket."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+$", var.capture_bucket_arn))
+    error_message = "capture_bucket_arn must be an S3 bucket ARN (arn:<partition>:s3:::<bucket>)."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "KMS key that encrypts the buckets (SageMaker's role may use it). null: the buckets use SSE-S3."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN or null."
+  }
+}
+
+variable "dataset_prefix" {
+  description = "Key prefix of the datasets in the data bucket (the ETL's output; holds manifest.json). SageMaker may read under it; launch_on_apply trains on it."
+  type        = string
+  default     = "datasets"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.()'-][A-Za-z0-9!_.()'/-]*[^/]$", var.dataset_prefix))
+    error_message = "dataset_prefix must be a key prefix without a trailing \"/\" or wildcards (for example \"datasets/cifar-bikes\")."
+  }
+}
+
+variable "model_prefix" {
+  description = "Key prefix in the data bucket under which training jobs write <job>/output/model.tar.gz."
+  type        = string
+  default     = "models"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.()'-][A-Za-z0-9!_.()'/-]*[^/]$", var.model_prefix))
+    error_message = "model_prefix must be a key prefix without a trailing \"/\" or wildcards."
+  }
+}
+
+variable "code_prefix" {
+  description = "Key prefix in the data bucket where the launcher uploads <job>/source/sourcedir.tar.gz."
+  type        = string
+  default     = "training-code"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.()'-][A-Za-z0-9!_.()'/-]*[^/]$", var.code_prefix))
+    error_message = "code_prefix must be a key prefix without a trailing \"/\" or wildcards."
+  }
+}
+
+variable "capture_prefix" {
+  description = "Key prefix in the capture bucket for the endpoint's data capture."
+  type        = string
+  default     = "datacapture"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.()'-][A-Za-z0-9!_.()'/-]*[^/]$", var.capture_prefix))
+    error_message = "capture_prefix must be a key prefix without a trailing \"/\" or wildcards."
+  }
+}
+
+variable "baseline_s3_uri" {
+  description = "Where WriteMonitoringBaseline writes statistics.json and constraints.json for the deployed model (the monitoring schedule reads them there). null: s3://<data bucket>/monitoring/baseline."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.baseline_s3_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*[^/])?$", var.baseline_s3_uri))
+    error_message = "baseline_s3_uri must be an s3:// URI without a trailing \"/\", or null."
+  }
+}
+
+variable "endpoint_name" {
+  description = "Name of the SageMaker endpoint the pipeline creates or updates. null: <name_prefix>-endpoint."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.endpoint_name == null || can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "accuracy_threshold" {
+  description = "The gate: a model is deployed only if its test (else validation) accuracy is at least this."
+  type        = number
+  default     = 0.8
+
+  validation {
+    condition     = var.accuracy_threshold >= 0 && var.accuracy_threshold <= 1
+    error_message = "accuracy_threshold must be between 0 and 1."
+  }
+}
+
+variable "capture_percentage" {
+  description = "Percentage of endpoint requests (and responses) captured for Model Monitor."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.capture_percentage >= 1 && var.capture_percentage <= 100 && floor(var.capture_percentage) == var.capture_percentage
+    error_message = "capture_percentage must be a whole number between 1 and 100."
+  }
+}
+
+variable "endpoint_poll_seconds" {
+  description = "How long the state machine waits between DescribeEndpoint calls while the endpoint is Creating/Updating."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.endpoint_poll_seconds >= 1 && var.endpoint_poll_seconds <= 3600 && floor(var.endpoint_poll_seconds) == var.endpoint_poll_seconds
+    error_message = "endpoint_poll_seconds must be a whole number between 1 and 3600."
+  }
+}
+
+variable "write_baseline_function_arn" {
+  description = "ARN of the Lambda function that writes the monitoring baseline (payload: endpoint_name, test_s3_uri, baseline_s3_prefix, training_job_name)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+$", var.write_baseline_function_arn))
+    error_message = "write_baseline_function_arn must be an unqualified Lambda function ARN."
+  }
+}
+
+variable "notification_emails" {
+  description = "Email addresses subscribed to the pipeline's notifications (each must confirm its subscription)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for email in var.notification_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", email))])
+    error_message = "notification_emails must be email addresses."
+  }
+}
+
+variable "training_instance_type" {
+  description = "Instance type the launcher asks for when Terraform launches a run (launch_on_apply)."
+  type        = string
+  default     = "ml.m5.xlarge"
+
+  validation {
+    condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.training_instance_type))
+    error_message = "training_instance_type must be a SageMaker instance type such as ml.m5.xlarge."
+  }
+}
+
+variable "inference_instance_type" {
+  description = "Endpoint instance type the launcher asks for when Terraform launches a run (launch_on_apply)."
+  type        = string
+  default     = "ml.m5.large"
+
+  validation {
+    condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.inference_instance_type))
+    error_message = "inference_instance_type must be a SageMaker instance type such as ml.m5.large."
+  }
+}
+
+variable "launch_on_apply" {
+  description = "Run python -m training.launch after apply (and again when the training code, the dataset prefix or the state machine changes). Needs Python with the repository's packages on the machine running Terraform."
+  type        = bool
+  default     = false
+}
+
+variable "launch_algorithm" {
+  description = "Algorithm of the run launched on apply: pytorch (script mode) or builtin (SageMaker image-classification; AWS only)."
+  type        = string
+  default     = "pytorch"
+
+  validation {
+    condition     = contains(["pytorch", "builtin"], var.launch_algorithm)
+    error_message = "launch_algorithm must be pytorch or builtin."
+  }
+}
+
+variable "launch_hyperparameters" {
+  description = "Hyperparameter overrides for the run launched on apply (passed as --hyperparameter KEY=VALUE)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "launcher_python" {
+  description = "Python interpreter that runs the launcher (the repository's .venv/bin/python, for example)."
+  type        = string
+  default     = "python3"
+}
+
+variable "launcher_working_dir" {
+  description = "Repository root, where `python -m training.launch` is importable. null: three folders above this module."
+  type        = string
+  default     = null
+}
+
+variable "powertools_layer_version" {
+  description = "Version of the AWS-managed Powertools layer for evaluate_model; null attaches none."
+  type        = number
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Retention of the evaluate function's and the state machine's log groups, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch Logs' values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "execution_log_level" {
+  description = "State machine logging level (a Standard workflow also keeps its full execution history)."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["ALL", "ERROR", "FATAL", "OFF"], var.execution_log_level)
+    error_message = "execution_log_level must be ALL, ERROR, FATAL or OFF."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource the module creates."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,89 @@
+output "data_bucket_name" {
+  description = "Bucket for datasets, model artifacts and incoming images."
+  value       = module.storage.data_bucket_name
+}
+
+output "capture_bucket_name" {
+  description = "Bucket receiving the endpoint's data capture."
+  value       = module.storage.capture_bucket_name
+}
+
+output "endpoint_name" {
+  description = "Name of the SageMaker endpoint the inference workflow calls."
+  value       = module.endpoint.endpoint_name
+}
+
+output "inference_state_machine_arn" {
+  description = "Start an inference with this state machine (input: {\"s3_bucket\": ..., \"s3_key\": ...})."
+  value       = module.inference_workflow.state_machine_arn
+}
+
+output "inference_state_machine_name" {
+  description = "Name of the inference state machine."
+  value       = module.inference_workflow.state_machine_name
+}
+
+output "human_review_queue_url" {
+  description = "Queue of images waiting for a person to classify them."
+  value       = module.inference_workflow.human_review_queue_url
+}
+
+output "human_review_dlq_url" {
+  description = "Dead-letter queue of human-review messages nobody processed."
+  value       = module.inference_workflow.human_review_dlq_url
+}
+
+output "inference_function_names" {
+  description = "Inference function names, keyed serialize_image, classify_image, filter_inferences."
+  value       = module.inference_workflow.function_names
+}
+
+output "log_groups" {
+  description = "Every log group the stack creates, name => retention in days (where on-call looks first)."
+  value       = module.inference_workflow.log_groups
+}
+
+output "confidence_threshold" {
+  description = "Confidence below which the inference workflow sends an image to human review."
+  value       = var.confidence_threshold
+}
+
+output "training_pipeline_arn" {
+  description = "ARN of the training pipeline state machine (python -m training.launch --state-machine-arn)."
+  value       = module.training_pipeline.state_machine_arn
+}
+
+output "launch_command" {
+  description = "The command that trains, gates and deploys a model through the pipeline."
+  value       = module.training_pipeline.launch_command
+}
+
+output "notification_topic_arn" {
+  description = "SNS topic of the pipeline's notifications."
+  value       = module.training_pipeline.notification_topic_arn
+}
+
+output "monitoring_schedule_name" {
+  description = "Model Monitor data-quality schedule (null until endpoint_exists)."
+  value       = module.monitoring.monitoring_schedule_name
+}
+
+output "baseline_s3_uri" {
+  description = "Where the pipeline writes the monitoring baseline (statistics.json, constraints.json)."
+  value       = module.monitoring.baseline_s3_uri
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the on-call alarms."
+  value       = module.monitoring.alarm_topic_arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard for on-call."
+  value       = module.monitoring.dashboard_name
+}
+
+output "autoscaling_target_id" {
+  description = "Application Auto Scaling target of the endpoint (null until endpoint_exists, or when serverless)."
+  value       = module.endpoint.autoscaling_target_id
+}

@@ -1,0 +1,294 @@
+# modules/inference_workflow on its own, with a mocked AWS provider. The rendered IAM JSON is checked with the
+# real provider (offline) in iam_policies.tftest.hcl.
+
+mock_provider "aws" {
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
+  }
+}
+
+# Distinct, recognisable ARNs for the three functions, so that a swapped placeholder shows.
+override_resource {
+  target = module.serialize_image.aws_lambda_function.this
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:cv-serialize-image" }
+}
+
+override_resource {
+  target = module.classify_image.aws_lambda_function.this
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:cv-classify-image" }
+}
+
+override_resource {
+  target = module.filter_inferences.aws_lambda_function.this
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:cv-filter-inferences" }
+}
+
+override_resource {
+  target = aws_sqs_queue.human_review
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:123456789012:cv-human-review"
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/cv-human-review"
+  }
+}
+
+override_resource {
+  target = aws_sqs_queue.human_review_dlq
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:123456789012:cv-human-review-dlq"
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/cv-human-review-dlq"
+  }
+}
+
+variables {
+  name_prefix          = "cv"
+  lambda_artifacts_dir = "tests/fixtures"
+  data_bucket_arn      = "arn:aws:s3:::cv-data-123456789012-eu-west-1"
+  endpoint_name        = "CV-Endpoint"
+}
+
+run "renders_the_definition_with_every_placeholder_filled" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = !strcontains(aws_sfn_state_machine.this.definition, "$${")
+    error_message = "The rendered definition still holds a $${...} placeholder."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.SerializeImage.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:cv-serialize-image" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.ClassifyImage.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:cv-classify-image" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.FilterInferences.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:cv-filter-inferences"
+    )
+    error_message = "Each Task state must invoke its own function: SerializeImage, ClassifyImage, FilterInferences."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.RequestHumanReview.Parameters.QueueUrl == "https://sqs.eu-west-1.amazonaws.com/123456789012/cv-human-review" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.QueueUnclassifiedImage.Parameters.QueueUrl == "https://sqs.eu-west-1.amazonaws.com/123456789012/cv-human-review"
+    )
+    error_message = "Both human-review states must send to the human-review queue."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).StartAt == jsondecode(file("../inference.asl.json")).StartAt &&
+      keys(jsondecode(aws_sfn_state_machine.this.definition).States) == keys(jsondecode(file("../inference.asl.json")).States)
+    )
+    error_message = "The definition must be the rendered inference.asl.json: same start state, same states."
+  }
+}
+
+run "logs_executions_without_image_data" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].include_execution_data == false && aws_sfn_state_machine.this.logging_configuration[0].level == "ALL"
+    error_message = "Every execution must be logged, without state inputs/outputs: the payload between SerializeImage and ClassifyImage is the whole image."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.logging_configuration[0].log_destination == "${aws_cloudwatch_log_group.state_machine.arn}:*" && aws_cloudwatch_log_group.state_machine.name == "/aws/vendedlogs/states/cv-inference"
+    error_message = "Execution logs must go to /aws/vendedlogs/states/<state machine name>."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.tracing_configuration[0].enabled
+    error_message = "X-Ray tracing must be enabled on the state machine."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.type == "EXPRESS" && aws_sfn_state_machine.this.name == "cv-inference"
+    error_message = "The default workflow is an EXPRESS state machine named <name_prefix>-inference."
+  }
+}
+
+run "sets_retention_on_every_log_group" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    log_retention_days = 7
+  }
+
+  assert {
+    condition     = length(output.log_groups) == 4 && alltrue([for retention in values(output.log_groups) : retention == 7])
+    error_message = "The three function log groups and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
+  }
+}
+
+run "wires_the_environment_of_each_function" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    confidence_threshold = 0.65
+    max_image_bytes      = 2097152
+    max_image_pixels     = 1048576
+  }
+
+  assert {
+    condition     = output.function_environments.filter_inferences["CONFIDENCE_THRESHOLD"] == "0.65"
+    error_message = "confidence_threshold must reach filter_inferences as CONFIDENCE_THRESHOLD."
+  }
+
+  assert {
+    condition     = jsondecode(output.function_environments.filter_inferences["LABEL_ROUTES"]) == { bicycle = "nearby", motorcycle = "distant" }
+    error_message = "LABEL_ROUTES must be the JSON object label -> route."
+  }
+
+  assert {
+    condition = (
+      output.function_environments.classify_image["ENDPOINT_NAME"] == "CV-Endpoint" &&
+      output.function_environments.classify_image["CLASS_LABELS"] == "bicycle,motorcycle" &&
+      output.function_environments.classify_image["MODEL_CONTENT_TYPE"] == "application/x-image"
+    )
+    error_message = "classify_image must get ENDPOINT_NAME, CLASS_LABELS (comma-joined, model order) and MODEL_CONTENT_TYPE."
+  }
+
+  assert {
+    condition     = output.function_environments.serialize_image["MAX_IMAGE_BYTES"] == "2097152" && output.function_environments.serialize_image["MAX_IMAGE_PIXELS"] == "1048576"
+    error_message = "serialize_image must get MAX_IMAGE_BYTES and MAX_IMAGE_PIXELS."
+  }
+
+  assert {
+    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences" }
+    error_message = "Function names must derive from name_prefix."
+  }
+}
+
+run "grants_each_function_only_what_it_needs" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.serialize_image.statement) == 1 &&
+      data.aws_iam_policy_document.serialize_image.statement[0].actions == toset(["s3:GetObject"]) &&
+      data.aws_iam_policy_document.serialize_image.statement[0].resources == toset(["arn:aws:s3:::cv-data-123456789012-eu-west-1/incoming/*"])
+    )
+    error_message = "serialize_image may only read objects under the incoming/ prefix of the data bucket."
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.classify_image.statement) == 1 &&
+      data.aws_iam_policy_document.classify_image.statement[0].actions == toset(["sagemaker:InvokeEndpoint"]) &&
+      data.aws_iam_policy_document.classify_image.statement[0].resources == toset(["arn:aws:sagemaker:eu-west-1:123456789012:endpoint/cv-endpoint"])
+    )
+    error_message = "classify_image may only invoke its endpoint (ARN lowercased, as SageMaker writes it)."
+  }
+}
+
+run "queues_human_reviews_encrypted_with_a_dead_letter_queue" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.human_review.sqs_managed_sse_enabled && aws_sqs_queue.human_review_dlq.sqs_managed_sse_enabled
+    error_message = "Both queues must be encrypted at rest (SQS-managed SSE without kms_key_arn)."
+  }
+
+  assert {
+    condition = (
+      aws_sqs_queue_redrive_policy.human_review.queue_url == aws_sqs_queue.human_review.id &&
+      jsondecode(aws_sqs_queue_redrive_policy.human_review.redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:eu-west-1:123456789012:cv-human-review-dlq", maxReceiveCount = 5 }
+    )
+    error_message = "The human-review queue must redrive to its dead-letter queue after 5 receives."
+  }
+}
+
+run "uses_the_kms_key_when_given" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+  }
+
+  assert {
+    condition     = aws_sqs_queue.human_review.kms_master_key_id == var.kms_key_arn && aws_sqs_queue.human_review_dlq.kms_master_key_id == var.kms_key_arn
+    error_message = "With kms_key_arn both queues must be encrypted with that key."
+  }
+
+  assert {
+    condition     = contains([for s in data.aws_iam_policy_document.serialize_image.statement : s.sid if s.actions == toset(["kms:Decrypt"]) && s.resources == toset([var.kms_key_arn])], "DecryptImagesToClassify")
+    error_message = "serialize_image must be able to decrypt SSE-KMS images with that key (and only that key)."
+  }
+}
+
+run "runs_as_a_standard_workflow_when_asked" {
+  command = plan
+
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    workflow_type = "STANDARD"
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.type == "STANDARD"
+    error_message = "workflow_type = STANDARD must create a STANDARD state machine."
+  }
+}
+
+run "refuses_a_class_without_a_route" {
+  command = plan
+
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    class_labels = ["bicycle", "motorcycle", "scooter"]
+  }
+
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+run "refuses_routes_the_state_machine_does_not_know" {
+  command = plan
+
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    label_routes  = { bicycle = "nearby", motorcycle = "far-away" }
+    workflow_type = "SYNC"
+  }
+
+  expect_failures = [var.label_routes, var.workflow_type]
+}

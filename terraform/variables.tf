@@ -1,0 +1,368 @@
+################################################################################
+# Where and what to call things
+################################################################################
+
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "eu-west-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-1."
+  }
+}
+
+variable "aws_endpoint_url" {
+  description = "URL of a local AWS (the embedded moto server of scripts/local_aws, e.g. http://127.0.0.1:5000). null deploys to real AWS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_endpoint_url == null || can(regex("^https?://[^/]+/?$", var.aws_endpoint_url))
+    error_message = "aws_endpoint_url must be a URL such as http://127.0.0.1:5000 (scheme, host and port only), or null."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every AWS name the stack creates."
+  type        = string
+  default     = "courier-vehicle"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*[a-z0-9]$", var.name_prefix)) && length(var.name_prefix) <= 24
+    error_message = "name_prefix must be at most 24 characters of lowercase letters, digits and hyphens, starting with a letter and ending with a letter or digit."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource (merged over Project and ManagedBy, applied through the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key, value in var.tags : length(key) >= 1 && length(key) <= 128 && length(value) <= 256 && !startswith(lower(key), "aws:")])
+    error_message = "Tag keys must be 1-128 characters and not start with \"aws:\"; values at most 256 characters."
+  }
+}
+
+################################################################################
+# Storage
+################################################################################
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the buckets and queues. null uses SSE-S3 and SQS-managed encryption."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.kms_key_arn))
+    error_message = "kms_key_arn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) or null."
+  }
+}
+
+variable "capture_retention_days" {
+  description = "Days the endpoint's captured requests and responses are kept in the capture bucket."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.capture_retention_days >= 1 && floor(var.capture_retention_days) == var.capture_retention_days
+    error_message = "capture_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "force_destroy_buckets" {
+  description = "Let terraform destroy delete buckets that still hold objects (for throwaway stacks such as the embedded AWS)."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Lambda functions
+################################################################################
+
+variable "lambda_artifacts_dir" {
+  description = "Folder with the Lambda zips, named <function>.zip (make lambdas). null: ../build/lambdas relative to this module."
+  type        = string
+  default     = null
+}
+
+variable "lambda_memory_mb" {
+  description = "Memory of each inference function, in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "lambda_memory_mb must be a whole number between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  description = "Timeout of each inference function, in seconds."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 900 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
+    error_message = "lambda_timeout_seconds must be a whole number between 1 and 900."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group the stack creates, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch Logs' values: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "powertools_layer_version" {
+  description = "Version of the AWS-managed layer AWSLambdaPowertoolsPythonV3-python311-x86_64. null attaches no layer. The embedded AWS (aws_endpoint_url) accepts the same ARN and supplies the layer's packages locally."
+  type        = number
+  default     = 27
+
+  validation {
+    condition     = var.powertools_layer_version == null || try(var.powertools_layer_version >= 1 && floor(var.powertools_layer_version) == var.powertools_layer_version, false)
+    error_message = "powertools_layer_version must be a positive whole number, or null."
+  }
+}
+
+################################################################################
+# Inference
+################################################################################
+
+variable "endpoint_name" {
+  description = "Name of the SageMaker endpoint that serves the model. null: <name_prefix>-endpoint."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.endpoint_name == null || can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "class_labels" {
+  description = "Class labels in the model's output order."
+  type        = list(string)
+  default     = ["bicycle", "motorcycle"]
+
+  validation {
+    condition     = length(var.class_labels) >= 2 && length(distinct(var.class_labels)) == length(var.class_labels) && alltrue([for label in var.class_labels : can(regex("^[a-z0-9_-]+$", label))])
+    error_message = "class_labels must hold at least two distinct labels of lowercase letters, digits, \"_\" and \"-\"."
+  }
+}
+
+variable "label_routes" {
+  description = "Route for each class label: nearby or distant (the routes inference.asl.json knows)."
+  type        = map(string)
+  default = {
+    bicycle    = "nearby"
+    motorcycle = "distant"
+  }
+
+  validation {
+    condition     = alltrue([for route in values(var.label_routes) : contains(["nearby", "distant"], route)])
+    error_message = "label_routes values must be nearby or distant."
+  }
+}
+
+variable "confidence_threshold" {
+  description = "Minimum top-class confidence for an automatic route; below it the image goes to human review."
+  type        = number
+  default     = 0.8
+
+  validation {
+    condition     = var.confidence_threshold > 0 && var.confidence_threshold < 1
+    error_message = "confidence_threshold must be strictly between 0 and 1."
+  }
+}
+
+variable "max_image_bytes" {
+  description = "Largest image object serialize_image accepts, in bytes."
+  type        = number
+  default     = 5242880
+
+  validation {
+    condition     = var.max_image_bytes >= 1024 && floor(var.max_image_bytes) == var.max_image_bytes
+    error_message = "max_image_bytes must be a whole number of bytes, at least 1024."
+  }
+}
+
+variable "max_image_pixels" {
+  description = "Largest image serialize_image decodes, in pixels (decompression-bomb guard)."
+  type        = number
+  default     = 25000000
+
+  validation {
+    condition     = var.max_image_pixels >= 1024 && floor(var.max_image_pixels) == var.max_image_pixels
+    error_message = "max_image_pixels must be a whole number, at least 1024."
+  }
+}
+
+variable "inference_image_prefixes" {
+  description = "Key prefixes of the data bucket that the inference workflow may read images from."
+  type        = list(string)
+  default     = ["incoming/"]
+
+  validation {
+    condition     = length(var.inference_image_prefixes) > 0 && alltrue([for prefix in var.inference_image_prefixes : can(regex("^[A-Za-z0-9!_.()'-][A-Za-z0-9!_.()'/-]*/$", prefix))])
+    error_message = "inference_image_prefixes must be a non-empty list of key prefixes ending with \"/\", without wildcards (for example \"incoming/\")."
+  }
+}
+
+variable "inference_workflow_type" {
+  description = "Step Functions type of the inference workflow: EXPRESS or STANDARD."
+  type        = string
+  default     = "EXPRESS"
+
+  validation {
+    condition     = contains(["EXPRESS", "STANDARD"], var.inference_workflow_type)
+    error_message = "inference_workflow_type must be EXPRESS or STANDARD."
+  }
+}
+
+################################################################################
+# Dataset (ETL hook)
+################################################################################
+
+variable "load_dataset_on_apply" {
+  description = "Run the ETL (python -m etl) into the data bucket during apply. Off by default: most teams load data with scripts/run_etl."
+  type        = bool
+  default     = false
+}
+
+variable "dataset_source" {
+  description = "What the ETL reads when load_dataset_on_apply is true: the official CIFAR-100 python archive URL or a local path."
+  type        = string
+  default     = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+}
+
+variable "dataset_prefix" {
+  description = "Prefix of the dataset in the data bucket (train/, validation/, test/ and manifest.json below it)."
+  type        = string
+  default     = "datasets/cifar-bikes"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9/_-]*[a-z0-9]$", var.dataset_prefix))
+    error_message = "dataset_prefix must be a relative S3 prefix without leading or trailing slashes."
+  }
+}
+
+################################################################################
+# Training pipeline
+################################################################################
+
+variable "accuracy_threshold" {
+  description = "Gate of the training pipeline: a model is deployed only when its test accuracy is at least this."
+  type        = number
+  default     = 0.80
+
+  validation {
+    condition     = var.accuracy_threshold > 0 && var.accuracy_threshold <= 1
+    error_message = "accuracy_threshold must be in (0, 1]."
+  }
+}
+
+variable "training_instance_type" {
+  description = "SageMaker instance type of training jobs."
+  type        = string
+  default     = "ml.m5.xlarge"
+
+  validation {
+    condition     = can(regex("^ml\\.", var.training_instance_type))
+    error_message = "training_instance_type must be a SageMaker instance type (ml.*)."
+  }
+}
+
+variable "notification_emails" {
+  description = "E-mail addresses subscribed to the pipeline's notifications (rejected model, failures)."
+  type        = list(string)
+  default     = []
+}
+
+variable "launch_on_apply" {
+  description = "Run the training pipeline from Terraform (terraform_data + the launcher) after the infrastructure exists; the endpoint-dependent resources then wait for it (one-phase first apply)."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Endpoint
+################################################################################
+
+variable "endpoint_exists" {
+  description = "Whether the pipeline has deployed the endpoint. false on the first apply; true afterwards creates the monitoring schedule and autoscaling (two-phase first apply, see terraform/modules/endpoint/README.md)."
+  type        = bool
+  default     = false
+}
+
+variable "endpoint_instance_type" {
+  description = "Instance type of the endpoint's variant."
+  type        = string
+  default     = "ml.m5.large"
+}
+
+variable "endpoint_initial_instance_count" {
+  description = "Instances of the endpoint's variant when a model version is deployed."
+  type        = number
+  default     = 1
+}
+
+variable "endpoint_serverless" {
+  description = "SageMaker Serverless Inference instead of instances ({memory_size_mb, max_concurrency}); null for instances. Serverless endpoints capture no data, so Model Monitor stays off."
+  type = object({
+    memory_size_mb  = number
+    max_concurrency = number
+  })
+  default = null
+}
+
+variable "capture_percentage" {
+  description = "Share of endpoint requests and responses captured for Model Monitor."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.capture_percentage >= 1 && var.capture_percentage <= 100
+    error_message = "capture_percentage must be between 1 and 100."
+  }
+}
+
+variable "endpoint_autoscaling" {
+  description = "Autoscaling of the endpoint's instances: min/max instance count and invocations per instance to aim for."
+  type = object({
+    min_capacity                    = optional(number, 1)
+    max_capacity                    = optional(number, 4)
+    target_invocations_per_instance = optional(number, 100)
+    scale_in_cooldown               = optional(number, 300)
+    scale_out_cooldown              = optional(number, 60)
+  })
+  default = {}
+}
+
+################################################################################
+# Monitoring and on-call
+################################################################################
+
+variable "auto_retrain_enabled" {
+  description = "Start the training pipeline when a monitoring execution reports drift (at most one run at a time)."
+  type        = bool
+  default     = true
+}
+
+variable "human_review_share_threshold" {
+  description = "Alarm when more than this share of images goes to human review."
+  type        = number
+  default     = 0.3
+
+  validation {
+    condition     = var.human_review_share_threshold > 0 && var.human_review_share_threshold < 1
+    error_message = "human_review_share_threshold must be strictly between 0 and 1."
+  }
+}

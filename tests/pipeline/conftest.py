@@ -1,0 +1,246 @@
+"""Fixtures for the training pipeline: the evaluate handler, synthetic datasets through the real ETL, and the
+pipeline deployed on the embedded AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO_ROOT, load_function
+from tests.workflows.asl import render
+
+DOUBLE_SOURCEDIR = Path(__file__).parent / "doubles" / "sourcedir"
+REAL_SOURCEDIR = REPO_ROOT / "training" / "sourcedir"
+POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
+CLASSES = ("bicycle", "motorcycle")
+
+
+# -- the evaluate handler ----------------------------------------------------------------------------------------
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "cv-evaluate-model"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+    aws_request_id: str = "0f6f3a3e-3c1f-4b8e-9a55-6c3c0d1e2f40"
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """A fresh functions/<name>/app.py with Powertools configured as the Lambda's environment would."""
+
+    def load(name: str) -> ModuleType:
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", name)
+        module = load_function(name)
+        module.logger.registered_handler.stream = _CurrentStdout()
+        return module
+
+    return load
+
+
+class _CurrentStdout:
+    """Powertools binds its handler to the stdout of the moment; follow pytest's capture instead."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def emitted_metrics(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict[str, Any]]]:
+    """The metrics in the EMF blobs the handler printed: [{name, value, unit, dimensions}]."""
+
+    def read() -> list[dict[str, Any]]:
+        found = []
+        for line in capsys.readouterr().out.splitlines():
+            if not line.startswith("{"):
+                continue
+            record = json.loads(line)
+            for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+                dimensions = {name: record[name] for names in directive["Dimensions"] for name in names}
+                for metric in directive["Metrics"]:
+                    values = record[metric["Name"]]
+                    for value in values if isinstance(values, list) else [values]:
+                        found.append(
+                            {"name": metric["Name"], "unit": metric["Unit"], "value": value, "dimensions": dimensions}
+                        )
+        return found
+
+    return read
+
+
+# -- datasets ------------------------------------------------------------------------------------------------------
+def synthetic_archive(path: Path, per_class_train: int, per_class_test: int, invert_test: bool = False) -> Path:
+    """A CIFAR-100-format archive whose bicycles are light and motorcycles dark: learnable in one epoch.
+
+    With invert_test the test split swaps the two looks, so a model that learned the training data fails it.
+    """
+    from etl import archive as cifar
+
+    rng = np.random.default_rng(7)
+
+    def split(count: int, inverted: bool, stem: str) -> cifar.CifarSplit:
+        labels = np.array([i % 2 for i in range(count * 2)])
+        light = (labels == 0) != inverted
+        base = np.where(light, 200, 50)[:, None]
+        data = np.clip(base + rng.integers(-30, 30, size=(len(labels), 3072)), 0, 255).astype(np.uint8)
+        names = [f"{stem}_{CLASSES[label]}_{i}.png".encode() for i, label in enumerate(labels)]
+        return cifar.CifarSplit(data=data, fine_labels=labels, filenames=names)
+
+    cifar.write_archive(
+        path,
+        {
+            "train": cifar.split_pickle(split(per_class_train, False, "train"), "training batch 1 of 1"),
+            "test": cifar.split_pickle(split(per_class_test, invert_test, "test"), "testing batch 1 of 1"),
+            "meta": cifar.meta_pickle(list(CLASSES), ["vehicles"]),
+        },
+    )
+    return path
+
+
+def load_synthetic_dataset(s3: Any, bucket: str, prefix: str, work: Path, **archive_options: Any) -> dict:
+    """Run the real ETL on a synthetic archive into s3://bucket/prefix/; returns the manifest."""
+    import etl
+
+    archive = synthetic_archive(work / f"{prefix.replace('/', '-')}.tar.gz", **archive_options)
+    etl.run(str(archive), work / prefix, bucket=bucket, prefix=prefix, s3_client=s3, concurrency=4, workers=1)
+    return json.loads(s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read())
+
+
+# -- the pipeline on the embedded AWS -------------------------------------------------------------------------------
+@dataclass
+class TrainingPipeline:
+    aws: Any
+    data_bucket: str
+    capture_bucket: str
+    endpoint_name: str
+    topic_arn: str
+    notifications_queue_url: str
+    role_arn: str
+    evaluate_function_arn: str
+    baseline_function_arn: str
+    work: Path
+
+    def state_machine(self, name: str, accuracy_threshold: float = 0.8, endpoint_name: str | None = None) -> str:
+        """A training pipeline state machine rendered as Terraform renders it (name must end -training-pipeline)."""
+        definition = render(
+            REPO_ROOT / "statemachine.asl.json",
+            {
+                "name_prefix": name.removesuffix("-training-pipeline"),
+                "accuracy_threshold": str(accuracy_threshold),
+                "capture_percentage": "100",
+                "endpoint_poll_seconds": "1",
+                "endpoint_name": endpoint_name or self.endpoint_name,
+                "capture_s3_uri": f"s3://{self.capture_bucket}/datacapture",
+                "baseline_s3_uri": f"s3://{self.data_bucket}/monitoring/baseline",
+                "model_output_s3_uri": f"s3://{self.data_bucket}/models",
+                "sagemaker_execution_role_arn": self.role_arn,
+                "evaluate_function_arn": self.evaluate_function_arn,
+                "write_baseline_function_arn": self.baseline_function_arn,
+                "notification_topic_arn": self.topic_arn,
+            },
+        )
+        return self.aws.client("stepfunctions").create_state_machine(
+            name=name, definition=definition, roleArn=self.role_arn, type="STANDARD"
+        )["stateMachineArn"]
+
+    def notifications(self) -> list[str]:
+        """The messages published to the pipeline's topic since the last call."""
+        sqs = self.aws.client("sqs")
+        messages = sqs.receive_message(
+            QueueUrl=self.notifications_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=self.notifications_queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [message["Body"] for message in messages]
+
+
+BASELINE_STAND_IN = """\
+import json, boto3
+def lambda_handler(event, context):
+    bucket, _, prefix = event["baseline_s3_prefix"].removeprefix("s3://").partition("/")
+    boto3.client("s3").put_object(Bucket=bucket, Key=prefix + "/request.json", Body=json.dumps(event))
+    return {"baseline_s3_prefix": event["baseline_s3_prefix"]}
+"""
+
+
+@pytest.fixture(scope="session")
+def training_pipeline(local_aws, lambda_zips, tmp_path_factory) -> TrainingPipeline:
+    """Buckets, roles, topic, evaluate_model (the built zip) and a baseline-writer stand-in on the embedded AWS."""
+    from local_aws import sagemaker_jobs, sfn_sagemaker
+
+    # Idempotent: the embedded AWS may already install them.
+    sfn_sagemaker.install(local_aws)
+    sagemaker_jobs.install(local_aws)
+    aws = local_aws
+    s3 = aws.client("s3")
+    data_bucket, capture_bucket = "pipeline-test-data", "pipeline-test-capture"
+    for bucket in (data_bucket, capture_bucket):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region})
+    role_arn = aws.client("iam").create_role(RoleName="pipeline-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    sns, sqs = aws.client("sns"), aws.client("sqs")
+    topic_arn = sns.create_topic(Name="pipeline-test-notifications")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="pipeline-test-notifications")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+
+    lam = aws.client("lambda")
+    evaluate_arn = lam.create_function(
+        FunctionName="pipeline-test-evaluate-model",
+        Runtime="python3.11",
+        Role=role_arn,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": (lambda_zips / "evaluate_model.zip").read_bytes()},
+        Timeout=30,
+        MemorySize=256,
+        Layers=[POWERTOOLS_LAYER],
+        Environment={
+            "Variables": {
+                "POWERTOOLS_SERVICE_NAME": "evaluate_model",
+                "POWERTOOLS_METRICS_NAMESPACE": "CourierVehicleTest",
+            }
+        },
+    )["FunctionArn"]
+    stand_in = io.BytesIO()
+    with zipfile.ZipFile(stand_in, "w") as archive:
+        archive.writestr("app.py", BASELINE_STAND_IN)
+    baseline_arn = lam.create_function(
+        FunctionName="pipeline-test-write-baseline",
+        Runtime="python3.11",
+        Role=role_arn,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": stand_in.getvalue()},
+        Timeout=30,
+    )["FunctionArn"]
+    return TrainingPipeline(
+        aws,
+        data_bucket,
+        capture_bucket,
+        "pipeline-test-endpoint",
+        topic_arn,
+        queue_url,
+        role_arn,
+        evaluate_arn,
+        baseline_arn,
+        tmp_path_factory.mktemp("pipeline"),
+    )

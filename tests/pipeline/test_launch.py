@@ -1,0 +1,418 @@
+"""The launcher and the execution input it builds, against moto in-process (no state machine runs here)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.config import default_user_config
+
+from tests.conftest import REPO_ROOT
+from tests.pipeline.conftest import DOUBLE_SOURCEDIR, REAL_SOURCEDIR
+from training import launch as launcher
+from training.image_uris import builtin_images, is_builtin_image, pytorch_images
+from training.pipeline_input import (
+    BUILTIN_HYPERPARAMETERS,
+    Algorithm,
+    LaunchSettings,
+    PipelineInputError,
+    build_execution_input,
+    metric_definitions,
+)
+
+REGION = "eu-west-1"
+BUCKET = "cv-data"
+PREFIX = "datasets/cifar-bikes"
+MANIFEST = {
+    "classes": ["bicycle", "motorcycle"],
+    "splits": {"train": {"count": 900}, "validation": {"count": 100}, "test": {"count": 200}},
+}
+STATE_MACHINE = f"arn:aws:states:{REGION}:123456789012:stateMachine:cv-training-pipeline"
+WRITE_PATH_FIELDS = {"ResultPath", "OutputPath", "InputPath"}
+
+
+def settings(algorithm: Algorithm, **overrides: Any) -> LaunchSettings:
+    images = (
+        builtin_images(REGION)
+        if algorithm is Algorithm.BUILTIN
+        else pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large")
+    )
+    values: dict[str, Any] = {
+        "algorithm": algorithm,
+        "bucket": BUCKET,
+        "dataset_prefix": PREFIX,
+        "job_name": f"cv-{algorithm}-1",
+        "region": REGION,
+        "images": images,
+        "sourcedir": DOUBLE_SOURCEDIR,
+        "sourcedir_s3_uri": f"s3://{BUCKET}/training-code/sourcedir-abc.tar.gz"
+        if algorithm is Algorithm.PYTORCH
+        else None,
+    }
+    return LaunchSettings(**{**values, **overrides})
+
+
+# -- images --------------------------------------------------------------------------------------------------------
+def test_pytorch_images_come_from_the_sdk_for_the_region_and_instance():
+    images = pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large")
+    assert re.fullmatch(r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/pytorch-training:2\.5-cpu-py311", images.training)
+    assert re.fullmatch(
+        r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/pytorch-inference:2\.5-cpu-py311", images.inference
+    )
+    assert "-gpu-" in pytorch_images(REGION, "ml.g4dn.xlarge", "ml.m5.large").training
+    assert ".us-east-1." in pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").training
+
+
+def test_builtin_image_is_the_regions_image_classification_algorithm():
+    images = builtin_images(REGION)
+    assert images.training == images.inference
+    assert re.fullmatch(r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/image-classification:1", images.training)
+    assert builtin_images("ap-southeast-2").training.split(".")[0] != images.training.split(".")[0]
+    assert is_builtin_image(images.training)
+    assert not is_builtin_image(pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large").training)
+
+
+# -- execution input -----------------------------------------------------------------------------------------------
+def test_pytorch_input_is_script_mode_with_three_channels_and_the_training_codes_metrics():
+    execution_input = build_execution_input(settings(Algorithm.PYTORCH, hyperparameters={"epochs": 3}), MANIFEST)
+
+    training = execution_input["training"]
+    assert {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in training["channels"]} == {
+        split: f"s3://{BUCKET}/{PREFIX}/{split}/" for split in ("train", "validation", "test")
+    }
+    hps = training["hyperparameters"]
+    assert all(isinstance(value, str) for value in hps.values())
+    assert hps["epochs"] == "3"
+    assert hps["sagemaker_program"] == "train.py"
+    assert hps["sagemaker_submit_directory"] == f"s3://{BUCKET}/training-code/sourcedir-abc.tar.gz"
+    assert hps["sagemaker_region"] == REGION
+    assert training["algorithm_specification"]["MetricDefinitions"] == metric_definitions(DOUBLE_SOURCEDIR)
+    assert training["resource_config"]["InstanceType"] == "ml.m5.xlarge"
+    assert execution_input["deploy"]["environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert execution_input["baseline"]["test_s3_uri"] == f"s3://{BUCKET}/{PREFIX}/test/"
+
+
+def test_builtin_input_has_the_seed_hyperparameters_and_lst_channels():
+    execution_input = build_execution_input(settings(Algorithm.BUILTIN), MANIFEST)
+
+    training = execution_input["training"]
+    assert training["hyperparameters"] == {**BUILTIN_HYPERPARAMETERS, "num_training_samples": "900"}
+    assert BUILTIN_HYPERPARAMETERS == {
+        "image_shape": "3,32,32",
+        "num_classes": "2",
+        "learning_rate": "0.1",
+        "mini_batch_size": "32",
+        "epochs": "30",
+        "optimizer": "sgd",
+    }
+    channels = {c["ChannelName"]: c for c in training["channels"]}
+    assert set(channels) == {"train", "validation", "train_lst", "validation_lst"}
+    assert {c["ContentType"] for c in channels.values()} == {"application/x-image"}
+    assert channels["train_lst"]["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/{PREFIX}/train/train.lst"
+    assert "MetricDefinitions" not in training["algorithm_specification"]  # SageMaker rejects them for built-ins
+    assert execution_input["deploy"]["environment"] == {}
+
+
+def test_builtin_needs_the_training_count_from_the_manifest():
+    with pytest.raises(PipelineInputError, match=r"splits\.train\.count"):
+        build_execution_input(settings(Algorithm.BUILTIN), {"classes": ["bicycle", "motorcycle"], "splits": {}})
+
+
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+def test_every_path_the_state_machine_reads_from_the_input_exists(algorithm):
+    execution_input = build_execution_input(settings(algorithm), MANIFEST)
+
+    def reads(value: Any, key: str = "") -> Iterator[str]:
+        """Strings the interpreter evaluates as paths or intrinsics (ResultPath and friends write, not read)."""
+        if isinstance(value, dict):
+            for child_key, child in value.items():
+                yield from reads(child, child_key)
+        elif isinstance(value, list):
+            for child in value:
+                yield from reads(child, key)
+        elif isinstance(value, str) and (
+            key.endswith(".$") or key == "Variable" or (key.endswith("Path") and key not in WRITE_PATH_FIELDS)
+        ):
+            yield value
+
+    definition = json.loads((REPO_ROOT / "statemachine.asl.json").read_text())
+    paths = {
+        path
+        for text in reads(definition)
+        for path in re.findall(r"\$\.((?:training|deploy|baseline)(?:\.[A-Za-z0-9_]+)+)", text)
+    }
+    assert paths, "the ASL reads nothing from the execution input?"
+    for path in paths:
+        node: Any = execution_input
+        for part in path.split("."):
+            assert isinstance(node, dict), f"$.{path}: {part}'s parent is not an object in the {algorithm} input"
+            assert part in node, f"$.{path} is not in the {algorithm} input"
+            node = node[part]
+
+
+def test_a_job_name_sagemaker_would_refuse_is_rejected_before_anything_starts():
+    with pytest.raises(PipelineInputError, match="not a valid SageMaker name"):
+        build_execution_input(settings(Algorithm.PYTORCH, job_name="cv_pytorch_1"), MANIFEST)
+
+
+@pytest.mark.skipif(not (REAL_SOURCEDIR / "metrics.py").is_file(), reason="training/sourcedir/metrics.py not written")
+def test_the_real_metric_definitions_read_the_lines_train_py_prints():
+    from local_aws.sagemaker_jobs import final_metrics
+
+    lines = ["epoch 3 train:loss=0.2100", "validation:accuracy=0.93", "test:accuracy=0.91", "validation:threshold=0.87"]
+    found = {m["MetricName"]: m["Value"] for m in final_metrics(metric_definitions(REAL_SOURCEDIR), lines)}
+    assert found["test:accuracy"] == pytest.approx(0.91)
+    assert found["validation:accuracy"] == pytest.approx(0.93)
+
+
+# -- packaging -----------------------------------------------------------------------------------------------------
+def test_the_sourcedir_tarball_is_reproducible_and_holds_only_source(tmp_path):
+    source = tmp_path / "sourcedir"
+    (source / "__pycache__").mkdir(parents=True)
+    (source / "train.py").write_text("print('train')\n")
+    (source / "lib").mkdir()
+    (source / "lib" / "model.py").write_text("X = 1\n")
+    (source / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0")
+
+    first = launcher.package_sourcedir(source)
+    (source / "train.py").touch()  # a newer mtime must not change the bytes
+    assert launcher.package_sourcedir(source) == first
+    with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as tar:
+        assert tar.getnames() == ["lib/model.py", "train.py"]
+
+
+def test_a_sourcedir_without_train_py_cannot_be_launched(tmp_path):
+    with pytest.raises(launcher.LaunchError, match=r"no train\.py"):
+        launcher.package_sourcedir(tmp_path)
+
+
+# -- launching against moto ----------------------------------------------------------------------------------------
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """moto in-process with the data bucket, its manifest and a (non-executing) state machine."""
+    monkeypatch.setitem(default_user_config["stepfunctions"], "execute_state_machine", False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/manifest.json", Body=json.dumps(MANIFEST))
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        arn = sfn.create_state_machine(
+            name="cv-training-pipeline",
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+            definition=(REPO_ROOT / "statemachine.asl.json").read_text(),
+        )["stateMachineArn"]
+        yield {"s3": s3, "sfn": sfn, "arn": arn}
+
+
+def test_launch_uploads_the_code_and_starts_the_pipeline_with_the_built_input(aws):
+    lines: list[str] = []
+    result = launcher.launch(
+        aws["arn"],
+        BUCKET,
+        PREFIX,
+        hyperparameters={"epochs": 3},
+        sourcedir=DOUBLE_SOURCEDIR,
+        wait=False,
+        region=REGION,
+        progress=lines.append,
+    )
+
+    assert result.status == "RUNNING"
+    assert result.exit_code == 0
+    assert re.fullmatch(r"cv-pytorch-\d{8}-\d{6}", result.job_name)
+    execution = aws["sfn"].describe_execution(executionArn=result.execution_arn)
+    assert execution["name"] == result.job_name
+    started_with = json.loads(execution["input"])
+    assert started_with == result.execution_input
+    code_uri = started_with["training"]["hyperparameters"]["sagemaker_submit_directory"]
+    assert re.fullmatch(rf"s3://{BUCKET}/training-code/sourcedir-[0-9a-f]{{20}}\.tar\.gz", code_uri)
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=code_uri.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        assert "train.py" in tar.getnames()
+    assert started_with["training"]["hyperparameters"]["epochs"] == "3"
+    assert any("pytorch-training:2.5-cpu-py311" in line for line in lines)
+
+
+def test_a_job_name_outside_the_roles_prefix_is_refused(aws):
+    with pytest.raises(launcher.LaunchError, match="must start with 'cv-'"):
+        launcher.launch(
+            aws["arn"],
+            BUCKET,
+            PREFIX,
+            job_name="other-pytorch-1",
+            sourcedir=DOUBLE_SOURCEDIR,
+            wait=False,
+            region=REGION,
+            progress=lambda _: None,
+        )
+
+
+def test_a_dataset_without_manifest_says_to_run_the_etl(aws):
+    with pytest.raises(launcher.LaunchError, match="run the ETL first"):
+        launcher.launch(
+            aws["arn"],
+            BUCKET,
+            "datasets/missing",
+            sourcedir=DOUBLE_SOURCEDIR,
+            wait=False,
+            region=REGION,
+            progress=lambda _: None,
+        )
+
+
+def test_print_input_gives_a_retrain_input_without_a_job_name(aws, capsys):
+    code = launcher.main(
+        [
+            "--state-machine-arn",
+            aws["arn"],
+            "--bucket",
+            BUCKET,
+            "--dataset-prefix",
+            PREFIX,
+            "--print-input",
+            "--epochs",
+            "4",
+            "--region",
+            REGION,
+            "--sourcedir",
+            str(DOUBLE_SOURCEDIR),
+        ]
+    )
+
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert "job_name" not in printed["training"]
+    assert printed["training"]["hyperparameters"]["epochs"] == "4"
+    assert aws["sfn"].list_executions(stateMachineArn=aws["arn"])["executions"] == []
+
+
+# -- following an execution and exit codes --------------------------------------------------------------------------
+class FakeStepFunctions:
+    """The two calls the follower makes, answering with a finished execution."""
+
+    def __init__(
+        self,
+        status: str,
+        error: str | None = None,
+        cause: str | None = None,
+        evaluated: dict | None = None,
+        output: dict | None = None,
+    ) -> None:
+        self.execution = {
+            "status": status,
+            "error": error,
+            "cause": cause,
+            "output": json.dumps(output) if output else None,
+        }
+        self.events = [{"type": "PassStateEntered", "stateEnteredEventDetails": {"name": "LoadSettings"}}]
+        if evaluated is not None:
+            self.events.append(
+                {
+                    "type": "TaskStateExited",
+                    "stateExitedEventDetails": {"name": "Evaluate", "output": json.dumps(evaluated)},
+                }
+            )
+        self.events.append({"type": "ExecutionFailed" if status == "FAILED" else "ExecutionSucceeded"})
+
+    def describe_execution(self, executionArn: str) -> dict:
+        return {key: value for key, value in self.execution.items() if value is not None}
+
+    def get_execution_history(self, **kwargs: Any) -> dict:
+        return {"events": self.events}
+
+
+def follow(sfn: FakeStepFunctions) -> launcher.LaunchResult:
+    result = launcher.LaunchResult(
+        "arn:aws:states:eu-west-1:123456789012:execution:cv:cv-pytorch-1", "cv-pytorch-1", "RUNNING"
+    )
+    return launcher.follow(sfn, None, result, lambda _: None, poll_seconds=0, timeout_seconds=5)
+
+
+def test_a_rejected_model_exits_3_and_prints_both_numbers():
+    evaluated = {
+        "settings": {"AccuracyThreshold": 0.8},
+        "ModelEvaluation": {"Accuracy": 0.78, "MetricName": "test:accuracy"},
+    }
+    result = follow(FakeStepFunctions("FAILED", "ModelBelowThreshold", "Training job cv-pytorch-1: ...", evaluated))
+
+    assert result.exit_code == launcher.EXIT_REJECTED
+    assert "accuracy 0.78 is below the gate threshold 0.80" in result.summary()
+
+
+def test_numbers_that_round_alike_are_printed_with_enough_digits():
+    assert launcher._two_numbers(0.7999, 0.8) == ("0.7999", "0.8000")
+
+
+def test_any_other_failure_exits_1_with_the_fail_states_cause():
+    result = follow(FakeStepFunctions("FAILED", "TrainingFailed", "AlgorithmError: ExecuteUserScriptError: ExitCode 1"))
+
+    assert result.exit_code == launcher.EXIT_FAILED
+    assert result.summary() == "failed: TrainingFailed: AlgorithmError: ExecuteUserScriptError: ExitCode 1"
+
+
+def test_a_deployed_model_exits_0():
+    evaluated = {
+        "settings": {"AccuracyThreshold": 0.8},
+        "ModelEvaluation": {"Accuracy": 0.93, "MetricName": "test:accuracy"},
+    }
+    result = follow(FakeStepFunctions("SUCCEEDED", evaluated=evaluated, output={"EndpointName": "cv-endpoint"}))
+
+    assert result.exit_code == 0
+    assert result.summary() == "deployed training job cv-pytorch-1 with test:accuracy 0.9300 to cv-endpoint"
+
+
+def test_the_cli_reports_a_rejection_on_stderr_and_exits_3(monkeypatch, capsys):
+    rejected = launcher.LaunchResult(
+        "arn",
+        "cv-pytorch-1",
+        "FAILED",
+        error="ModelBelowThreshold",
+        cause="...",
+        accuracy=0.5,
+        threshold=0.8,
+        metric_name="test:accuracy",
+    )
+    monkeypatch.setattr(launcher, "launch", lambda *args, **kwargs: rejected)
+
+    code = launcher.main(["--state-machine-arn", STATE_MACHINE, "--bucket", BUCKET, "--dataset-prefix", PREFIX])
+
+    assert code == 3
+    assert "accuracy 0.50 is below the gate threshold 0.80" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--algorithm", "builtin", "--batch-size", "64", "--epochs", "5"], {"mini_batch_size": "64", "epochs": "5"}),
+        (["--batch-size", "16", "--hyperparameter", "weight_decay=0.01"], {"batch_size": "16", "weight_decay": "0.01"}),
+    ],
+)
+def test_cli_options_map_to_each_algorithms_hyperparameter_names(argv, expected):
+    args = launcher.parse_args(
+        ["--state-machine-arn", STATE_MACHINE, "--bucket", BUCKET, "--dataset-prefix", PREFIX, *argv]
+    )
+    assert launcher.hyperparameters_from(args) == expected
+
+
+def test_a_malformed_hyperparameter_is_a_usage_error(capsys):
+    code = launcher.main(
+        [
+            "--state-machine-arn",
+            STATE_MACHINE,
+            "--bucket",
+            BUCKET,
+            "--dataset-prefix",
+            PREFIX,
+            "--hyperparameter",
+            "no-equals-sign",
+        ]
+    )
+    assert code == launcher.EXIT_USAGE
+    assert "KEY=VALUE" in capsys.readouterr().err

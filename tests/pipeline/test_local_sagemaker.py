@@ -1,0 +1,261 @@
+"""The embedded AWS's SageMaker: local script-mode training jobs, endpoint lifecycle, the Step Functions
+integration. Runs a stand-in training script (tests/pipeline/doubles/sourcedir) so that what the runner hands
+the script can be read back."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.pipeline.conftest import DOUBLE_SOURCEDIR
+from training.launch import package_sourcedir
+from training.pipeline_input import metric_definitions
+
+pytestmark = pytest.mark.embedded
+
+PYTORCH_IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
+BUILTIN_IMAGE = "685385470294.dkr.ecr.eu-west-1.amazonaws.com/image-classification:1"
+
+
+@pytest.fixture(scope="module")
+def jobs(training_pipeline) -> Any:
+    """Training inputs in the data bucket: a tiny dataset and the stand-in's sourcedir tarball."""
+    s3 = training_pipeline.aws.client("s3")
+    bucket = training_pipeline.data_bucket
+    for split in ("train", "validation", "test"):
+        s3.put_object(Bucket=bucket, Key=f"jobs/{split}/img_0.png", Body=b"\x89PNG fake")
+        s3.put_object(Bucket=bucket, Key=f"jobs/{split}/{split}.lst", Body="0\t0\timg_0.png\n")
+    s3.put_object(Bucket=bucket, Key="jobs/code/sourcedir.tar.gz", Body=package_sourcedir(DOUBLE_SOURCEDIR))
+    return training_pipeline
+
+
+def start_job(pipeline: Any, name: str, image: str = PYTORCH_IMAGE, **hyperparameters: str) -> None:
+    bucket = pipeline.data_bucket
+    script_mode = (
+        {
+            "sagemaker_program": "train.py",
+            "sagemaker_submit_directory": f"s3://{bucket}/jobs/code/sourcedir.tar.gz",
+            "sagemaker_region": pipeline.aws.region,
+        }
+        if image == PYTORCH_IMAGE
+        else {}
+    )
+    pipeline.aws.client("sagemaker").create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": image,
+            "TrainingInputMode": "File",
+            **({"MetricDefinitions": metric_definitions(DOUBLE_SOURCEDIR)} if script_mode else {}),
+        },
+        HyperParameters={**hyperparameters, **script_mode},
+        RoleArn=pipeline.role_arn,
+        InputDataConfig=[
+            {
+                "ChannelName": split,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{bucket}/jobs/{split}/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+            for split in ("train", "validation", "test")
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{bucket}/models"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+
+
+def wait_for_job(pipeline: Any, name: str, timeout: float = 60) -> dict:
+    sagemaker = pipeline.aws.client("sagemaker")
+    deadline = time.time() + timeout
+    while True:
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+        if job["TrainingJobStatus"] not in {"InProgress", "Stopping"}:
+            return job
+        assert time.time() < deadline, f"{name} still {job['TrainingJobStatus']} after {timeout}s"
+        time.sleep(0.2)
+
+
+def wait_for_endpoint(pipeline: Any, name: str, timeout: float = 60) -> dict:
+    sagemaker = pipeline.aws.client("sagemaker")
+    deadline = time.time() + timeout
+    while True:
+        endpoint = sagemaker.describe_endpoint(EndpointName=name)
+        if endpoint["EndpointStatus"] not in {"Creating", "Updating"}:
+            return endpoint
+        assert time.time() < deadline, f"{name} still {endpoint['EndpointStatus']} after {timeout}s"
+        time.sleep(0.2)
+
+
+def read_tar_member(pipeline: Any, uri: str, member: str) -> bytes:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = pipeline.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        return tar.extractfile(member).read()
+
+
+def test_a_script_mode_job_runs_the_entry_point_as_sagemaker_does(jobs):
+    start_job(jobs, "jobs-script-mode", epochs="3", accuracy="0.87")
+    job = wait_for_job(jobs, "jobs-script-mode")
+
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    assert [t["Status"] for t in job["SecondaryStatusTransitions"]] == [
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
+    ]
+    # The job's own metric definitions, applied to its log; the last match wins.
+    assert job["AlgorithmSpecification"]["MetricDefinitions"] == metric_definitions(DOUBLE_SOURCEDIR)
+    metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
+    assert metrics == pytest.approx({"test:accuracy": 0.87, "validation:accuracy": 0.7, "train:loss": 0.3333})
+
+    model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert model_uri == f"s3://{jobs.data_bucket}/models/jobs-script-mode/output/model.tar.gz"
+    assert b"def model_fn" in read_tar_member(jobs, model_uri, "code/inference.py")
+    seen = json.loads(read_tar_member(jobs, model_uri.replace("model.tar.gz", "output.tar.gz"), "record.json"))
+    assert seen["argv"] == ["--accuracy", "0.87", "--epochs", "3"]  # --key value, as the training toolkit does
+    assert json.loads(seen["env"]["SM_HPS"]) == {"accuracy": 0.87, "epochs": 3}
+    assert json.loads(seen["env"]["SM_CHANNELS"]) == ["test", "train", "validation"]
+    assert seen["files"]["train"] == ["img_0.png", "train.lst"]
+    assert seen["env"]["SM_CHANNEL_TRAIN"].endswith("/input/data/train")
+    assert seen["env"]["SM_MODEL_DIR"].endswith("/model")
+    assert seen["env"]["SM_NUM_GPUS"] == "0"
+    assert seen["aws_endpoint_url"] == jobs.aws.endpoint_url  # never a real AWS account
+
+    logs = jobs.aws.client("logs")
+    streams = logs.describe_log_streams(
+        logGroupName="/aws/sagemaker/TrainingJobs", logStreamNamePrefix="jobs-script-mode/"
+    )["logStreams"]
+    assert len(streams) == 1
+    events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName=streams[0]["logStreamName"])[
+        "events"
+    ]
+    assert "test:accuracy=0.8700" in [e["message"] for e in events]
+
+
+def test_a_failing_script_fails_the_job_with_its_last_log_lines(jobs):
+    start_job(jobs, "jobs-failing", **{"exit-code": "4"})
+    job = wait_for_job(jobs, "jobs-failing")
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError: ExecuteUserScriptError: ExitCode 4")
+    assert "something went wrong on purpose" in job["FailureReason"]
+    assert "ModelArtifacts" not in job
+
+
+def test_a_builtin_algorithm_job_fails_saying_it_cannot_run_locally(jobs):
+    start_job(jobs, "jobs-builtin", image=BUILTIN_IMAGE, epochs="30", num_classes="2")
+    job = wait_for_job(jobs, "jobs-builtin")
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "cannot run locally" in job["FailureReason"]
+    assert "image-classification" in job["FailureReason"]
+
+
+def test_training_job_names_are_unique_as_on_aws(jobs):
+    start_job(jobs, "jobs-unique")
+    with pytest.raises(ClientError, match="must be unique"):
+        start_job(jobs, "jobs-unique")
+    wait_for_job(jobs, "jobs-unique")
+
+
+def test_endpoints_come_into_service_and_a_failed_update_keeps_the_old_model(jobs):
+    start_job(jobs, "jobs-model-good")
+    start_job(jobs, "jobs-model-broken", broken="true")
+    sagemaker = jobs.aws.client("sagemaker")
+    for name in ("jobs-model-good", "jobs-model-broken"):
+        job = wait_for_job(jobs, name)
+        sagemaker.create_model(
+            ModelName=name,
+            ExecutionRoleArn=jobs.role_arn,
+            PrimaryContainer={
+                "Image": "local/pytorch-inference",
+                "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+            },
+        )
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "ml.m5.large",
+                }
+            ],
+        )
+
+    sagemaker.create_endpoint(EndpointName="jobs-endpoint", EndpointConfigName="jobs-model-good")
+    assert sagemaker.describe_endpoint(EndpointName="jobs-endpoint")["EndpointStatus"] in {"Creating", "InService"}
+    assert wait_for_endpoint(jobs, "jobs-endpoint")["EndpointStatus"] == "InService"
+
+    sagemaker.update_endpoint(EndpointName="jobs-endpoint", EndpointConfigName="jobs-model-broken")
+    endpoint = wait_for_endpoint(jobs, "jobs-endpoint")
+
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["EndpointConfigName"] == "jobs-model-good"
+    assert "broken on purpose" in endpoint["FailureReason"]
+    answer = jobs.aws.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName="jobs-endpoint", ContentType="application/x-image", Body=b"\x89PNG"
+    )
+    assert json.loads(answer["Body"].read()) == [0.9, 0.1]  # the old model still serves
+
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        sagemaker.update_endpoint(EndpointName="jobs-no-such-endpoint", EndpointConfigName="jobs-model-good")
+
+
+def test_a_failed_sync_training_task_fails_as_on_aws(jobs):
+    """createTrainingJob.sync waits for the job; a failed job is SageMaker.AmazonSageMakerException with its reason."""
+    definition = {
+        "StartAt": "Train",
+        "States": {
+            "Train": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "End": True,
+                "Parameters": {
+                    "TrainingJobName": "jobs-sync-failing",
+                    "AlgorithmSpecification": {"TrainingImage": BUILTIN_IMAGE, "TrainingInputMode": "File"},
+                    "RoleArn": jobs.role_arn,
+                    "InputDataConfig": [
+                        {
+                            "ChannelName": "train",
+                            "DataSource": {
+                                "S3DataSource": {
+                                    "S3DataType": "S3Prefix",
+                                    "S3Uri": f"s3://{jobs.data_bucket}/jobs/train/",
+                                }
+                            },
+                        }
+                    ],
+                    "OutputDataConfig": {"S3OutputPath": f"s3://{jobs.data_bucket}/models"},
+                    "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+                },
+            }
+        },
+    }
+    sfn = jobs.aws.client("stepfunctions")
+    arn = sfn.create_state_machine(name="jobs-sync", definition=json.dumps(definition), roleArn=jobs.role_arn)[
+        "stateMachineArn"
+    ]
+    execution_arn = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = time.time() + 60
+    while (execution := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        assert time.time() < deadline
+        time.sleep(0.2)
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "SageMaker.AmazonSageMakerException"
+    assert "cannot run locally" in execution["cause"]

@@ -1,0 +1,479 @@
+"""`python -m training.launch`: package the training code, start the training pipeline, follow it to the end.
+
+    python -m training.launch --state-machine-arn ARN --bucket DATA_BUCKET --dataset-prefix datasets/v1
+        [--algorithm pytorch|builtin] [--epochs N] [--learning-rate X] [--batch-size N]
+        [--hyperparameter KEY=VALUE ...] [--instance-type ml.m5.xlarge] [--job-name NAME] [--no-wait]
+        [--print-input]
+
+Steps: read the dataset's manifest.json, tar `training/sourcedir/` and upload it (PyTorch script mode), resolve the
+algorithm's container images with the SageMaker SDK's tables, build the execution input
+(`training.pipeline_input`), start the state machine and print its progress.
+
+Exit status: 0 deployed (or started, with --no-wait); 3 the accuracy gate rejected the model (both numbers are
+printed); 1 any other failure (the Fail state's cause is printed); 2 bad arguments or settings.
+Terraform calls this from the training_pipeline module when `launch_on_apply = true`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import sys
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from training import image_uris
+from training.pipeline_input import (
+    SOURCEDIR,
+    Algorithm,
+    ExecutionInput,
+    LaunchSettings,
+    PipelineInputError,
+    build_execution_input,
+    dataset_uri,
+    validate_job_name,
+)
+
+EXIT_SUCCEEDED = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+REJECTED_ERROR = "ModelBelowThreshold"
+STATE_MACHINE_SUFFIX = "-training-pipeline"
+PACKAGE_EXCLUDED = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+ClientFactory = Callable[[str], Any]
+
+
+class LaunchError(Exception):
+    """The pipeline could not be started (missing manifest, no image for the region, bad job name)."""
+
+
+@dataclass
+class LaunchResult:
+    execution_arn: str
+    job_name: str
+    status: str  # RUNNING (not followed), SUCCEEDED, FAILED, TIMED_OUT, ABORTED
+    error: str | None = None
+    cause: str | None = None
+    accuracy: float | None = None
+    threshold: float | None = None
+    metric_name: str | None = None
+    output: dict[str, Any] | None = None
+    execution_input: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def rejected(self) -> bool:
+        return self.error == REJECTED_ERROR
+
+    @property
+    def exit_code(self) -> int:
+        if self.status in {"RUNNING", "SUCCEEDED"}:
+            return EXIT_SUCCEEDED
+        return EXIT_REJECTED if self.rejected else EXIT_FAILED
+
+    def summary(self) -> str:
+        """One line a person reads at the end of a run."""
+        if self.status == "RUNNING":
+            return f"started {self.execution_arn} (training job {self.job_name}); not following it (--no-wait)"
+        if self.status == "SUCCEEDED":
+            score = "" if self.accuracy is None else f" with {self.metric_name} {self.accuracy:.4f}"
+            endpoint = (self.output or {}).get("EndpointName", "the endpoint")
+            return f"deployed training job {self.job_name}{score} to {endpoint}"
+        if self.rejected and self.accuracy is not None and self.threshold is not None:
+            accuracy, threshold = _two_numbers(self.accuracy, self.threshold)
+            return (
+                f"rejected: accuracy {accuracy} is below the gate threshold {threshold} "
+                f"({self.metric_name} of training job {self.job_name}); the model was not deployed"
+            )
+        return f"{self.status.lower()}: {self.error or 'no error name'}: {self.cause or 'no cause given'}"
+
+
+# -- packaging -----------------------------------------------------------------------------------------------------
+def package_sourcedir(sourcedir: Path = SOURCEDIR) -> bytes:
+    """A reproducible sourcedir.tar.gz: same files, same bytes (sorted, fixed times and owners)."""
+    if not (sourcedir / "train.py").is_file():
+        raise LaunchError(f"{sourcedir} has no train.py to run")
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in sorted(sourcedir.rglob("*")):
+            relative = path.relative_to(sourcedir)
+            if set(relative.parts) & PACKAGE_EXCLUDED or path.suffix in {".pyc", ".pyo"} or not path.is_file():
+                continue
+            info = tarfile.TarInfo(str(relative))
+            data = path.read_bytes()
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def upload_sourcedir(s3: Any, code_s3_uri: str, sourcedir: Path = SOURCEDIR) -> str:
+    """Upload as `<code prefix>/sourcedir-<sha256>.tar.gz`: the same code is one object, and a saved input
+    (a retrain's) keeps pointing at the code it was made with."""
+    body = package_sourcedir(sourcedir)
+    bucket, _, prefix = code_s3_uri.removeprefix("s3://").partition("/")
+    digest = hashlib.sha256(body).hexdigest()
+    key = "/".join(p for p in (prefix.strip("/"), f"sourcedir-{digest[:20]}.tar.gz") if p)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata={"sha256": digest})
+    return f"s3://{bucket}/{key}"
+
+
+# -- building the input ------------------------------------------------------------------------------------------
+def read_manifest(s3: Any, bucket: str, dataset_prefix: str) -> dict[str, Any]:
+    uri = dataset_uri(bucket, dataset_prefix, "manifest.json")
+    key = uri.removeprefix(f"s3://{bucket}/")
+    try:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as error:
+        raise LaunchError(f"cannot read {uri} (run the ETL first?): {error}") from None
+    except ValueError as error:
+        raise LaunchError(f"{uri} is not valid JSON: {error}") from None
+
+
+def default_job_name(state_machine_arn: str, algorithm: Algorithm, now: datetime | None = None) -> str:
+    """`<name_prefix>-<algorithm>-<UTC time>`: the role's permissions are scoped to names with that prefix."""
+    base = name_prefix(state_machine_arn) or "training"
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    return validate_job_name(f"{base}-{algorithm.value}-{stamp}")
+
+
+def name_prefix(state_machine_arn: str) -> str | None:
+    name = state_machine_arn.rsplit(":", 1)[-1]
+    return name.removesuffix(STATE_MACHINE_SUFFIX) if name.endswith(STATE_MACHINE_SUFFIX) else None
+
+
+def resolve_images(
+    algorithm: Algorithm, region: str, instance_type: str, inference_instance_type: str
+) -> image_uris.AlgorithmImages:
+    try:
+        if algorithm is Algorithm.BUILTIN:
+            return image_uris.builtin_images(region)
+        return image_uris.pytorch_images(region, instance_type, inference_instance_type)
+    except image_uris.ImageUriError as error:
+        raise LaunchError(str(error)) from None
+
+
+# -- following the execution ---------------------------------------------------------------------------------------
+class ExecutionFollower:
+    """Prints each state the execution enters, the training job's progress, and failures, as they happen."""
+
+    def __init__(
+        self, sfn: Any, sagemaker: Any, execution_arn: str, job_name: str, progress: Callable[[str], None]
+    ) -> None:
+        self.sfn, self.sagemaker = sfn, sagemaker
+        self.execution_arn, self.job_name = execution_arn, job_name
+        self.progress = progress
+        self.events: list[dict[str, Any]] = []
+        self.started = time.monotonic()
+        self.current_state: str | None = None
+        self.training_status: str | None = None
+
+    def _say(self, message: str) -> None:
+        self.progress(f"[{time.monotonic() - self.started:6.0f}s] {message}")
+
+    def poll(self) -> None:
+        seen = len(self.events)
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        self.events = events
+        for event in events[seen:]:
+            self._report(event)
+        if self.current_state == "Train":
+            self._report_training()
+
+    def _report(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            self.current_state = event["stateEnteredEventDetails"]["name"]
+            self._say(f"{self.current_state}")
+        elif kind in {"TaskFailed", "LambdaFunctionFailed"}:
+            details = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails") or {}
+            self._say(f"  {self.current_state} failed: {details.get('error')}: {_first_line(details.get('cause'))}")
+        elif kind == "ExecutionSucceeded":
+            self._say("execution succeeded")
+        elif kind in {"ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}:
+            self._say(f"execution {kind.removeprefix('Execution').lower()}")
+
+    def _report_training(self) -> None:
+        try:
+            job = self.sagemaker.describe_training_job(TrainingJobName=self.job_name)
+        except (ClientError, BotoCoreError):
+            return  # not created yet
+        status = f"{job['TrainingJobStatus']}/{job.get('SecondaryStatus', '')}"
+        if status != self.training_status:
+            self.training_status = status
+            self._say(f"  training job {self.job_name}: {status}")
+
+    def state_output(self, state_name: str) -> dict[str, Any] | None:
+        """The JSON a state passed on the last time it was exited."""
+        for event in reversed(self.events):
+            details = event.get("stateExitedEventDetails")
+            if details and details.get("name") == state_name:
+                try:
+                    return json.loads(details.get("output") or "null")
+                except ValueError:
+                    return None
+        return None
+
+
+def follow(
+    sfn: Any,
+    sagemaker: Any,
+    result: LaunchResult,
+    progress: Callable[[str], None],
+    poll_seconds: float,
+    timeout_seconds: float | None,
+) -> LaunchResult:
+    follower = ExecutionFollower(sfn, sagemaker, result.execution_arn, result.job_name, progress)
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    while True:
+        execution = sfn.describe_execution(executionArn=result.execution_arn)
+        follower.poll()
+        if execution["status"] in TERMINAL_STATUSES:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            raise LaunchError(
+                f"execution {result.execution_arn} still running after {timeout_seconds:.0f}s "
+                "(it carries on; follow it in the Step Functions console)"
+            )
+        time.sleep(poll_seconds)
+    result.status = execution["status"]
+    result.error, result.cause = execution.get("error"), execution.get("cause")
+    if execution.get("output"):
+        result.output = json.loads(execution["output"])
+    evaluated = follower.state_output("Evaluate") or {}
+    evaluation = evaluated.get("ModelEvaluation") or {}
+    result.accuracy = evaluation.get("Accuracy")
+    result.metric_name = evaluation.get("MetricName")
+    result.threshold = (evaluated.get("settings") or {}).get("AccuracyThreshold", evaluation.get("Threshold"))
+    return result
+
+
+# -- the API -------------------------------------------------------------------------------------------------------
+def prepare_input(
+    state_machine_arn: str,
+    bucket: str,
+    dataset_prefix: str,
+    *,
+    algorithm: Algorithm | str = Algorithm.PYTORCH,
+    hyperparameters: dict[str, Any] | None = None,
+    instance_type: str = "ml.m5.xlarge",
+    inference_instance_type: str = "ml.m5.large",
+    job_name: str | None = None,
+    code_s3_uri: str | None = None,
+    sourcedir: Path = SOURCEDIR,
+    region: str,
+    s3: Any,
+    progress: Callable[[str], None] = print,
+) -> ExecutionInput:
+    """Read the manifest, upload the code, resolve the images: the execution input, ready to start."""
+    algorithm = Algorithm(algorithm)
+    try:
+        job_name = validate_job_name(job_name) if job_name else default_job_name(state_machine_arn, algorithm)
+        prefix = name_prefix(state_machine_arn)
+        if prefix and not job_name.startswith(f"{prefix}-"):
+            raise LaunchError(
+                f"job name {job_name!r} must start with {prefix + '-'!r}: the pipeline's roles may "
+                "only create training jobs, models and endpoint configs with that prefix"
+            )
+        manifest = read_manifest(s3, bucket, dataset_prefix)
+        progress(
+            f"dataset s3://{bucket}/{dataset_prefix.strip('/')}: "
+            + ", ".join(f"{split} {info.get('count')}" for split, info in (manifest.get("splits") or {}).items())
+        )
+        images = resolve_images(algorithm, region, instance_type, inference_instance_type)
+        progress(f"images: training {images.training}, serving {images.inference}")
+        sourcedir_uri = None
+        if algorithm is Algorithm.PYTORCH:
+            sourcedir_uri = upload_sourcedir(s3, code_s3_uri or f"s3://{bucket}/training-code", sourcedir)
+            progress(f"training code: {sourcedir_uri}")
+        settings = LaunchSettings(
+            algorithm=algorithm,
+            bucket=bucket,
+            dataset_prefix=dataset_prefix,
+            job_name=job_name,
+            region=region,
+            images=images,
+            sourcedir_s3_uri=sourcedir_uri,
+            instance_type=instance_type,
+            inference_instance_type=inference_instance_type,
+            hyperparameters=dict(hyperparameters or {}),
+            sourcedir=sourcedir,
+        )
+        return build_execution_input(settings, manifest)
+    except PipelineInputError as error:
+        raise LaunchError(str(error)) from None
+
+
+def launch(
+    state_machine_arn: str,
+    bucket: str,
+    dataset_prefix: str,
+    *,
+    wait: bool = True,
+    region: str | None = None,
+    client_factory: ClientFactory | None = None,
+    progress: Callable[[str], None] = print,
+    poll_seconds: float = 2.0,
+    timeout_seconds: float | None = None,
+    **input_options: Any,
+) -> LaunchResult:
+    """Start one training pipeline execution (and, with wait, follow it to its end).
+
+    `input_options` are prepare_input's: algorithm, hyperparameters, instance_type, inference_instance_type,
+    job_name, code_s3_uri, sourcedir.
+    """
+    region = region or boto3.session.Session().region_name or state_machine_arn.split(":")[3]
+    make_client = client_factory or (lambda service: boto3.client(service, region_name=region))
+    s3, sfn, sagemaker = make_client("s3"), make_client("stepfunctions"), make_client("sagemaker")
+    execution_input = prepare_input(
+        state_machine_arn, bucket, dataset_prefix, region=region, s3=s3, progress=progress, **input_options
+    )
+    job_name = execution_input["training"]["job_name"]
+    execution_arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name=job_name, input=json.dumps(execution_input)
+    )["executionArn"]
+    progress(f"started {execution_arn}")
+    result = LaunchResult(execution_arn, job_name, "RUNNING", execution_input=dict(execution_input))
+    if not wait:
+        return result
+    return follow(sfn, sagemaker, result, progress, poll_seconds, timeout_seconds)
+
+
+# -- the CLI -------------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.launch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state-machine-arn", required=True, help="the training pipeline state machine")
+    parser.add_argument("--bucket", required=True, help="the data bucket the ETL wrote to")
+    parser.add_argument("--dataset-prefix", required=True, help="the dataset's prefix (holds manifest.json)")
+    parser.add_argument("--algorithm", choices=[a.value for a in Algorithm], default=Algorithm.PYTORCH.value)
+    parser.add_argument("--epochs", type=int, help="training epochs")
+    parser.add_argument("--learning-rate", type=float, help="learning rate")
+    parser.add_argument("--batch-size", type=int, help="mini-batch size")
+    parser.add_argument(
+        "--hyperparameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other hyperparameter (repeatable)",
+    )
+    parser.add_argument("--instance-type", default="ml.m5.xlarge", help="training instance type")
+    parser.add_argument("--inference-instance-type", default="ml.m5.large", help="endpoint instance type")
+    parser.add_argument("--job-name", help="training job name (default <name prefix>-<algorithm>-<UTC time>)")
+    parser.add_argument("--code-s3-uri", help="where the sourcedir tarball goes (default s3://BUCKET/training-code)")
+    parser.add_argument("--sourcedir", type=Path, default=SOURCEDIR, help="the script-mode source dir to package")
+    parser.add_argument("--region", help="AWS region (default: the SDK's)")
+    parser.add_argument("--no-wait", action="store_true", help="start the execution and return")
+    parser.add_argument(
+        "--print-input",
+        action="store_true",
+        help="print the execution input instead of starting it; without --job-name it carries no "
+        "job name, so the state machine names each run (the input a retrain starts with)",
+    )
+    parser.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def hyperparameters_from(args: argparse.Namespace) -> dict[str, str]:
+    """The CLI's named options mapped to each algorithm's own hyperparameter names, then KEY=VALUE pairs."""
+    batch_key = "mini_batch_size" if args.algorithm == Algorithm.BUILTIN.value else "batch_size"
+    named = {"epochs": args.epochs, "learning_rate": args.learning_rate, batch_key: args.batch_size}
+    values = {key: str(value) for key, value in named.items() if value is not None}
+    for pair in args.hyperparameter:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise LaunchError(f"--hyperparameter {pair!r} is not KEY=VALUE")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    input_options = {
+        "algorithm": args.algorithm,
+        "instance_type": args.instance_type,
+        "inference_instance_type": args.inference_instance_type,
+        "job_name": args.job_name,
+        "code_s3_uri": args.code_s3_uri,
+        "sourcedir": args.sourcedir,
+    }
+    progress = (
+        (lambda line: print(line, file=sys.stderr, flush=True))
+        if args.print_input
+        else (lambda line: print(line, flush=True))
+    )
+    try:
+        input_options["hyperparameters"] = hyperparameters_from(args)
+        if args.print_input:
+            region = args.region or boto3.session.Session().region_name or args.state_machine_arn.split(":")[3]
+            execution_input = prepare_input(
+                args.state_machine_arn,
+                args.bucket,
+                args.dataset_prefix,
+                region=region,
+                s3=boto3.client("s3", region_name=region),
+                progress=progress,
+                **input_options,
+            )
+            if not args.job_name:
+                execution_input["training"].pop("job_name")  # type: ignore[misc]
+            print(json.dumps(execution_input, indent=2))
+            return EXIT_SUCCEEDED
+        result = launch(
+            args.state_machine_arn,
+            args.bucket,
+            args.dataset_prefix,
+            wait=not args.no_wait,
+            region=args.region,
+            progress=progress,
+            poll_seconds=args.poll_seconds,
+            **input_options,
+        )
+    except LaunchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    stream = sys.stdout if result.exit_code == EXIT_SUCCEEDED else sys.stderr
+    print(result.summary(), file=stream)
+    return result.exit_code
+
+
+def _first_line(text: str | None, limit: int = 300) -> str:
+    line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    return line if len(line) <= limit else line[:limit] + "..."
+
+
+def _two_numbers(a: float, b: float) -> tuple[str, str]:
+    """Two decimals, or as many as it takes for two different numbers not to print alike."""
+    for digits in range(2, 7):
+        left, right = f"{a:.{digits}f}", f"{b:.{digits}f}"
+        if left != right or a == b:
+            return left, right
+    return repr(a), repr(b)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
