@@ -10,7 +10,8 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `monitoring_schedules`: SageMaker monitoring schedules;
 - `events`: EventBridge delivery to Lambda and Step Functions targets;
 - `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint;
-- `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls).
+- `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
+- `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included).
 
 Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
 """
@@ -37,6 +38,7 @@ from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
 from local_aws.monitoring_schedules import MonitoringScheduleStore
 from local_aws.monitoring_schedules import install as install_monitoring_schedules
+from local_aws.s3_policies import install as install_s3_policies
 from local_aws.sagemaker_jobs import install as install_sagemaker_jobs
 from local_aws.sfn_sagemaker import install as install_sfn_sagemaker
 from local_aws.stepfunctions import install as install_stepfunctions
@@ -159,6 +161,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_events(ctx)
     install_sagemaker_jobs(ctx)
     install_sfn_sagemaker(ctx)
+    install_s3_policies(ctx)
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()

@@ -104,3 +104,23 @@ def test_invoking_an_unknown_endpoint_is_a_validation_error(local_aws):
     with pytest.raises(ClientError) as error:
         runtime.invoke_endpoint(EndpointName="no-such-endpoint", Body=b"\x89PNG", ContentType="application/x-image")
     assert error.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_a_tls_only_bucket_policy_admits_the_embedded_aws_but_a_plain_deny_still_denies(local_aws):
+    s3 = local_aws.client("s3")
+    bucket = "compat-tls-only"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": local_aws.region})
+
+    def policy(condition: dict | None) -> str:
+        statement = {"Sid": "Rule", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                     "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}
+        if condition:
+            statement["Condition"] = condition
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy({"Bool": {"aws:SecureTransport": "false"}}))
+    s3.put_object(Bucket=bucket, Key="allowed.txt", Body=b"over the stand-in for TLS")
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy(None))
+    with pytest.raises(ClientError) as denied:
+        s3.put_object(Bucket=bucket, Key="denied.txt", Body=b"x")
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
