@@ -58,12 +58,8 @@ pytest: venv lambdas ## pytest (exit code 5, "no tests collected", is a failure)
 
 test: venv lambdas tf-fmt-check tf-validate tf-test lint pytest ## the whole test suite (what CI runs)
 
-demo: venv ## the whole workflow on the embedded AWS (arrives with issue 6)
-	@echo "make demo: not implemented yet - the embedded AWS and the end-to-end demo arrive with issue 6." >&2
-	@echo "It will: start a local AWS (moto server), terraform apply the root module to it, run the ETL, train," >&2
-	@echo "gate and deploy a model, classify every test image through the inference state machine, and run" >&2
-	@echo "two monitoring passes. See README.md." >&2
-	@exit 2
+demo: venv ## the whole workflow on the embedded AWS, report in build/demo/ (KEEP=1 keeps the stack up)
+	$(PY) scripts/demo
 
 plan: venv lambdas ## terraform plan against the AWS account in your environment (never run by tests)
 	BACKEND=1 scripts/terraform_init $(TF_DIR)

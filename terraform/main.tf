@@ -67,6 +67,7 @@ module "training_pipeline" {
   endpoint_name               = module.endpoint.endpoint_name
   accuracy_threshold          = var.accuracy_threshold
   capture_percentage          = var.capture_percentage
+  endpoint_poll_seconds       = var.endpoint_poll_seconds
   write_baseline_function_arn = module.write_baseline.function_arn
   notification_emails         = var.notification_emails
   training_instance_type      = var.training_instance_type

@@ -280,6 +280,17 @@ variable "training_instance_type" {
   }
 }
 
+variable "endpoint_poll_seconds" {
+  description = "How often the pipeline checks whether a new endpoint version is in service."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.endpoint_poll_seconds >= 1 && var.endpoint_poll_seconds <= 300
+    error_message = "endpoint_poll_seconds must be between 1 and 300."
+  }
+}
+
 variable "notification_emails" {
   description = "E-mail addresses subscribed to the pipeline's notifications (rejected model, failures)."
   type        = list(string)

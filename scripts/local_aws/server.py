@@ -141,6 +141,8 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Failed states are in the execution history; the interpreter would also log each one as an ERROR.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
     port = port or _free_port()
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="local-aws-"))
     work_dir.mkdir(parents=True, exist_ok=True)

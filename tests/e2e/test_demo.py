@@ -1,0 +1,114 @@
+"""A reduced `make demo` (few epochs, a lower gate) through the real stack, then `terraform destroy`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.embedded, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, shared_archive) -> tuple[dict, Path, str]:
+    out = tmp_path_factory.mktemp("demo")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "demo"),
+            "--out",
+            str(out),
+            "--epochs",
+            "8",
+            "--accuracy-threshold",
+            "0.6",
+            "--darkened",
+            "40",
+            "--port",
+            str(free_port()),
+            "--destroy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+        env={**os.environ, "DATASET": str(shared_archive), "KEEP": "0"},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return json.loads((out / "report.json").read_text()), out, result.stdout
+
+
+def test_every_stage_reports_progress_and_a_time(demo):
+    report, _out, stdout = demo
+    for stage in report["timings"]:
+        assert f"{stage} done in" in stdout
+    assert {"terraform apply (phase 1)", "ETL into the data bucket", "terraform destroy"} <= set(report["timings"])
+
+
+def test_report_contract(demo):
+    report, _out, _stdout = demo
+    assert report["dataset"]["sha256"] == "064d6299a7c9a810f702d8fb12a24bf5246edb255823f1cb9ad34b5b27f4958a"
+    assert report["etl"]["counts"]["test"] == {"bicycle": 100, "motorcycle": 100}
+    assert report["training"]["job_name"]
+    assert report["training"]["seconds"] > 0
+    assert "validation:accuracy" in report["training"]["metrics"]
+    assert report["evaluation"]["decision"] == "deployed"
+    assert report["evaluation"]["accuracy"] >= report["evaluation"]["threshold"] == 0.6
+    assert 0 < report["inference"]["threshold"] < 1
+
+
+def test_every_test_image_went_through_the_inference_state_machine(demo):
+    report, _out, _stdout = demo
+    items = report["inference"]["items"]
+    assert len(items) == 200
+    assert len({item["s3_key"] for item in items}) == 200
+    arns = {item["execution_arn"] for item in items}
+    assert len(arns) == 200
+    assert all(":execution:courier-vehicle-inference:" in arn for arn in arns)
+    for item in items:
+        assert item["true_label"] in {"bicycle", "motorcycle"}
+        assert item["route"] in {"nearby", "distant", "human_review"}
+        if item["route"] != "human_review":
+            assert item["confidence"] >= report["inference"]["threshold"]
+            assert item["route"] == {"bicycle": "nearby", "motorcycle": "distant"}[item["predicted_label"]]
+
+
+def test_drift_is_detected_only_on_darkened_traffic_and_starts_a_retrain(demo):
+    report, _out, _stdout = demo
+    normal, darkened = report["monitoring"]["passes"]
+    assert normal["records"] >= 200
+    assert normal["violations"] == []
+    assert darkened["records"] == 40
+    assert darkened["violations"]
+    assert any(v["feature_name"] == "brightness" for v in darkened["violations"])
+    assert darkened["retrain_started"] is True
+
+
+def test_figures_are_written(demo):
+    _report, out, _stdout = demo
+    markdown = (out / "report.md").read_text()
+    for figure in (
+        "confusion_matrix.png",
+        "sample_predictions.png",
+        "accuracy_vs_threshold.png",
+        "pipeline_execution.png",
+    ):
+        assert (out / figure).stat().st_size > 1000
+        assert figure in markdown
+
+
+def test_terraform_destroy_leaves_nothing(demo):
+    report, _out, _stdout = demo
+    assert report["teardown"]["resources_left"] == []
