@@ -52,11 +52,14 @@ tf-test: tf-init lambdas ## terraform test (mock provider, no AWS calls): the ro
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 
+checkov: venv ## checkov over every Terraform module (offline; skips are inline, each with its reason)
+	scripts/checkov
+
 pytest: venv lambdas ## pytest (exit code 5, "no tests collected", is a failure)
 	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
-test: venv lambdas tf-fmt-check tf-validate tf-test lint pytest ## the whole test suite (what CI runs)
+test: venv lambdas tf-fmt-check tf-validate tf-test lint checkov pytest ## the whole test suite (what CI runs)
 
 demo: venv ## the whole workflow on the embedded AWS, report in build/demo/ (KEEP=1 keeps the stack up)
 	$(PY) scripts/demo
