@@ -30,7 +30,9 @@ def etl_dataset(shared_archive: Path, tmp_path_factory: pytest.TempPathFactory) 
 def test_short_training_on_the_etl_output_learns_and_reports_every_test_image(
     etl_dataset: Dataset, tmp_path: Path
 ) -> None:
-    run = run_train_script(etl_dataset, tmp_path, "--epochs", "12", "--seed", "0")
+    run = run_train_script(
+        etl_dataset, tmp_path, "--epochs", "12", "--batch-size", "64", "--learning-rate", "0.1", "--seed", "0"
+    )
     assert run.returncode == 0, f"{run.stdout[-2000:]}\n{run.stderr[-2000:]}"
     assert "data: train=720 validation=80 test=200 classes=['bicycle', 'motorcycle']" in run.stdout
     evaluation = json.loads((run.output_dir / "evaluation.json").read_text())

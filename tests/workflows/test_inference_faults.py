@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from local_aws.endpoints import EndpointFault
+
 from tests.workflows.conftest import entered_states
 
 pytestmark = pytest.mark.embedded
