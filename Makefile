@@ -55,9 +55,13 @@ lint: venv ## ruff
 checkov: venv ## checkov over every Terraform module (offline; skips are inline, each with its reason)
 	scripts/checkov
 
-pytest: venv lambdas ## pytest (exit code 5, "no tests collected", is a failure)
-	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+pytest: venv lambdas ## pytest: in-process tests, then the embedded-AWS tests in a process of their own
+	@for selection in "not embedded" "embedded"; do \
+	  echo "==> pytest -m '$$selection'"; rc=0; \
+	  $(VENV)/bin/pytest -m "$$selection" $(PYTEST_ARGS) || rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no '$$selection' tests"; exit 1; fi; \
+	  if [ $$rc -ne 0 ]; then exit $$rc; fi; \
+	done
 
 test: venv lambdas tf-fmt-check tf-validate tf-test lint checkov pytest ## the whole test suite (what CI runs)
 

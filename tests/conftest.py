@@ -52,6 +52,17 @@ def _aws_test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the embedded AWS is an embedded test, whatever its file says.
+
+    The embedded AWS patches moto process-wide (real Step Functions executions, real training jobs), so
+    `make pytest` runs embedded tests in a process of their own, after the in-process moto tests.
+    """
+    for item in items:
+        if "local_aws" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.embedded)
+
+
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory: pytest.TempPathFactory):
     """The embedded AWS (moto server + local compute), one per test session."""

@@ -187,11 +187,6 @@ def lambda_handler(event, context):
 @pytest.fixture(scope="session")
 def training_pipeline(local_aws, lambda_zips, tmp_path_factory) -> TrainingPipeline:
     """Buckets, roles, topic, evaluate_model (the built zip) and a baseline-writer stand-in on the embedded AWS."""
-    from local_aws import sagemaker_jobs, sfn_sagemaker
-
-    # Idempotent: the embedded AWS may already install them.
-    sfn_sagemaker.install(local_aws)
-    sagemaker_jobs.install(local_aws)
     aws = local_aws
     s3 = aws.client("s3")
     data_bucket, capture_bucket = "pipeline-test-data", "pipeline-test-capture"
