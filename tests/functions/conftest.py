@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,23 +15,10 @@ from moto import mock_aws
 
 from tests.conftest import FUNCTIONS_DIR, load_function
 from tests.functions.synthetic_images import phone_photo
+from tests.lambda_context import FakeLambdaContext
 
 BUCKET = "courier-vehicle-test-images"
 REGION = "eu-west-1"
-
-
-@dataclass
-class FakeLambdaContext:
-    """The context attributes Powertools reads (it logs them on every line)."""
-
-    function_name: str = "courier-vehicle-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:courier-vehicle-test"
-    aws_request_id: str = "8c1d3c56-0a4e-4f1b-9d5c-2f3b1c0e7a11"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,9 @@ from moto import mock_aws
 from moto.stepfunctions.models import stepfunctions_backends
 
 from tests.conftest import FUNCTIONS_DIR, load_function
+from tests.lambda_context import FakeLambdaContext
+
+GUARD_CONTEXT = FakeLambdaContext.for_function("courier-vehicle-retrain-guard")
 
 EVENTS = FUNCTIONS_DIR / "retrain_guard" / "events"
 BUCKET = "courier-vehicle-data"
@@ -31,17 +33,6 @@ LAUNCH_INPUT = {
     "deploy": {"instance_type": "ml.m5.large"},
     "baseline": {"test_s3_uri": "s3://courier-vehicle-data/datasets/cifar-bikes/test/"},
 }
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "courier-vehicle-retrain-guard"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:courier-vehicle-retrain-guard"
-    aws_request_id: str = "5f0c8f8e-9d8e-4f57-8f0a-9a0e8f1c2b3d"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -101,7 +92,7 @@ def retrains(aws: dict[str, Any]) -> list[str]:
 
 
 def test_violations_start_the_pipeline_with_the_reason(app, aws, capsys) -> None:
-    decision = app.lambda_handler(load_event("monitoring_violations.json"), FakeLambdaContext())
+    decision = app.lambda_handler(load_event("monitoring_violations.json"), GUARD_CONTEXT)
     assert decision["started"] is True
     (execution,) = executions(aws, "RUNNING")
     assert execution["name"] == "retrain-model-monitoring-202501011300-3c5a1d2f9e8b7a6c4d3e2f1a"

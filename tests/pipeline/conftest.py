@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import REPO_ROOT, load_function
+from tests.lambda_context import FakeLambdaContext
 from tests.workflows.asl import render
 
 DOUBLE_SOURCEDIR = Path(__file__).parent / "doubles" / "sourcedir"
@@ -26,21 +27,11 @@ CLASSES = ("bicycle", "motorcycle")
 
 
 # -- the evaluate handler ----------------------------------------------------------------------------------------
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "cv-evaluate-model"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
-    aws_request_id: str = "0f6f3a3e-3c1f-4b8e-9a55-6c3c0d1e2f40"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+    return FakeLambdaContext.for_function("cv-evaluate-model")
 
 
 @pytest.fixture
