@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             return terraform.outputs()
 
         outputs = stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
+        # What was applied, policy documents included, for the IAM audit (tests/e2e/test_iam_audit.py).
+        (out / "terraform-show.json").write_text(json.dumps(terraform.show(), indent=1))
 
         manifest_files = etl.manifest["splits"]["test"]["files"]
         classes = etl.manifest["classes"]

@@ -100,6 +100,10 @@ class Terraform:
         )
         return {name: item["value"] for name, item in raw.items()}
 
+    def show(self) -> dict[str, Any]:
+        """`terraform show -json` of the state: every resource as applied, policy documents included."""
+        return json.loads(self._run(["terraform", f"-chdir={ROOT_MODULE}", "show", "-json", str(self.state)], "show"))
+
     def resources(self) -> list[str]:
         if not self.state.is_file():
             return []
