@@ -6,6 +6,13 @@ root, the layers the function names (the AWS-managed Powertools layer maps to a 
 `scripts/build_lambdas` installs) and the runtime's boto3 — never the developer's virtualenv — so a packaging
 mistake fails here as it would on AWS. The handler's log lines go to the function's CloudWatch log group, and its
 embedded-metric-format lines become CloudWatch metrics, as on AWS.
+
+Failures of the execution environment itself come back as the Lambda service reports them, as a function error
+(`X-Amz-Function-Error: Unhandled`) whose payload names the failure: an invocation still running at the function's
+`Timeout` is stopped and its worker killed (`Sandbox.Timedout`); a worker that dies mid-invocation (exit, signal,
+OOM kill) is a `Runtime.ExitError`. Either way the worker is not reused, so the next invocation cold-starts a
+fresh one. As on AWS, a cold start's init (importing the handler) has up to 10 s of its own before the timeout
+starts counting. `faults` makes a function's next invocations crash or hang inside the worker (reliability tests).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -35,10 +43,29 @@ DEFAULT_RUNTIME_DIR = REPO_ROOT / "build" / "lambda-runtime"
 POWERTOOLS_LAYER_MARKER = ":layer:AWSLambdaPowertoolsPython"
 MAX_WORKERS_PER_FUNCTION = 8
 LOG_END_MARKER = "\x00end-of-invocation"  # keep in step with lambda_worker.py
+INIT_LIMIT_S = 10.0  # Lambda's init phase limit; an init that overruns it eats into the invocation's timeout
+TIMED_OUT, EXITED = "timed out", "exited"  # how a wait for a worker's reply can end without one
+FAULT_KINDS = ("crash", "timeout")
 
 
 class LambdaRuntimeError(Exception):
     """The local runtime itself cannot run a function (missing runtime copy, unsupported runtime)."""
+
+
+@dataclass
+class LambdaFault:
+    """Make the next `count` invocations of a function crash or hang past its Timeout (reliability tests).
+
+    The fault happens inside the worker (`os._exit(1)`, or a sleep the runtime has to cut short), so what the
+    caller gets back is produced by the same detection that handles a real crash or timeout.
+    """
+
+    kind: str  # "crash" | "timeout"
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"LambdaFault kind must be one of {FAULT_KINDS}, not {self.kind!r}")
 
 
 @dataclass
@@ -55,6 +82,7 @@ class Worker:
     log_lines: list[str] = field(default_factory=list)
     log_done: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    ready: bool = False
 
     @classmethod
     def start(cls, handler: str, env: dict[str, str], cwd: Path) -> Worker:
@@ -95,6 +123,45 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def _next_reply(self, timeout: float) -> dict | str:
+        """The worker's next reply, or TIMED_OUT when none came in `timeout` seconds, or EXITED when it died."""
+        try:
+            line = self.replies.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return TIMED_OUT
+        return EXITED if line is None else json.loads(line)
+
+    def wait_ready(self, timeout: float) -> tuple[str | None, float]:
+        """Wait out a cold start's init; returns (TIMED_OUT/EXITED or None, seconds of `timeout` left to invoke)."""
+        if self.ready:
+            return None, timeout
+        started = time.monotonic()
+        outcome = self._next_reply(INIT_LIMIT_S + timeout)
+        if isinstance(outcome, str):
+            return outcome, 0.0
+        self.ready = True
+        return None, timeout - max(0.0, time.monotonic() - started - INIT_LIMIT_S)
+
+    def call(self, request: dict, timeout: float) -> dict | str:
+        """Send one invocation; its reply, or TIMED_OUT / EXITED."""
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except OSError:  # the worker is gone (BrokenPipeError)
+            return EXITED
+        return self._next_reply(timeout)
+
+    def exit_status(self) -> str:
+        """How the worker ended, worded as Lambda words it: "exit status 1", "signal: killed"."""
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:  # its output closed but it lingers: Lambda would reap it
+            self.kill()
+            code = self.process.returncode
+        if code >= 0:
+            return f"exit status {code}"
+        return f"signal: {(signal.strsignal(-code) or f'signal {-code}').lower()}"
+
     def kill(self) -> None:
         if self.alive():
             self.process.kill()
@@ -118,6 +185,7 @@ class LambdaRuntime:
         self._idle: dict[tuple, list[Worker]] = {}
         self._busy: dict[tuple, int] = {}
         self._cond = threading.Condition()
+        self.faults: dict[str, LambdaFault] = {}  # function name → fault for its next invocations
 
     # -- process pool -------------------------------------------------------------------------------------------
     def _task_root(self, code: bytes) -> Path:
@@ -213,6 +281,14 @@ class LambdaRuntime:
             self._cond.notify()
 
     # -- invocation ---------------------------------------------------------------------------------------------
+    def _take_fault(self, function_name: str) -> str | None:
+        with self._cond:
+            fault = self.faults.get(function_name)
+            if fault is None or fault.count <= 0:
+                return None
+            fault.count -= 1
+            return fault.kind
+
     def invoke(self, fn: Any, event: Any) -> Invocation:
         try:
             key, worker = self._acquire(fn)
@@ -220,62 +296,37 @@ class LambdaRuntime:
             return Invocation(_error_payload("Runtime.Unavailable", str(error)), True, str(error))
         request_id = str(uuid.uuid4())
         timeout = float(fn.timeout or 3)
-        request = {
-            "event": event,
-            "request_id": request_id,
-            "invoked_function_arn": fn.function_arn,
-            "deadline_ms": (time.time() + timeout) * 1000,
-            "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
-            f"Parent={uuid.uuid4().hex[:16]};Sampled=0",
-        }
-        keep = True
         worker.log_done.clear()
-        try:
-            worker.process.stdin.write(json.dumps(request) + "\n")
-            worker.process.stdin.flush()
-            reply_line = worker.replies.get(timeout=timeout)
-        except queue.Empty:
-            keep = False
-            worker.kill()
-            reply_line = json.dumps(
-                {
-                    "ok": False,
-                    "error": {
-                        "errorType": "Sandbox.Timedout",
-                        "errorMessage": f"{request_id} Task timed out after {timeout:.2f} seconds",
-                    },
-                }
-            )
-        except (BrokenPipeError, OSError):
-            reply_line = None
-        if reply_line is None:
-            keep = False
-            worker.kill()
-            worker.log_done.wait(2)
-            reply_line = json.dumps(
-                {
-                    "ok": False,
-                    "error": {
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                        f"exit status {worker.process.returncode}",
-                    },
-                }
-            )
+        failure, remaining = worker.wait_ready(timeout)
+        if failure is None:
+            request = {
+                "event": event,
+                "request_id": request_id,
+                "invoked_function_arn": fn.function_arn,
+                "deadline_ms": (time.time() + remaining) * 1000,
+                "trace_id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};"
+                f"Parent={uuid.uuid4().hex[:16]};Sampled=0",
+                "fault": self._take_fault(fn.function_name),
+            }
+            reply = worker.call(request, remaining) if remaining > 0 else TIMED_OUT
         else:
+            reply = failure
+        if isinstance(reply, dict):
             worker.log_done.wait(2)  # the worker marks the end of its log lines before it replies
-        logs = worker.take_logs()
-        self._release(key, worker if keep else None)
-        reply = json.loads(reply_line)
-        if reply["ok"]:
-            invocation = Invocation(reply["result"], False, logs)
-        else:
-            invocation = Invocation(json.dumps(reply["error"]), True, logs)
+            self._release(key, worker)
+            payload = reply["result"] if reply["ok"] else json.dumps(reply["error"])
+            invocation = Invocation(payload, not reply["ok"], worker.take_logs())
+        else:  # the execution environment failed: Lambda drops it and says why, in the payload and the log
+            error_type, message = _environment_failure(worker, reply, request_id, timeout)
+            self._release(key, None)
+            worker.log_done.wait(2)  # its stderr closes once it is gone
+            logs = "\n".join(line for line in (worker.take_logs(), message, error_type) if line)
+            invocation = Invocation(_error_payload(error_type, message), True, logs)
         report = f"REPORT RequestId: {request_id}"
         if self.on_log_line is not None:
-            for line in logs.splitlines():
+            for line in invocation.logs.splitlines():
                 self.on_log_line(fn.function_name, fn.region, line)
-        invocation.logs = f"START RequestId: {request_id}\n{logs}\n{report}".strip()
+        invocation.logs = f"START RequestId: {request_id}\n{invocation.logs}\n{report}".strip()
         return invocation
 
     def shutdown(self) -> None:
@@ -284,6 +335,15 @@ class LambdaRuntime:
             self._idle.clear()
         for worker in workers:
             worker.kill()
+
+
+def _environment_failure(worker: Worker, outcome: str, request_id: str, timeout: float) -> tuple[str, str]:
+    """Stop a worker that timed out or reap one that died; the errorType and errorMessage Lambda reports."""
+    if outcome == TIMED_OUT:
+        worker.kill()
+        return "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+    status = worker.exit_status()
+    return "Runtime.ExitError", f"RequestId: {request_id} Error: Runtime exited with error: {status}"
 
 
 def _error_payload(error_type: str, message: str) -> str:
@@ -295,6 +355,13 @@ def install(ctx: Any) -> None:
     from moto.awslambda.models import LambdaFunction
 
     moto_layers_data = LambdaFunction._get_layers_data
+    moto_invoke = LambdaFunction.invoke
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: dict) -> str | bytes:
+        payload = moto_invoke(self, body, request_headers, response_headers)
+        if "x-amz-function-error" in response_headers:  # moto says "Handled"; the Python runtime never does
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
 
     def invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         invocation = ctx.lambdas.invoke(self, {} if event is None else event)
@@ -310,4 +377,5 @@ def install(ctx: Any) -> None:
         return [data[arn] for arn in arns]
 
     LambdaFunction._invoke_lambda = invoke_lambda
+    LambdaFunction.invoke = invoke
     LambdaFunction._get_layers_data = layers_data

@@ -4,8 +4,11 @@ Started by `lambda_runtime.py` as `python -S lambda_worker.py`, with PYTHONPATH 
 the local copies of the layers and runtime SDK, so the function sees what it would see on AWS and nothing from
 the developer's virtualenv. Standard library only.
 
-Protocol: one JSON request per line on stdin, one JSON reply per line on the file descriptor given as argv[1].
-Everything the function prints (logs, EMF metrics) goes to stderr, which the runtime collects as the log stream.
+Protocol: argv[1] is the handler. Replies go, one JSON object per line, to the process's original stdout: first
+`{"ready": true}` once the handler module is imported (the end of the init phase), then one reply per JSON request
+read from stdin. Everything the function prints (logs, EMF metrics) goes to stderr, which the runtime collects as
+the log stream. A request may carry an injected `fault` (reliability tests): the worker then crashes or hangs for
+real, and the runtime's own crash and timeout detection reports it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 import traceback
 
 LOG_END_MARKER = "\x00end-of-invocation"  # keep in step with lambda_runtime.py
+HANG_S = 16 * 60  # longer than Lambda's 15-minute maximum timeout: the runtime always stops it first
 
 
 class LambdaContext:
@@ -57,12 +61,25 @@ def load_handler(handler: str):
     return function, None
 
 
+def inject_fault(kind: str | None) -> None:
+    """Fail as a real crash (the process exits mid-invocation) or a real hang (the handler never returns) would."""
+    if kind is None:
+        return
+    print(f"[local_aws] injected fault: {kind}", file=sys.stderr, flush=True)
+    if kind == "crash":
+        os._exit(1)
+    if kind == "timeout":
+        time.sleep(HANG_S)
+
+
 def serve(reply_fd: int, handler: str) -> None:
     replies = os.fdopen(reply_fd, "w", buffering=1)
     function, init_error = load_handler(handler)
+    replies.write(json.dumps({"ready": True}) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request.get("trace_id", "")
+        inject_fault(request.get("fault"))
         if init_error is not None:
             reply = init_error
         else:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import tarfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowerto
 DOUBLE_MODEL = Path(__file__).parent / "doubles" / "fixed_probability_model.py"
 LABELS = ["bicycle", "motorcycle"]
 THRESHOLD = 0.8
+FUNCTION_TIMEOUT_S = 30
+SHORT_TIMEOUT_S = 3  # the classify function of `short_timeout_stack`: timeout tests wait this long per attempt
 
 
 @dataclass
@@ -33,6 +36,10 @@ class InferenceStack:
     queue_url: str
     state_machine_arn: str
     images: dict[str, str]  # role in the tests → S3 key
+    functions: dict[str, str] = field(default_factory=dict)  # step (serialize_image, ...) → deployed function name
+    role_arn: str = ""
+    function_arns: dict[str, str] = field(default_factory=dict)  # step → function ARN in the state machine
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)  # step → the function's environment
 
     def execute(self, payload: dict, timeout: float = 90) -> tuple[dict, list[dict]]:
         sfn = self.aws.client("stepfunctions")
@@ -51,6 +58,49 @@ class InferenceStack:
 def entered_states(events: list[dict]) -> list[str]:
     """The names of the states an execution entered, in order."""
     return [event["stateEnteredEventDetails"]["name"] for event in events if "stateEnteredEventDetails" in event]
+
+
+def failed_attempts(events: list[dict]) -> list[tuple[str, str, str]]:
+    """(state, error, cause) of every failed task attempt, retried or not, in order."""
+    attempts, state = [], None
+    for event in events:
+        if "stateEnteredEventDetails" in event:
+            state = event["stateEnteredEventDetails"]["name"]
+        elif event["type"] == "TaskFailed":
+            details = event["taskFailedEventDetails"]
+            attempts.append((state, details["error"], details.get("cause", "")))
+    return attempts
+
+
+def create_function(stack: InferenceStack, name: str, step: str, code: bytes, timeout: int) -> str:
+    """Deploy one of the inference functions (its real zip) under `name`; returns its ARN."""
+    return stack.aws.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=stack.role_arn,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": code},
+        Timeout=timeout,
+        MemorySize=512,
+        Layers=[POWERTOOLS_LAYER],
+        Environment={"Variables": stack.environments[step]},
+    )["FunctionArn"]
+
+
+def create_state_machine(stack: InferenceStack, name: str, function_arns: dict[str, str]) -> str:
+    """Deploy inference.asl.json, rendered as Terraform renders it, calling the given functions."""
+    definition = render(
+        REPO_ROOT / "inference.asl.json",
+        {
+            "serialize_image_function_arn": function_arns["serialize_image"],
+            "classify_image_function_arn": function_arns["classify_image"],
+            "filter_inferences_function_arn": function_arns["filter_inferences"],
+            "human_review_queue_url": stack.queue_url,
+        },
+    )
+    return stack.aws.client("stepfunctions").create_state_machine(
+        name=name, definition=definition, roleArn=stack.role_arn, type="STANDARD"
+    )["stateMachineArn"]
 
 
 def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
@@ -123,7 +173,6 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
     sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name, WaiterConfig={"Delay": 1})
 
     queue_url = aws.client("sqs").create_queue(QueueName="inference-test-human-review")["QueueUrl"]
-    lam = aws.client("lambda")
     environments = {
         "serialize_image": {"MAX_IMAGE_BYTES": str(25 * 2**20), "MAX_IMAGE_PIXELS": str(50_000_000)},
         "classify_image": {
@@ -136,30 +185,32 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
             "LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"}),
         },
     }
-    arns = {}
-    for name, env in environments.items():
-        env = {**env, "POWERTOOLS_SERVICE_NAME": name, "POWERTOOLS_METRICS_NAMESPACE": "CourierVehicleTest"}
-        arns[name] = lam.create_function(
-            FunctionName=f"inference-test-{name}",
-            Runtime="python3.11",
-            Role=role_arn,
-            Handler="app.lambda_handler",
-            Code={"ZipFile": (lambda_zips / f"{name}.zip").read_bytes()},
-            Timeout=30,
-            MemorySize=512,
-            Layers=[POWERTOOLS_LAYER],
-            Environment={"Variables": env},
-        )["FunctionArn"]
-    definition = render(
-        REPO_ROOT / "inference.asl.json",
-        {
-            "serialize_image_function_arn": arns["serialize_image"],
-            "classify_image_function_arn": arns["classify_image"],
-            "filter_inferences_function_arn": arns["filter_inferences"],
-            "human_review_queue_url": queue_url,
-        },
+    stack = InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, "", keys, role_arn=role_arn)
+    for step, env in environments.items():
+        stack.environments[step] = {
+            **env,
+            "POWERTOOLS_SERVICE_NAME": step,
+            "POWERTOOLS_METRICS_NAMESPACE": "CourierVehicleTest",
+        }
+        stack.functions[step] = f"inference-test-{step}"
+        code = (lambda_zips / f"{step}.zip").read_bytes()
+        stack.function_arns[step] = create_function(stack, stack.functions[step], step, code, FUNCTION_TIMEOUT_S)
+    stack.state_machine_arn = create_state_machine(stack, "inference-test", stack.function_arns)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def short_timeout_stack(inference_stack, lambda_zips) -> InferenceStack:
+    """The same workflow, but its classify function times out after SHORT_TIMEOUT_S: timeout tests stay quick."""
+    name = "inference-test-classify_image-short-timeout"
+    code = (lambda_zips / "classify_image.zip").read_bytes()
+    arns = {
+        **inference_stack.function_arns,
+        "classify_image": create_function(inference_stack, name, "classify_image", code, SHORT_TIMEOUT_S),
+    }
+    return dataclasses.replace(
+        inference_stack,
+        state_machine_arn=create_state_machine(inference_stack, "inference-test-short-timeout", arns),
+        functions={**inference_stack.functions, "classify_image": name},
+        function_arns=arns,
     )
-    state_machine_arn = aws.client("stepfunctions").create_state_machine(
-        name="inference-test", definition=definition, roleArn=role_arn, type="STANDARD"
-    )["stateMachineArn"]
-    return InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, state_machine_arn, keys)

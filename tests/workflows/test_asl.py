@@ -15,6 +15,12 @@ from tests.workflows.asl import PLACEHOLDER, placeholders, render, transitions
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASL_FILES = [REPO_ROOT / "inference.asl.json", REPO_ROOT / "statemachine.asl.json"]
 BUILT_IN_ERROR_PREFIXES = ("States.", "Lambda.", "SageMaker.", "SQS.", "SNS.")
+# Raised by the Lambda service for a function, not by our handlers: Step Functions surfaces the payload's errorType.
+LAMBDA_RUNTIME_ERRORS = {
+    "Runtime.ExitError": "the function's process died mid-invocation (crash, segfault, OOM kill)",
+    "Sandbox.Timedout": "the function ran past its configured Timeout and was stopped",
+}
+CRASH_AND_TIMEOUT = {"Runtime.ExitError", "Sandbox.Timedout"}
 
 
 def sample_value(name: str) -> str:
@@ -85,7 +91,7 @@ def test_every_transition_resolves_and_every_state_is_reachable(asl_file):
 
 def test_every_caught_or_retried_error_can_actually_be_raised(asl_file):
     definition = json.loads(asl_file.read_text())
-    raisable = handler_error_names()
+    raisable = handler_error_names() | set(LAMBDA_RUNTIME_ERRORS)
     named = set()
 
     def walk(states):
@@ -98,6 +104,22 @@ def test_every_caught_or_retried_error_can_actually_be_raised(asl_file):
     walk(definition["States"])
     custom = {name for name in named if not name.startswith(BUILT_IN_ERROR_PREFIXES)}
     assert custom <= raisable, f"ASL names errors no handler raises: {sorted(custom - raisable)}"
+
+
+def test_every_inference_lambda_task_retries_crashes_and_timeouts_a_few_times_then_fails_by_name():
+    states = json.loads((REPO_ROOT / "inference.asl.json").read_text())["States"]
+    lambda_tasks = {name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::lambda:invoke"}
+    assert set(lambda_tasks) == {"SerializeImage", "ClassifyImage", "FilterInferences"}
+    for name, state in lambda_tasks.items():
+        retriers = [r for r in state["Retry"] if CRASH_AND_TIMEOUT & set(r["ErrorEquals"])]
+        assert len(retriers) == 1, f"{name}: crashes and timeouts need exactly one retrier"
+        assert set(retriers[0]["ErrorEquals"]) >= CRASH_AND_TIMEOUT, name
+        assert 1 <= retriers[0]["MaxAttempts"] <= 3, f"{name}: a retry budget that keeps an image waiting"
+        assert retriers[0]["JitterStrategy"] == "FULL", name
+        caught_by = next(c["Next"] for c in state["Catch"] if "States.ALL" in c["ErrorEquals"])
+        while states[caught_by]["Type"] != "Fail":  # classify keeps the image on the review queue first
+            caught_by = states[caught_by]["Next"]
+        assert states[caught_by].get("Error") == caught_by, f"{name} must end in a Fail state named for its step"
 
 
 def test_definition_passes_cfn_lint_state_machine_schema(asl_file, tmp_path):
