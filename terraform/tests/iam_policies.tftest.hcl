@@ -120,7 +120,7 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
 
   assert {
     condition = alltrue([
-      for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement :
+      for statement in jsondecode(module.state_machine_observability.policy_json).Statement :
       alltrue([for action in flatten([statement.Action]) : startswith(action, "logs:") || startswith(action, "xray:")])
       if contains(flatten([statement.Resource]), "*")
     ])
@@ -128,9 +128,19 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
   }
 
   assert {
+    condition = (
+      aws_iam_role_policy.state_machine.policy == module.state_machine_observability.policy_json &&
+      [for statement in jsondecode(module.state_machine_observability.policy_json).Statement : statement.Sid] == [
+        "InvokeWorkflowFunctions", "SendToHumanReview", "DeliverExecutionLogs", "SendTraces",
+      ]
+    )
+    error_message = "The role's policy is the workflow's own statements followed by log delivery and X-Ray; it is ${module.state_machine_observability.policy_json}"
+  }
+
+  assert {
     condition = alltrue(flatten([
       for document in [
-        data.aws_iam_policy_document.state_machine.json,
+        module.state_machine_observability.policy_json,
         data.aws_iam_policy_document.state_machine_assume_role.json,
         data.aws_iam_policy_document.serialize_image.json,
         data.aws_iam_policy_document.classify_image.json,

@@ -1,53 +1,10 @@
-"""A reduced `make demo` (few epochs, a lower gate) through the real stack, then `terraform destroy`."""
+"""A reduced `make demo` (the session's `demo` fixture, tests/e2e/conftest.py) through the real stack, then destroy."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.embedded, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory, shared_archive) -> tuple[dict, Path, str]:
-    out = tmp_path_factory.mktemp("demo")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "scripts" / "demo"),
-            "--out",
-            str(out),
-            "--epochs",
-            "8",
-            "--accuracy-threshold",
-            "0.6",
-            "--darkened",
-            "40",
-            "--port",
-            str(free_port()),
-            "--destroy",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-        env={**os.environ, "DATASET": str(shared_archive), "KEEP": "0"},
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return json.loads((out / "report.json").read_text()), out, result.stdout
 
 
 def test_every_stage_reports_progress_and_a_time(demo):

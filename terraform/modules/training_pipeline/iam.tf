@@ -274,41 +274,17 @@ data "aws_iam_policy_document" "state_machine" {
       resources = [statement.value]
     }
   }
+}
 
-  statement {
-    # Step Functions delivers logs through CloudWatch Logs' vended-log delivery API, whose actions accept no
-    # resource-level permissions: "*" is the only resource they can be granted on.
-    sid    = "DeliverExecutionLogs"
-    effect = "Allow"
-    actions = [
-      "logs:CreateLogDelivery",
-      "logs:GetLogDelivery",
-      "logs:UpdateLogDelivery",
-      "logs:DeleteLogDelivery",
-      "logs:ListLogDeliveries",
-      "logs:PutResourcePolicy",
-      "logs:DescribeResourcePolicies",
-      "logs:DescribeLogGroups",
-    ]
-    resources = ["*"]
-  }
+# Log delivery and X-Ray: the same for every state machine, so they live in one module.
+module "state_machine_observability" {
+  source = "../state_machine_observability"
 
-  statement {
-    # X-Ray's trace and sampling actions support no resource-level permissions either.
-    sid    = "SendTraces"
-    effect = "Allow"
-    actions = [
-      "xray:PutTraceSegments",
-      "xray:PutTelemetryRecords",
-      "xray:GetSamplingRules",
-      "xray:GetSamplingTargets",
-    ]
-    resources = ["*"]
-  }
+  policy_json = data.aws_iam_policy_document.state_machine.json
 }
 
 resource "aws_iam_role_policy" "state_machine" {
   name   = "${local.state_machine_name}-permissions"
   role   = aws_iam_role.state_machine.id
-  policy = data.aws_iam_policy_document.state_machine.json
+  policy = module.state_machine_observability.policy_json
 }
