@@ -7,8 +7,11 @@ Exit status 0 on success; otherwise one line `error: <ErrorName>: <message>` on 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from etl.errors import EtlError, InvalidArgument
@@ -17,17 +20,32 @@ from etl.pipeline import DEFAULT_CLASSES, DEFAULT_SEED, DEFAULT_VALIDATION_FRACT
 from etl.progress import Reporter
 from etl.source import CACHE_ENV, DEFAULT_CACHE_DIR, OFFICIAL_URL
 
+# S3's rules for new bucket names (3-63 characters: a-z 0-9 . -, a letter or digit at each end, no "..",
+# not an IP address); Terraform's `dataset` module validates bucket_name with the same pattern.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+# S3 keys stop at 1024 UTF-8 bytes; the dataset's own paths (`validation/<name>.png`) need up to ~220 of them.
+MAX_PREFIX_BYTES = 768
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        print(f"error: {InvalidArgument.__name__}: {message} (see --help)", file=sys.stderr)
+        print(f"error: {InvalidArgument.__name__}: {_one_line(message)} (see --help)", file=sys.stderr)
         raise SystemExit(InvalidArgument.exit_code)
 
 
+def _one_line(text: str) -> str:
+    """Control characters from argv escaped, so the error stays one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], text)
+
+
 def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1 (exclusive), got {text!r}")
     return value
 
 
@@ -45,17 +63,76 @@ def _positive(text: str) -> int:
     return value
 
 
+def _path(text: str) -> str:
+    """A path that can be opened, printed and recorded in the manifest: no NUL byte, valid UTF-8."""
+    try:
+        if "\0" in text:
+            raise ValueError
+        text.encode()  # bytes that are not UTF-8 reach argv as surrogates, which a UTF-8 stdout cannot print
+    except (ValueError, UnicodeError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable path (a NUL byte, or not UTF-8)") from None
+    if text.startswith("~") and os.path.expanduser(text).startswith("~"):
+        raise argparse.ArgumentTypeError(f"{text!r} starts with an unknown home directory")
+    return text
+
+
+def _output(text: str) -> str:
+    """The dataset folder is swapped in by rename, so it must name a folder of its own, never `.` or `/`."""
+    if Path(os.path.expanduser(_path(text))).name in ("", ".."):
+        raise argparse.ArgumentTypeError(f"{text!r} does not name a folder of its own (e.g. data/cifar-bikes)")
+    return text
+
+
+def _bucket(text: str) -> str:
+    if not _BUCKET_NAME.fullmatch(text) or ".." in text or _IP_ADDRESS.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an S3 bucket name (3-63 characters: lowercase letters, digits, dots and hyphens, "
+            "starting and ending with a letter or digit)"
+        )
+    return text
+
+
+def _prefix(text: str) -> str:
+    """Leading and trailing slashes are dropped (as load.key_prefix does); what is left must be plain segments."""
+    segments = text.strip("/").split("/") if text.strip("/") else []
+    problem = None
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        problem = "holds a control character"
+    elif any(segment in ("", ".", "..") for segment in segments):
+        problem = "has an empty, '.' or '..' segment"
+    elif any(segment != segment.strip() for segment in segments):
+        problem = "has a segment that starts or ends with whitespace"
+    else:
+        try:
+            size = len(text.encode())
+        except UnicodeError:
+            problem = "is not valid UTF-8"
+        else:
+            if size > MAX_PREFIX_BYTES:
+                problem = f"is {size} bytes long; S3 keys allow {MAX_PREFIX_BYTES} for the prefix"
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m etl",
         description="Extract CIFAR-100 classes into PNG training channels (+ .lst, manifest.json) and load them to S3.",
     )
-    parser.add_argument("--source", default=OFFICIAL_URL, help="archive URL or local path (default: %(default)s)")
     parser.add_argument(
-        "--output", required=True, help="local dataset folder; replaced atomically if it holds a dataset"
+        "--source", type=_path, default=OFFICIAL_URL, help="archive URL or local path (default: %(default)s)"
     )
-    parser.add_argument("--bucket", help="S3 bucket to load the dataset into (omit for a local run)")
-    parser.add_argument("--prefix", default="", help="key prefix in the bucket, e.g. datasets/cifar-bikes")
+    parser.add_argument(
+        "--output", type=_output, required=True, help="local dataset folder; replaced atomically if it holds a dataset"
+    )
+    parser.add_argument("--bucket", type=_bucket, help="S3 bucket to load the dataset into (omit for a local run)")
+    parser.add_argument(
+        "--prefix",
+        type=_prefix,
+        default="",
+        help="key prefix in the bucket (needs --bucket), e.g. datasets/cifar-bikes",
+    )
     parser.add_argument(
         "--classes",
         default=",".join(DEFAULT_CLASSES),
@@ -72,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--checksum",
         help="expected md5:<hex> or sha256:<hex> of the archive (the official URL's published MD5 is built in)",
     )
-    parser.add_argument("--cache-dir", help=f"download cache (default: ${CACHE_ENV} or {DEFAULT_CACHE_DIR})")
+    parser.add_argument(
+        "--cache-dir", type=_path, help=f"download cache (default: ${CACHE_ENV} or {DEFAULT_CACHE_DIR})"
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="with --bucket: list what would be uploaded/deleted, change nothing"
     )
@@ -90,16 +169,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _missing_parents(output: str) -> list[Path]:
+    """The folders above `output` that a run would create, deepest first."""
+    missing: list[Path] = []
+    parent = Path(os.path.expanduser(output)).absolute().parent
+    try:
+        while not parent.exists() and parent != parent.parent:
+            missing.append(parent)
+            parent = parent.parent
+    except OSError:  # unreadable: the run reports it as OutputNotWritable
+        return []
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """A refused run leaves no trace: remove the (still empty) parent folders it created."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed as one line
         return int(exit_.code or 0)
+    args_error = None
     if args.dry_run and not args.bucket:
         args_error = "--dry-run needs --bucket (it shows what would be uploaded)"
+    elif args.prefix.strip("/") and not args.bucket:
+        args_error = "--prefix needs --bucket (it is the key prefix in the bucket)"
+    if args_error:
         print(f"error: {InvalidArgument.__name__}: {args_error}", file=sys.stderr)
         return InvalidArgument.exit_code
     reporter = Reporter(quiet=args.quiet)
+    created = _missing_parents(args.output)
     try:
         result = run(
             args.source,
@@ -118,9 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             reporter=reporter,
         )
     except EtlError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _remove_empty(created)
+        print(f"error: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _remove_empty(created)
         print("error: Interrupted: stopped before completion; no partial dataset was published", file=sys.stderr)
         return 130
     print(result.summary())

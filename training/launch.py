@@ -10,7 +10,12 @@ algorithm's container images with the SageMaker SDK's tables, build the executio
 (`training.pipeline_input`), start the state machine and print its progress.
 
 Exit status: 0 deployed (or started, with --no-wait); 3 the accuracy gate rejected the model (both numbers are
-printed); 1 any other failure (the Fail state's cause is printed); 2 bad arguments or settings.
+printed); 1 any other failure (the Fail state's cause is printed); 2 bad arguments or settings, a job name that a
+training job or pipeline execution already has included.
+
+Each run is a new model version: its training job, model, endpoint config and model artifacts
+(`<model output>/<job>/output/`) are all named after the job name, so a re-run needs a new one (the default is a
+new UTC time). A taken name is refused before anything is uploaded or started; nothing existing is changed.
 Terraform calls this from the training_pipeline module when `launch_on_apply = true`.
 """
 
@@ -21,6 +26,8 @@ import gzip
 import hashlib
 import io
 import json
+import math
+import re
 import sys
 import tarfile
 import time
@@ -28,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -59,6 +66,11 @@ ClientFactory = Callable[[str], Any]
 
 class LaunchError(Exception):
     """The pipeline could not be started (missing manifest, no image for the region, bad job name)."""
+
+
+class JobNameTaken(LaunchError):
+    """A training job or an execution of the pipeline already has this name; SageMaker and Step Functions never
+    reuse one, and a run under an old name would only fail half-way."""
 
 
 @dataclass
@@ -155,6 +167,43 @@ def default_job_name(state_machine_arn: str, algorithm: Algorithm, now: datetime
 def name_prefix(state_machine_arn: str) -> str | None:
     name = state_machine_arn.rsplit(":", 1)[-1]
     return name.removesuffix(STATE_MACHINE_SUFFIX) if name.endswith(STATE_MACHINE_SUFFIX) else None
+
+
+def job_name_for(state_machine_arn: str, algorithm: Algorithm, job_name: str | None = None) -> str:
+    """The run's name: the one given, or `<name_prefix>-<algorithm>-<UTC time>`; checked against SageMaker's rules
+    and the prefix the pipeline's roles are scoped to."""
+    try:
+        name = validate_job_name(job_name) if job_name else default_job_name(state_machine_arn, algorithm)
+    except PipelineInputError as error:
+        raise LaunchError(str(error)) from None
+    prefix = name_prefix(state_machine_arn)
+    if prefix and not name.startswith(f"{prefix}-"):
+        raise LaunchError(
+            f"job name {name!r} must start with {prefix + '-'!r}: the pipeline's roles may "
+            "only create training jobs, models and endpoint configs with that prefix"
+        )
+    return name
+
+
+def refuse_taken_job_name(sagemaker: Any, job_name: str, progress: Callable[[str], None]) -> None:
+    """A training job of this name means an earlier run: its model version stays as it is, the new run needs a new
+    name. Checked before anything is uploaded or started."""
+    try:
+        job = sagemaker.describe_training_job(TrainingJobName=job_name)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        if details.get("Code") == "ValidationException" and _says_not_found(details.get("Message", "")):
+            return
+        if details.get("Code") in {"AccessDeniedException", "AccessDenied"}:
+            progress(f"cannot check whether training job {job_name} exists ({details.get('Code')}); going on")
+            return
+        raise
+    created = job.get("CreationTime")
+    when = f", created {created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if isinstance(created, datetime) else ""
+    raise JobNameTaken(
+        f"training job {job_name} already exists ({job.get('TrainingJobStatus', 'unknown status')}{when}); "
+        "nothing was started or changed - give a new --job-name (or none) to train a new model version"
+    )
 
 
 def resolve_images(
@@ -290,13 +339,7 @@ def prepare_input(
     """Read the manifest, upload the code, resolve the images: the execution input, ready to start."""
     algorithm = Algorithm(algorithm)
     try:
-        job_name = validate_job_name(job_name) if job_name else default_job_name(state_machine_arn, algorithm)
-        prefix = name_prefix(state_machine_arn)
-        if prefix and not job_name.startswith(f"{prefix}-"):
-            raise LaunchError(
-                f"job name {job_name!r} must start with {prefix + '-'!r}: the pipeline's roles may "
-                "only create training jobs, models and endpoint configs with that prefix"
-            )
+        job_name = job_name_for(state_machine_arn, algorithm, job_name)
         manifest = read_manifest(s3, bucket, dataset_prefix)
         progress(
             f"dataset s3://{bucket}/{dataset_prefix.strip('/')}: "
@@ -347,13 +390,31 @@ def launch(
     region = region or boto3.session.Session().region_name or state_machine_arn.split(":")[3]
     make_client = client_factory or (lambda service: boto3.client(service, region_name=region))
     s3, sfn, sagemaker = make_client("s3"), make_client("stepfunctions"), make_client("sagemaker")
+    algorithm = Algorithm(input_options.pop("algorithm", Algorithm.PYTORCH))
+    job_name = job_name_for(state_machine_arn, algorithm, input_options.pop("job_name", None))
+    refuse_taken_job_name(sagemaker, job_name, progress)
     execution_input = prepare_input(
-        state_machine_arn, bucket, dataset_prefix, region=region, s3=s3, progress=progress, **input_options
+        state_machine_arn,
+        bucket,
+        dataset_prefix,
+        algorithm=algorithm,
+        job_name=job_name,
+        region=region,
+        s3=s3,
+        progress=progress,
+        **input_options,
     )
-    job_name = execution_input["training"]["job_name"]
-    execution_arn = sfn.start_execution(
-        stateMachineArn=state_machine_arn, name=job_name, input=json.dumps(execution_input)
-    )["executionArn"]
+    try:
+        execution_arn = sfn.start_execution(
+            stateMachineArn=state_machine_arn, name=job_name, input=json.dumps(execution_input)
+        )["executionArn"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+        raise JobNameTaken(
+            f"an execution named {job_name} of {state_machine_arn.rsplit(':', 1)[-1]} already exists; "
+            "nothing was started - give a new --job-name (or none) to train a new model version"
+        ) from None
     progress(f"started {execution_arn}")
     result = LaunchResult(execution_arn, job_name, "RUNNING", execution_input=dict(execution_input))
     if not wait:
@@ -362,15 +423,136 @@ def launch(
 
 
 # -- the CLI -------------------------------------------------------------------------------------------------------
+# Every value is checked here, before any AWS client exists: a typo costs nothing and is named in one line.
+_STATE_MACHINE_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:states:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]+):[0-9]{12}:stateMachine:[^\s:]{1,80}"
+)
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+# S3's rules for bucket names, as the ETL and Terraform's dataset module check them.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+_INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9-]+")
+_HYPERPARAMETER_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,255}")
+MAX_PREFIX_BYTES = 768  # S3 keys stop at 1024 UTF-8 bytes; the dataset's own paths need the rest
+MAX_HYPERPARAMETER_VALUE = 2500  # CreateTrainingJob's limit per value
+MAX_COUNT = 2**31 - 1  # the built-in algorithm reads epochs and batch sizes as 32-bit integers
+
+
+class InvalidArgument(LaunchError):
+    """A command-line value refused before any AWS client is created (`error: InvalidArgument: ...`, exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise InvalidArgument(f"{_one_line(message)} (see --help)")
+
+
+def _one_line(text: str) -> str:
+    """Control characters from argv escaped, so the error stays one line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], text)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise argparse.ArgumentTypeError(message)
+
+
+def _state_machine_arn(text: str) -> str:
+    _check(
+        bool(_STATE_MACHINE_ARN.fullmatch(text)),
+        f"{text!r} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)",
+    )
+    return text
+
+
+def _bucket(text: str) -> str:
+    _check(
+        bool(_BUCKET_NAME.fullmatch(text)) and ".." not in text and not _IP_ADDRESS.fullmatch(text),
+        f"{text!r} is not an S3 bucket name (3-63 characters: lowercase letters, digits, dots and hyphens, "
+        "starting and ending with a letter or digit)",
+    )
+    return text
+
+
+def _key_prefix(text: str) -> str:
+    """Leading and trailing slashes are dropped (as dataset_uri does); what is left must be plain segments."""
+    segments = text.strip("/").split("/") if text.strip("/") else []
+    _check(all(ord(c) >= 32 and ord(c) != 127 for c in text), f"{text!r} holds a control character")
+    _check(all(s not in ("", ".", "..") for s in segments), f"{text!r} has an empty, '.' or '..' segment")
+    _check(all(s == s.strip() for s in segments), f"{text!r} has a segment that starts or ends with whitespace")
+    try:
+        size = len(text.encode())
+    except UnicodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8") from None
+    _check(size <= MAX_PREFIX_BYTES, f"{text!r} is {size} bytes long; S3 keys allow {MAX_PREFIX_BYTES} for a prefix")
+    return text
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    _check(1 <= value <= MAX_COUNT, f"must be a whole number from 1 to {MAX_COUNT}, got {text!r}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    _check(math.isfinite(value) and value > 0, f"must be a number above 0, got {text!r}")
+    return value
+
+
+def _instance_type(text: str) -> str:
+    _check(bool(_INSTANCE_TYPE.fullmatch(text)), f"{text!r} is not a SageMaker instance type (e.g. ml.m5.xlarge)")
+    return text
+
+
+def _job_name(text: str) -> str:
+    try:
+        validate_job_name(text)
+    except PipelineInputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _code_s3_uri(text: str) -> str:
+    bucket, _, prefix = text.removeprefix("s3://").partition("/")
+    _check(text.startswith("s3://"), f"{text!r} is not an s3://BUCKET/PREFIX URI")
+    _bucket(bucket)
+    _key_prefix(prefix)
+    return text
+
+
+def _region(text: str) -> str:
+    _check(bool(_REGION.fullmatch(text)), f"{text!r} is not an AWS region (e.g. eu-west-1)")
+    return text
+
+
+def _readable_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.launch", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--state-machine-arn", required=True, help="the training pipeline state machine")
-    parser.add_argument("--bucket", required=True, help="the data bucket the ETL wrote to")
-    parser.add_argument("--dataset-prefix", required=True, help="the dataset's prefix (holds manifest.json)")
+    """The parsed and checked command line; any bad value raises InvalidArgument naming the option."""
+    parser = _Parser(prog="python -m training.launch", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--state-machine-arn", type=_state_machine_arn, required=True, help="the training pipeline state machine"
+    )
+    parser.add_argument("--bucket", type=_bucket, required=True, help="the data bucket the ETL wrote to")
+    parser.add_argument(
+        "--dataset-prefix", type=_key_prefix, required=True, help="the dataset's prefix (holds manifest.json)"
+    )
     parser.add_argument("--algorithm", choices=[a.value for a in Algorithm], default=Algorithm.PYTORCH.value)
-    parser.add_argument("--epochs", type=int, help="training epochs")
-    parser.add_argument("--learning-rate", type=float, help="learning rate")
-    parser.add_argument("--batch-size", type=int, help="mini-batch size")
+    parser.add_argument("--epochs", type=_count, help="training epochs")
+    parser.add_argument("--learning-rate", type=_positive_number, help="learning rate")
+    parser.add_argument("--batch-size", type=_count, help="mini-batch size")
     parser.add_argument(
         "--hyperparameter",
         action="append",
@@ -378,12 +560,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="any other hyperparameter (repeatable)",
     )
-    parser.add_argument("--instance-type", default="ml.m5.xlarge", help="training instance type")
-    parser.add_argument("--inference-instance-type", default="ml.m5.large", help="endpoint instance type")
-    parser.add_argument("--job-name", help="training job name (default <name prefix>-<algorithm>-<UTC time>)")
-    parser.add_argument("--code-s3-uri", help="where the sourcedir tarball goes (default s3://BUCKET/training-code)")
+    parser.add_argument("--instance-type", type=_instance_type, default="ml.m5.xlarge", help="training instance type")
+    parser.add_argument(
+        "--inference-instance-type", type=_instance_type, default="ml.m5.large", help="endpoint instance type"
+    )
+    parser.add_argument(
+        "--job-name", type=_job_name, help="training job name (default <name prefix>-<algorithm>-<UTC time>)"
+    )
+    parser.add_argument(
+        "--code-s3-uri",
+        type=_code_s3_uri,
+        help="where the sourcedir tarball goes (default s3://BUCKET/training-code)",
+    )
     parser.add_argument("--sourcedir", type=Path, default=SOURCEDIR, help="the script-mode source dir to package")
-    parser.add_argument("--region", help="AWS region (default: the SDK's)")
+    parser.add_argument("--region", type=_region, help="AWS region; must be the state machine's (the default)")
     parser.add_argument("--no-wait", action="store_true", help="start the execution and return")
     parser.add_argument(
         "--print-input",
@@ -391,8 +581,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="print the execution input instead of starting it; without --job-name it carries no "
         "job name, so the state machine names each run (the input a retrain starts with)",
     )
-    parser.add_argument("--poll-seconds", type=float, default=5.0, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    parser.add_argument("--poll-seconds", type=_positive_number, default=5.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    arn_region = args.state_machine_arn.split(":")[3]
+    if args.region and args.region != arn_region:
+        parser.error(f"--region {args.region} is not the state machine's region {arn_region}")
+    args.region = arn_region  # the pipeline, its bucket and its training jobs live in one region
+    prefix = name_prefix(args.state_machine_arn)
+    if args.job_name and prefix and not args.job_name.startswith(f"{prefix}-"):
+        parser.error(f"--job-name {args.job_name} must start with {prefix}- (the pipeline's roles are scoped to it)")
+    sourcedir = args.sourcedir
+    if args.algorithm == Algorithm.PYTORCH.value and not (
+        _readable_file(sourcedir / "train.py") and _readable_file(sourcedir / "metrics.py")
+    ):
+        parser.error(f"--sourcedir {str(sourcedir)!r} has no train.py and metrics.py to package")
+    return args
 
 
 def hyperparameters_from(args: argparse.Namespace) -> dict[str, str]:
@@ -402,14 +605,32 @@ def hyperparameters_from(args: argparse.Namespace) -> dict[str, str]:
     values = {key: str(value) for key, value in named.items() if value is not None}
     for pair in args.hyperparameter:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise LaunchError(f"--hyperparameter {pair!r} is not KEY=VALUE")
-        values[key.strip()] = value.strip()
+        key, value = key.strip(), value.strip()
+        if not sep or not _HYPERPARAMETER_KEY.fullmatch(key):
+            raise InvalidArgument(f"--hyperparameter {pair!r} is not KEY=VALUE (KEY: letters, digits, _ . -)")
+        if key.startswith("sagemaker_"):
+            raise InvalidArgument(f"--hyperparameter {key}: sagemaker_* hyperparameters are set by the launcher")
+        if key in values:
+            raise InvalidArgument(f"hyperparameter {key} is given twice")
+        try:
+            value.encode()
+        except UnicodeError:
+            value = "\0"  # not UTF-8: refused below like a control character
+        if any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise InvalidArgument(
+                f"--hyperparameter {key}: the value must be at most {MAX_HYPERPARAMETER_VALUE} printable characters"
+            )
+        values[key] = value
     return values
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+        hyperparameters = hyperparameters_from(args)
+    except InvalidArgument as error:
+        print(f"error: {InvalidArgument.__name__}: {_one_line(str(error))}", file=sys.stderr)
+        return EXIT_USAGE
     input_options = {
         "algorithm": args.algorithm,
         "instance_type": args.instance_type,
@@ -417,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         "job_name": args.job_name,
         "code_s3_uri": args.code_s3_uri,
         "sourcedir": args.sourcedir,
+        "hyperparameters": hyperparameters,
     }
     progress = (
         (lambda line: print(line, file=sys.stderr, flush=True))
@@ -424,15 +646,13 @@ def main(argv: list[str] | None = None) -> int:
         else (lambda line: print(line, flush=True))
     )
     try:
-        input_options["hyperparameters"] = hyperparameters_from(args)
         if args.print_input:
-            region = args.region or boto3.session.Session().region_name or args.state_machine_arn.split(":")[3]
             execution_input = prepare_input(
                 args.state_machine_arn,
                 args.bucket,
                 args.dataset_prefix,
-                region=region,
-                s3=boto3.client("s3", region_name=region),
+                region=args.region,
+                s3=boto3.client("s3", region_name=args.region),
                 progress=progress,
                 **input_options,
             )
@@ -451,7 +671,8 @@ def main(argv: list[str] | None = None) -> int:
             **input_options,
         )
     except LaunchError as error:
-        print(f"error: {error}", file=sys.stderr)
+        named = "" if type(error) is LaunchError else f"{type(error).__name__}: "  # e.g. JobNameTaken
+        print(f"error: {named}{error}", file=sys.stderr)
         return EXIT_USAGE
     except (ClientError, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -459,6 +680,12 @@ def main(argv: list[str] | None = None) -> int:
     stream = sys.stdout if result.exit_code == EXIT_SUCCEEDED else sys.stderr
     print(result.summary(), file=stream)
     return result.exit_code
+
+
+def _says_not_found(message: str) -> bool:
+    """DescribeTrainingJob's answer for a name no job has (AWS: 'Requested resource not found')."""
+    lowered = message.lower()
+    return "not found" in lowered or "could not find" in lowered
 
 
 def _first_line(text: str | None, limit: int = 300) -> str:

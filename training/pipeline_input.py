@@ -104,7 +104,7 @@ def split_uri(bucket: str, dataset_prefix: str, split: str) -> str:
 
 
 def validate_job_name(job_name: str) -> str:
-    if not JOB_NAME_PATTERN.match(job_name):
+    if not JOB_NAME_PATTERN.fullmatch(job_name):
         raise PipelineInputError(
             f"job name {job_name!r} is not a valid SageMaker name (1-63 letters, digits and hyphens)"
         )

@@ -9,8 +9,10 @@ state):
   hyperparameters). The job goes InProgress → Completed/Failed/Stopped; its log goes to the CloudWatch Logs group
   `/aws/sagemaker/TrainingJobs` and to `<work_dir>/training-jobs/<job>/`; FinalMetricDataList comes from the
   job's own MetricDefinitions applied to that log (last match wins); model.tar.gz and output.tar.gz are uploaded
-  to `<S3OutputPath>/<job>/output/`. Any other job (a built-in algorithm's image) fails with a reason saying it
-  cannot run locally.
+  to `<S3OutputPath>/<job>/output/`. A script that exits non-zero fails the job with the training toolkit's
+  `AlgorithmError: ExecuteUserScriptError` reason (exit code, the exception it raised, the command), and nothing is
+  uploaded. Any other job (a built-in algorithm's image) fails with a reason saying it cannot run locally. A job
+  name that is taken is refused with ResourceInUse, as on AWS.
 * CreateEndpoint goes Creating → InService (or Failed); UpdateEndpoint goes Updating → InService, switching to
   the new endpoint config only once its model loads - a failed update keeps the old config serving (blue/green).
 """
@@ -39,7 +41,8 @@ LOG = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 HOST = "algo-1"
 _TRAINING_SLOTS = threading.BoundedSemaphore(1)  # one local job at a time: the machine's cores are shared
-_FAILURE_LOG_LINES = 10
+_FAILURE_LOG_LINES = 3  # printed lines quoted when a failing script raised no exception
+FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob's FailureReason is at most this long
 
 
 class LocalTrainingError(Exception):
@@ -355,11 +358,8 @@ class TrainingRunner:
         if code != 0 and time.monotonic() >= deadline:
             raise _Timeout(f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime} s)")
         if code != 0:
-            tail = " | ".join(line for line in lines[-_FAILURE_LOG_LINES:] if line.strip())
             shown = " ".join([Path(command[0]).name, Path(command[1]).name, *command[2:]])
-            raise LocalTrainingError(
-                f'AlgorithmError: ExecuteUserScriptError: ExitCode {code}. Command "{shown}". Last log lines: {tail}'
-            )
+            raise LocalTrainingError(script_failure_reason(code, shown, lines))
         return lines
 
 
@@ -413,6 +413,30 @@ class _JobPaths:
                 }
             )
         )
+
+
+def script_failure_reason(exit_code: int, command: str, lines: list[str]) -> str:
+    """FailureReason of a script that exited non-zero, as the SageMaker training toolkit words it: the exit code,
+    the error message (the exception that ended a traceback, else the last lines the script printed), the command.
+    Kept to one line and to FailureReason's 1024 characters."""
+    message = _error_message(lines)
+    head = f"AlgorithmError: ExecuteUserScriptError: ExitCode {exit_code} ErrorMessage "
+    tail = f' Command "{command}", exit code: {exit_code}'
+    room = FAILURE_REASON_LIMIT - len(head) - len(tail) - 2
+    if len(message) > room:
+        message = "..." + message[-(room - 3) :]  # the end of an error says most
+    return f'{head}"{message}"{tail}'
+
+
+def _error_message(lines: list[str]) -> str:
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last):")]
+    if starts:
+        # After the frames (indented) comes the exception: "ValueError: ..." and any further lines of its message.
+        raised = [line for line in lines[starts[-1] + 1 :] if line.strip() and not line[:1].isspace()]
+        if raised:
+            return " ".join(line.strip() for line in raised)
+    printed = [line.strip() for line in lines if line.strip()]
+    return " | ".join(printed[-_FAILURE_LOG_LINES:]) or "the script printed nothing"
 
 
 def final_metrics(definitions: list[dict[str, str]], lines: list[str]) -> list[dict[str, Any]]:
@@ -511,7 +535,7 @@ def _patch(owner: type, name: str, replacement: Callable[..., Any]) -> None:
 def install(ctx: Any) -> None:
     """Patch moto's SageMaker backend and responses: local training, endpoint lifecycle, UpdateEndpoint."""
     from moto.core.responses import ActionResult
-    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
     from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
 
@@ -523,10 +547,9 @@ def install(ctx: Any) -> None:
     def create_training_job(self: Any, **kwargs: Any) -> Any:
         name = kwargs["training_job_name"]
         if name in self.training_jobs:
-            raise ValidationError(
-                message="Training job names must be unique within an AWS account and region, "
-                f"and a training job with this name already exists "
-                f"({self.training_jobs[name].arn})"
+            raise ResourceInUseException(
+                "Training job names must be unique within an AWS account and region, "
+                f"and a training job with this name already exists ({self.training_jobs[name].arn})"
             )
         requested = copy.deepcopy(kwargs.get("algorithm_specification") or {})
         job = original_create_training_job(self, **kwargs)

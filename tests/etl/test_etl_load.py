@@ -1,9 +1,11 @@
-"""Loading to S3 (moto): everything once, nothing twice, manifest last, stale objects removed."""
+"""Loading to S3 (moto): everything once, nothing twice, manifest last, stale objects removed; an interrupted
+load publishes no manifest and a re-run finishes it."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,7 @@ from etl.__main__ import main
 from etl.load import load_dataset, make_client
 from etl.progress import Reporter
 from tests.etl.etl_testdata import s3_keys
+from training.launch import LaunchError, read_manifest
 
 MakeArchive = Callable[..., Path]
 
@@ -149,3 +152,90 @@ def test_uploaded_bytes_match_the_manifest(s3: Any, small_dataset: Path) -> None
     for name, entry in manifest["splits"]["validation"]["files"].items():
         body = s3.get_object(Bucket="datasets", Key=f"validation/{name}")["Body"].read()
         assert hashlib.sha256(body).hexdigest() == entry["sha256"]
+
+
+# -- re-running against the same bucket and prefix ------------------------------------------------------------------
+def _check_bucket_holds_exactly(s3: Any, root: Path, prefix: str) -> None:
+    """What a training job sees (every object under a split's folder) is what the manifest lists, byte for byte."""
+    manifest = json.loads((root / etl.MANIFEST_NAME).read_bytes())
+    remote = s3.get_object(Bucket="datasets", Key=f"{prefix}/{etl.MANIFEST_NAME}")["Body"].read()
+    assert remote == (root / etl.MANIFEST_NAME).read_bytes()
+    listed = {f"{prefix}/{file.path}": file.sha256 for file in etl.manifest.dataset_files(manifest)}
+    assert s3_keys(s3, prefix=f"{prefix}/") == set(listed) | {f"{prefix}/{etl.MANIFEST_NAME}"}
+    for key, sha256 in listed.items():
+        assert hashlib.sha256(s3.get_object(Bucket="datasets", Key=key)["Body"].read()).hexdigest() == sha256
+
+
+def test_a_rerun_with_other_classes_and_fraction_leaves_exactly_the_new_dataset(
+    s3: Any, make_archive: MakeArchive, tmp_path: Path
+) -> None:
+    archive = str(make_archive())
+    etl.run(archive, tmp_path / "first", bucket="datasets", prefix="ds", s3_client=s3)
+    first_keys = s3_keys(s3)
+
+    second = etl.run(
+        archive,
+        tmp_path / "second",
+        bucket="datasets",
+        prefix="ds",
+        classes="motorcycle,class_0",
+        validation_fraction=0.3,
+        seed=5,
+        s3_client=s3,
+    )
+
+    _check_bucket_holds_exactly(s3, second.output, "ds")
+    assert second.load is not None
+    assert set(second.load.deleted) == first_keys - s3_keys(s3)  # every bicycle image, and those that moved
+    bicycles = {
+        f"ds/{split}/{name}"
+        for split, entry in etl.manifest.read(tmp_path / "first")["splits"].items()
+        for name, file in entry["files"].items()
+        if file["class"] == "bicycle"
+    }
+    assert bicycles <= set(second.load.deleted)  # a class no longer asked for leaves no image behind
+    train_lst = s3.get_object(Bucket="datasets", Key="ds/train/train.lst")["Body"].read().decode()
+    assert train_lst == (second.output / "train" / "train.lst").read_text()  # motorcycle is label 0 now
+
+
+def _interrupt(s3: Any, operation: str, after: int) -> list[str]:
+    """Let `after` calls of `operation` through, then fail every further one as a dropped connection would."""
+    passed: list[str] = []
+
+    def maybe_fail(params: dict[str, Any], **kwargs: Any) -> None:
+        if len(passed) >= after:
+            raise EndpointConnectionError(endpoint_url="http://s3.test")
+        passed.append(params.get("Key", ""))
+
+    s3.meta.events.register(f"before-parameter-build.s3.{operation}", maybe_fail)
+    return passed
+
+
+@pytest.mark.parametrize(("operation", "after"), [("PutObject", 5), ("DeleteObjects", 0)])
+def test_an_interrupted_reload_publishes_no_manifest_and_a_rerun_finishes_it(
+    s3: Any, make_archive: MakeArchive, tmp_path: Path, operation: str, after: int
+) -> None:
+    archive = str(make_archive())
+    first = etl.run(archive, tmp_path / "first", bucket="datasets", prefix="ds", s3_client=s3).output
+    second = etl.run(archive, tmp_path / "second", validation_fraction=0.3, seed=5).output
+    interrupted = make_client()
+    uploaded_before_failure = _interrupt(interrupted, operation, after)
+
+    with pytest.raises(etl.LoadFailed, match="manifest not written"):
+        load_dataset(second, "datasets", "ds", client=interrupted, concurrency=1)
+
+    # Half old, half new objects, and no manifest: a reader refuses the dataset instead of training on a mix.
+    assert f"ds/{etl.MANIFEST_NAME}" not in s3_keys(s3)
+    with pytest.raises(LaunchError, match="run the ETL first"):
+        read_manifest(s3, "datasets", "ds")
+    assert s3_keys(s3) != _local_keys(first, "ds")
+
+    calls = _record_calls(s3)
+    result = load_dataset(second, "datasets", "ds", client=s3)
+
+    _check_bucket_holds_exactly(s3, second, "ds")
+    puts = [key for name, key in calls if name == "PutObject"]
+    assert len(puts) == len(set(puts)) == len(result.uploaded)
+    if operation == "PutObject":
+        assert len(uploaded_before_failure) == after
+        assert not set(puts) & set(uploaded_before_failure)  # what arrived the first time is not sent again

@@ -132,7 +132,13 @@ class TrainingPipeline:
     baseline_function_arn: str
     work: Path
 
-    def state_machine(self, name: str, accuracy_threshold: float = 0.8, endpoint_name: str | None = None) -> str:
+    def state_machine(
+        self,
+        name: str,
+        accuracy_threshold: float = 0.8,
+        endpoint_name: str | None = None,
+        baseline_function_arn: str | None = None,
+    ) -> str:
         """A training pipeline state machine rendered as Terraform renders it (name must end -training-pipeline)."""
         definition = render(
             REPO_ROOT / "statemachine.asl.json",
@@ -147,7 +153,7 @@ class TrainingPipeline:
                 "model_output_s3_uri": f"s3://{self.data_bucket}/models",
                 "sagemaker_execution_role_arn": self.role_arn,
                 "evaluate_function_arn": self.evaluate_function_arn,
-                "write_baseline_function_arn": self.baseline_function_arn,
+                "write_baseline_function_arn": baseline_function_arn or self.baseline_function_arn,
                 "notification_topic_arn": self.topic_arn,
             },
         )
@@ -173,6 +179,33 @@ def lambda_handler(event, context):
     boto3.client("s3").put_object(Bucket=bucket, Key=prefix + "/request.json", Body=json.dumps(event))
     return {"baseline_s3_prefix": event["baseline_s3_prefix"]}
 """
+
+
+# Leaves one object per attempt under the baseline prefix. The first attempt runs past the function's timeout
+# (Sandbox.Timedout) and the next one succeeds; for a job whose name says "crashes" every attempt kills the runtime
+# (Runtime.ExitError).
+FLAKY_BASELINE_STAND_IN = """\
+import os, time, boto3
+def lambda_handler(event, context):
+    bucket, _, prefix = event["baseline_s3_prefix"].removeprefix("s3://").partition("/")
+    marks = f"{prefix}/attempts/{event['training_job_name']}/"
+    s3 = boto3.client("s3")
+    earlier = s3.list_objects_v2(Bucket=bucket, Prefix=marks).get("KeyCount", 0)
+    s3.put_object(Bucket=bucket, Key=f"{marks}{earlier + 1}", Body=b"")
+    if "crashes" in event["training_job_name"]:
+        os._exit(1)
+    if earlier == 0:
+        time.sleep(30)
+    return {"baseline_s3_prefix": event["baseline_s3_prefix"]}
+"""
+
+
+def lambda_zip(source: str) -> bytes:
+    """A zip holding one app.py."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -207,15 +240,12 @@ def training_pipeline(local_aws, lambda_zips, tmp_path_factory) -> TrainingPipel
             }
         },
     )["FunctionArn"]
-    stand_in = io.BytesIO()
-    with zipfile.ZipFile(stand_in, "w") as archive:
-        archive.writestr("app.py", BASELINE_STAND_IN)
     baseline_arn = lam.create_function(
         FunctionName="pipeline-test-write-baseline",
         Runtime="python3.11",
         Role=role_arn,
         Handler="app.lambda_handler",
-        Code={"ZipFile": stand_in.getvalue()},
+        Code={"ZipFile": lambda_zip(BASELINE_STAND_IN)},
         Timeout=30,
     )["FunctionArn"]
     return TrainingPipeline(

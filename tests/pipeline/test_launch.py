@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.config import default_user_config
 
@@ -291,6 +292,64 @@ def test_print_input_gives_a_retrain_input_without_a_job_name(aws, capsys):
     assert "job_name" not in printed["training"]
     assert printed["training"]["hyperparameters"]["epochs"] == "4"
     assert aws["sfn"].list_executions(stateMachineArn=aws["arn"])["executions"] == []
+
+
+def launch_cli(arn: str, job_name: str) -> int:
+    return launcher.main(
+        [
+            *("--state-machine-arn", arn, "--bucket", BUCKET, "--dataset-prefix", PREFIX),
+            *("--job-name", job_name, "--region", REGION, "--sourcedir", str(DOUBLE_SOURCEDIR), "--no-wait"),
+        ]
+    )
+
+
+def bucket_keys(s3: Any) -> list[str]:
+    return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+def test_a_job_name_a_training_job_has_is_refused_before_anything_is_uploaded_or_started(aws, capsys):
+    boto3.client("sagemaker", region_name=REGION).create_training_job(
+        TrainingJobName="cv-pytorch-1",
+        AlgorithmSpecification={"TrainingImage": "image", "TrainingInputMode": "File"},
+        RoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+    )
+    keys = bucket_keys(aws["s3"])
+
+    code = launch_cli(aws["arn"], "cv-pytorch-1")
+
+    captured = capsys.readouterr()
+    assert code == launcher.EXIT_USAGE
+    assert captured.err.count("\n") == 1, captured.err  # one line
+    assert captured.err.startswith("error: JobNameTaken: training job cv-pytorch-1 already exists")
+    assert "new --job-name" in captured.err
+    assert captured.out == ""  # not even the dataset was read
+    assert bucket_keys(aws["s3"]) == keys  # no training code uploaded
+    assert aws["sfn"].list_executions(stateMachineArn=aws["arn"])["executions"] == []
+
+
+def test_a_job_name_an_execution_has_is_refused_with_the_job_named(aws, capsys):
+    """An earlier run that never got as far as creating its training job still holds the execution name."""
+    aws["sfn"].start_execution(stateMachineArn=aws["arn"], name="cv-pytorch-2", input="{}")
+
+    code = launch_cli(aws["arn"], "cv-pytorch-2")
+
+    err = capsys.readouterr().err
+    assert code == launcher.EXIT_USAGE
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: JobNameTaken: an execution named cv-pytorch-2 of cv-training-pipeline already")
+    assert [e["name"] for e in aws["sfn"].list_executions(stateMachineArn=aws["arn"])["executions"]] == ["cv-pytorch-2"]
+
+
+def test_any_other_error_while_checking_the_name_is_not_taken_for_a_free_name():
+    class Broken:
+        def describe_training_job(self, TrainingJobName: str) -> dict:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "Describe")
+
+    with pytest.raises(ClientError, match="Rate exceeded"):
+        launcher.refuse_taken_job_name(Broken(), "cv-pytorch-3", lambda _: None)
 
 
 # -- following an execution and exit codes --------------------------------------------------------------------------

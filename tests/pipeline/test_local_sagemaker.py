@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 import time
 from typing import Any
@@ -149,9 +150,26 @@ def test_a_failing_script_fails_the_job_with_its_last_log_lines(jobs):
     job = wait_for_job(jobs, "jobs-failing")
 
     assert job["TrainingJobStatus"] == "Failed"
-    assert job["FailureReason"].startswith("AlgorithmError: ExecuteUserScriptError: ExitCode 4")
+    assert job["FailureReason"].startswith("AlgorithmError: ExecuteUserScriptError: ExitCode 4 ErrorMessage ")
     assert "something went wrong on purpose" in job["FailureReason"]
     assert "ModelArtifacts" not in job
+
+
+def test_a_script_that_raises_fails_the_job_with_the_exception_as_the_reason(jobs):
+    """As the SageMaker training toolkit reports it: exit code, the exception that ended the traceback, command."""
+    start_job(jobs, "jobs-raising", fail="the train channel holds a single class")
+    job = wait_for_job(jobs, "jobs-raising")
+
+    assert job["TrainingJobStatus"] == "Failed"
+    assert re.fullmatch(
+        r"AlgorithmError: ExecuteUserScriptError: ExitCode 1 "
+        r'ErrorMessage "StandInTrainingError: the train channel holds a single class" '
+        r'Command "python[\d.]* train\.py --fail the train channel holds a single class", exit code: 1',
+        job["FailureReason"],
+    ), job["FailureReason"]
+    assert "ModelArtifacts" not in job
+    models = jobs.aws.client("s3").list_objects_v2(Bucket=jobs.data_bucket, Prefix="models/jobs-raising/")
+    assert models.get("KeyCount", 0) == 0  # a failed job uploads no model
 
 
 def test_a_builtin_algorithm_job_fails_saying_it_cannot_run_locally(jobs):
@@ -165,8 +183,9 @@ def test_a_builtin_algorithm_job_fails_saying_it_cannot_run_locally(jobs):
 
 def test_training_job_names_are_unique_as_on_aws(jobs):
     start_job(jobs, "jobs-unique")
-    with pytest.raises(ClientError, match="must be unique"):
+    with pytest.raises(ClientError, match="must be unique") as refused:
         start_job(jobs, "jobs-unique")
+    assert refused.value.response["Error"]["Code"] == "ResourceInUse"
     wait_for_job(jobs, "jobs-unique")
 
 
@@ -209,7 +228,7 @@ def test_endpoints_come_into_service_and_a_failed_update_keeps_the_old_model(job
     answer = jobs.aws.client("sagemaker-runtime").invoke_endpoint(
         EndpointName="jobs-endpoint", ContentType="application/x-image", Body=b"\x89PNG"
     )
-    assert json.loads(answer["Body"].read()) == [0.9, 0.1]  # the old model still serves
+    assert json.loads(answer["Body"].read()) == {"model": "jobs-model-good", "probabilities": [0.9, 0.1]}
 
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.update_endpoint(EndpointName="jobs-no-such-endpoint", EndpointConfigName="jobs-model-good")

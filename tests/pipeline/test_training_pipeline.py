@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.pipeline.conftest import DOUBLE_SOURCEDIR, REAL_SOURCEDIR, TrainingPipeline, load_synthetic_dataset
+from tests.pipeline.conftest import (
+    DOUBLE_SOURCEDIR,
+    FLAKY_BASELINE_STAND_IN,
+    REAL_SOURCEDIR,
+    TrainingPipeline,
+    lambda_zip,
+    load_synthetic_dataset,
+)
 from training import launch as launcher
 
 pytestmark = pytest.mark.embedded
@@ -85,6 +92,79 @@ def endpoint(stack: TrainingPipeline, name: str | None = None) -> dict | None:
         return None
 
 
+def sample_image(stack: TrainingPipeline) -> bytes:
+    s3 = stack.aws.client("s3")
+    key = next(
+        item["Key"]
+        for item in s3.list_objects_v2(Bucket=stack.data_bucket, Prefix="datasets/learnable/test/")["Contents"]
+        if item["Key"].endswith(".png")
+    )
+    return s3.get_object(Bucket=stack.data_bucket, Key=key)["Body"].read()
+
+
+def ask(stack: TrainingPipeline, name: str | None = None) -> bytes:
+    """The endpoint's answer to one test image: the same bytes as long as the same model serves (the stand-in
+    model's answer names its training job)."""
+    return (
+        stack.aws.client("sagemaker-runtime")
+        .invoke_endpoint(
+            EndpointName=name or stack.endpoint_name,
+            ContentType="application/x-image",
+            Accept="application/json",
+            Body=sample_image(stack),
+        )["Body"]
+        .read()
+    )
+
+
+def serving(pipeline: dict[str, Any]) -> tuple[dict, bytes]:
+    """The endpoint in service and its answer to a test image: an earlier test's model, or a stand-in deployed now
+    when nothing serves (so that the test also runs alone)."""
+    stack: TrainingPipeline = pipeline["stack"]
+    if (endpoint(stack) or {}).get("EndpointStatus") != "InService":
+        first, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR)
+        assert first.exit_code == 0, first.summary()
+    return endpoint(stack), ask(stack)
+
+
+def deployed_state(stack: TrainingPipeline) -> dict[str, Any]:
+    """What a pipeline run creates or changes: the data bucket's objects (ETag and time), training jobs, models,
+    endpoint configs, and the endpoint."""
+    s3, sagemaker = stack.aws.client("s3"), stack.aws.client("sagemaker")
+
+    def names(operation: str, key: str, field: str) -> list[str]:
+        return sorted(item[field] for page in sagemaker.get_paginator(operation).paginate() for item in page[key])
+
+    serving_now = endpoint(stack) or {}
+    return {
+        "objects": {
+            item["Key"]: (item["ETag"], item["LastModified"])
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.data_bucket)
+            for item in page.get("Contents", [])
+        },
+        "training_jobs": names("list_training_jobs", "TrainingJobSummaries", "TrainingJobName"),
+        "models": names("list_models", "Models", "ModelName"),
+        "endpoint_configs": names("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"),
+        "endpoint": {key: serving_now.get(key) for key in ("EndpointConfigName", "EndpointStatus", "LastModifiedTime")},
+    }
+
+
+def model_objects(state: dict[str, Any]) -> dict[str, Any]:
+    """The objects under the pipeline's model output prefix (s3://<data bucket>/models/)."""
+    return {key: value for key, value in state["objects"].items() if key.startswith("models/")}
+
+
+def run_input(stack: TrainingPipeline, arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """Start the state machine directly (an unnamed execution, as the retrain guard does) and wait for its end."""
+    sfn = stack.aws.client("stepfunctions")
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))["executionArn"]
+    deadline = time.time() + 120
+    while (execution := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        assert time.time() < deadline
+        time.sleep(0.5)
+    return execution
+
+
 def test_a_model_above_the_threshold_is_deployed_with_full_data_capture(pipeline):
     stack: TrainingPipeline = pipeline["stack"]
     result, progress = run(pipeline, "datasets/learnable", real_sourcedir(), hyperparameters=TINY_RUN)
@@ -121,18 +201,7 @@ def test_a_model_above_the_threshold_is_deployed_with_full_data_capture(pipeline
     }
 
     # The deployed model answers, and its traffic is captured.
-    test_image = next(
-        key["Key"]
-        for key in s3.list_objects_v2(Bucket=stack.data_bucket, Prefix="datasets/learnable/test/")["Contents"]
-        if key["Key"].endswith(".png")
-    )
-    answer = stack.aws.client("sagemaker-runtime").invoke_endpoint(
-        EndpointName=stack.endpoint_name,
-        ContentType="application/x-image",
-        Accept="application/json",
-        Body=s3.get_object(Bucket=stack.data_bucket, Key=test_image)["Body"].read(),
-    )
-    assert answer["Body"].read()
+    assert ask(stack)
     captured = s3.list_objects_v2(
         Bucket=stack.capture_bucket, Prefix=f"datacapture/{stack.endpoint_name}/AllTraffic/"
     ).get("KeyCount", 0)
@@ -147,7 +216,7 @@ def test_a_model_above_the_threshold_is_deployed_with_full_data_capture(pipeline
 def test_a_model_below_the_threshold_is_rejected_and_the_endpoint_keeps_its_model(pipeline, monkeypatch, capsys):
     stack: TrainingPipeline = pipeline["stack"]
     sourcedir = real_sourcedir()
-    before = endpoint(stack)
+    before, answer = serving(pipeline)
     for name, value in stack.aws.environment().items():
         monkeypatch.setenv(name, value)
     job_name = f"{PREFIX}-shifted-{uuid.uuid4().hex[:8]}"
@@ -175,7 +244,8 @@ def test_a_model_below_the_threshold_is_rejected_and_the_endpoint_keeps_its_mode
     assert code == launcher.EXIT_REJECTED, err
     assert re.search(r"accuracy 0\.\d+ is below the gate threshold 0\.80", err), err
     after = endpoint(stack)
-    assert (after or {}).get("EndpointConfigName") == (before or {}).get("EndpointConfigName")
+    assert (after["EndpointConfigName"], after["EndpointStatus"]) == (before["EndpointConfigName"], "InService")
+    assert ask(stack) == answer  # the previous model answers, as before
     with pytest.raises(ClientError, match="Could not find model"):
         stack.aws.client("sagemaker").describe_model(ModelName=job_name)  # nothing was deployed
     messages = stack.notifications()
@@ -193,6 +263,8 @@ def test_a_new_model_replaces_the_serving_one_and_a_model_that_fails_to_load_doe
     assert second.exit_code == 0, second.summary()
     assert any(line.endswith("UpdateEndpoint") for line in progress)
     assert endpoint(stack)["EndpointConfigName"] == second.job_name
+    answer = ask(stack)
+    assert json.loads(answer)["model"] == second.job_name  # the new model answers
     stack.notifications()
 
     broken, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, hyperparameters={"broken": "true"})
@@ -202,6 +274,7 @@ def test_a_new_model_replaces_the_serving_one_and_a_model_that_fails_to_load_doe
     assert "broken on purpose" in broken.cause
     assert endpoint(stack)["EndpointStatus"] == "InService"
     assert endpoint(stack)["EndpointConfigName"] == second.job_name
+    assert ask(stack) == answer  # the previous model still answers
     assert any(broken.job_name in message and "was not deployed" in message for message in stack.notifications())
 
 
@@ -228,13 +301,41 @@ def test_an_endpoint_whose_creation_failed_is_recreated_by_the_next_run(pipeline
     assert endpoint(stack, "pipeline-test-fresh")["EndpointConfigName"] == "pt-fresh-good"
 
 
+def test_a_training_script_that_raises_fails_the_run_by_name_and_the_previous_model_keeps_answering(pipeline):
+    stack: TrainingPipeline = pipeline["stack"]
+    before, answer = serving(pipeline)
+    stack.notifications()
+    message = "the train channel holds a single class"
+
+    failed, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, hyperparameters={"fail": message})
+
+    assert failed.exit_code == launcher.EXIT_FAILED
+    assert failed.error == "TrainingFailed"
+    # SageMaker's FailureReason, as the training toolkit words it, is the Fail state's cause.
+    assert failed.cause.startswith("AlgorithmError: ExecuteUserScriptError: ExitCode 1 "), failed.cause
+    assert f'ErrorMessage "StandInTrainingError: {message}"' in failed.cause
+    assert [m for m in stack.notifications() if failed.job_name in m and f"StandInTrainingError: {message}" in m]
+    after = endpoint(stack)
+    assert (after["EndpointConfigName"], after["EndpointStatus"]) == (before["EndpointConfigName"], "InService")
+    assert ask(stack) == answer
+    with pytest.raises(ClientError, match="Could not find model"):
+        stack.aws.client("sagemaker").describe_model(ModelName=failed.job_name)
+    assert not [key for key in model_objects(deployed_state(stack)) if key.startswith(f"models/{failed.job_name}/")]
+
+
 def test_the_builtin_algorithm_fails_clearly_on_the_embedded_aws(pipeline):
+    stack: TrainingPipeline = pipeline["stack"]
+    before = (endpoint(stack) or {}).get("EndpointConfigName")
+    stack.notifications()
+
     result, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, algorithm="builtin")
 
     assert result.exit_code == launcher.EXIT_FAILED
     assert result.error == "TrainingFailed"
     assert "cannot run locally" in result.cause
     assert "image-classification" in result.cause
+    assert [m for m in stack.notifications() if result.job_name in m and "cannot run locally" in m]
+    assert (endpoint(stack) or {}).get("EndpointConfigName") == before
 
 
 def test_a_retrain_input_without_a_job_name_gets_fresh_names(pipeline):
@@ -250,12 +351,8 @@ def test_a_retrain_input_without_a_job_name_gets_fresh_names(pipeline):
         progress=lambda _: None,
     )
     del saved["training"]["job_name"]  # type: ignore[misc]
-    sfn = stack.aws.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=pipeline["arn"], input=json.dumps(saved))["executionArn"]
-    deadline = time.time() + 120
-    while (execution := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-        assert time.time() < deadline
-        time.sleep(0.5)
+
+    execution = run_input(stack, pipeline["arn"], dict(saved))
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     name = json.loads(execution["output"])["TrainingJobName"]
@@ -263,3 +360,120 @@ def test_a_retrain_input_without_a_job_name_gets_fresh_names(pipeline):
     assert endpoint(stack)["EndpointConfigName"] == name
     # Generated, not taken from anything the saved input carries: a second run cannot collide with this one.
     assert name not in json.dumps(saved)
+
+
+def test_a_rerun_under_a_taken_job_name_changes_nothing_and_a_new_name_adds_a_model_version(
+    pipeline, monkeypatch, capsys
+):
+    stack: TrainingPipeline = pipeline["stack"]
+    before, answer = serving(pipeline)
+    taken = before["EndpointConfigName"]  # each model version's endpoint config is named after its training job
+    sagemaker = stack.aws.client("sagemaker")
+    taken_job = sagemaker.describe_training_job(TrainingJobName=taken)
+    same_input = launcher.prepare_input(
+        pipeline["arn"],
+        stack.data_bucket,
+        "datasets/learnable",
+        job_name=taken,
+        region=stack.aws.region,
+        s3=stack.aws.client("s3"),
+        sourcedir=DOUBLE_SOURCEDIR,
+        progress=lambda _: None,
+    )
+    state = deployed_state(stack)
+    sfn = stack.aws.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=pipeline["arn"], maxResults=1000)["executions"]
+    stack.notifications()
+
+    # Through the launcher: refused by name before anything is uploaded or started.
+    for name, value in stack.aws.environment().items():
+        monkeypatch.setenv(name, value)
+    code = launcher.main(
+        [
+            *("--state-machine-arn", pipeline["arn"], "--bucket", stack.data_bucket),
+            *("--dataset-prefix", "datasets/learnable", "--sourcedir", str(DOUBLE_SOURCEDIR)),
+            *("--job-name", taken, "--hyperparameter", "accuracy=0.93", "--poll-seconds", "0.5"),
+        ]
+    )
+
+    err = capsys.readouterr().err
+    assert code == launcher.EXIT_USAGE
+    assert err.startswith(f"error: JobNameTaken: training job {taken} already exists ("), err
+    assert err.count("\n") == 1, err  # one line
+    assert deployed_state(stack) == state
+    assert sfn.list_executions(stateMachineArn=pipeline["arn"], maxResults=1000)["executions"] == executions
+
+    # Started directly with the same input (not through the launcher): SageMaker refuses the name, the run fails
+    # by name at Train and says so, and nothing of the existing version is touched.
+    execution = run_input(stack, pipeline["arn"], dict(same_input))
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "TrainingFailed")
+    assert "Error Code: ResourceInUse" in execution["cause"]
+    assert "a training job with this name already exists" in execution["cause"]
+    assert [m for m in stack.notifications() if taken in m and "ResourceInUse" in m]
+    assert deployed_state(stack) == state
+    described = sagemaker.describe_training_job(TrainingJobName=taken)
+    assert {k: described.get(k) for k in ("TrainingJobStatus", "ModelArtifacts", "LastModifiedTime")} == {
+        k: taken_job.get(k) for k in ("TrainingJobStatus", "ModelArtifacts", "LastModifiedTime")
+    }
+    assert ask(stack) == answer
+
+    # A new name: a new model version beside the old ones, each of its resources once.
+    fresh, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, hyperparameters={"accuracy": "0.93"})
+
+    assert fresh.exit_code == 0, fresh.summary()
+    after = deployed_state(stack)
+    old_objects, new_objects = model_objects(state), model_objects(after)
+    assert {key: new_objects.get(key) for key in old_objects} == old_objects  # old versions untouched
+    assert sorted(set(new_objects) - set(old_objects)) == [
+        f"models/{fresh.job_name}/output/model.tar.gz",
+        f"models/{fresh.job_name}/output/output.tar.gz",
+    ]
+    for kind in ("training_jobs", "models", "endpoint_configs"):
+        assert after[kind] == sorted([*state[kind], fresh.job_name]), kind
+    assert after["endpoint"]["EndpointConfigName"] == fresh.job_name
+    assert json.loads(ask(stack))["model"] == fresh.job_name
+
+
+@pytest.fixture(scope="module")
+def flaky_baseline_writer(training_pipeline: TrainingPipeline) -> str:
+    """A baseline writer whose first attempt times out (and every attempt crashes for a job named *-crashes-*)."""
+    return training_pipeline.aws.client("lambda").create_function(
+        FunctionName="pipeline-test-flaky-baseline",
+        Runtime="python3.11",
+        Role=training_pipeline.role_arn,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": lambda_zip(FLAKY_BASELINE_STAND_IN)},
+        Timeout=1,
+    )["FunctionArn"]
+
+
+def test_a_baseline_writer_that_timed_out_is_retried_and_one_that_keeps_crashing_fails_by_name(
+    pipeline, flaky_baseline_writer
+):
+    stack: TrainingPipeline = pipeline["stack"]
+    arn = stack.state_machine("pt-flaky-training-pipeline", THRESHOLD, baseline_function_arn=flaky_baseline_writer)
+    s3 = stack.aws.client("s3")
+
+    def attempts(job_name: str) -> int:
+        prefix = f"monitoring/baseline/attempts/{job_name}/"
+        return s3.list_objects_v2(Bucket=stack.data_bucket, Prefix=prefix).get("KeyCount", 0)
+
+    timed_out_once, _ = run(
+        pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, arn=arn, job_name=f"pt-flaky-{uuid.uuid4().hex[:8]}"
+    )
+
+    assert timed_out_once.exit_code == 0, timed_out_once.summary()
+    assert attempts(timed_out_once.job_name) == 2  # Sandbox.Timedout, then retried once
+
+    stack.notifications()
+    crashes, _ = run(
+        pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, arn=arn, job_name=f"pt-flaky-crashes-{uuid.uuid4().hex[:8]}"
+    )
+
+    assert crashes.exit_code == launcher.EXIT_FAILED
+    assert crashes.error == "MonitoringBaselineFailed"
+    assert "Runtime exited with error" in crashes.cause
+    assert attempts(crashes.job_name) == 3  # the first try and two retries (MaxAttempts 2), no more
+    assert [m for m in stack.notifications() if crashes.job_name in m and "Runtime.ExitError" in m]
+    assert endpoint(stack)["EndpointConfigName"] == crashes.job_name  # deployed before the baseline: it serves

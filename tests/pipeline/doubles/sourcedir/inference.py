@@ -1,4 +1,5 @@
-"""Serving code of the stand-in model: the same two probabilities for every image (or a load failure)."""
+"""Serving code of the stand-in model: the same answer for every image, naming the training job that made the
+model, so a test can tell which model version serves (or a load failure, for a model saved with --broken)."""
 
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ def input_fn(body, content_type):
 
 
 def predict_fn(data, model):
-    return [0.9, 0.1]
+    return {"model": model["model"], "probabilities": [0.9, 0.1]}
 
 
 def output_fn(prediction, accept):
