@@ -15,9 +15,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,12 @@ from PIL import Image, ImageEnhance
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "cifar-100-bikes-python.tar.gz"
 DATASET_PREFIX = "datasets/cifar-bikes"
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# The demo starts each stage as soon as what it uses exists. The ETL waits for the data bucket with its encryption,
+# versioning, access block and policy, but not for the lifecycle rules: they apply to objects whatever their age,
+# and the AWS provider spends ~50 s confirming them. The pipeline waits for its own module and the ETL.
+ETL_NEEDS = ("module.storage.",)
+ETL_DOES_NOT_NEED = "aws_s3_bucket_lifecycle_configuration"
+PIPELINE_NEEDS = ("module.training_pipeline.", "module.write_baseline.", "module.endpoint.")
 
 
 class DemoError(Exception):
@@ -36,20 +41,53 @@ class DemoError(Exception):
 
 @dataclass
 class Stages:
+    """Progress lines and timings; a stage may run in the background while the next ones start."""
+
     total: int
     timings: dict[str, float] = field(default_factory=dict)
+    started: int = 0
 
-    def run(self, name: str, action: Callable[[], Any]) -> Any:
-        number = len(self.timings) + 1
-        print(f"[{number}/{self.total}] {name} ...", flush=True)
-        started = time.monotonic()
+    def _begin(self, name: str, note: str = "") -> tuple[int, float]:
+        self.started += 1
+        print(f"[{self.started}/{self.total}] {name}{note} ...", flush=True)
+        return self.started, time.monotonic()
+
+    def _end(self, number: int, name: str, began: float) -> None:
+        self.timings[name] = round(time.monotonic() - began, 2)
+        print(f"[{number}/{self.total}] {name} done in {self.timings[name]:.1f} s", flush=True)
+
+    def run(self, name: str, action: Callable[[], Any], note: str = "") -> Any:
+        number, began = self._begin(name, note)
         try:
             result = action()
         except Exception as error:
             raise DemoError(f"stage '{name}' failed: {error}") from error
-        self.timings[name] = round(time.monotonic() - started, 2)
-        print(f"[{number}/{self.total}] {name} done in {self.timings[name]:.1f} s", flush=True)
+        self._end(number, name, began)
         return result
+
+    def background(self, name: str, action: Callable[[], Any]) -> Callable[[], Any]:
+        """Start a stage in a thread; the returned function waits for it and gives its result."""
+        number, began = self._begin(name, " (in the background)")
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["result"] = action()
+            except Exception as error:  # handed to the waiting thread
+                outcome["error"] = error
+            else:
+                self._end(number, name, began)
+
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+
+        def join() -> Any:
+            thread.join()
+            if "error" in outcome:
+                raise DemoError(f"stage '{name}' failed: {outcome['error']}") from outcome["error"]
+            return outcome["result"]
+
+        return join
 
 
 def dataset_source() -> str:
@@ -63,61 +101,28 @@ def dataset_source() -> str:
     return OFFICIAL_URL
 
 
-def wait_for(sfn: Any, arn: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        execution = sfn.describe_execution(executionArn=arn)
-        if execution["status"] in TERMINAL:
-            return execution
-        if time.monotonic() > deadline:
-            raise DemoError(f"{arn} still {execution['status']} after {timeout:.0f}s")
-        time.sleep(0.25)
-
-
 def history(sfn: Any, arn: str) -> list[dict]:
     return sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
 
 
-def inference_item(execution: dict, key: str, true_label: str) -> dict[str, Any]:
-    """One report item from an inference execution's output (human review carries only the probabilities)."""
-    if execution["status"] != "SUCCEEDED":
-        return {
-            "s3_key": key,
-            "true_label": true_label,
-            "predicted_label": None,
-            "confidence": 0.0,
-            "route": f"failed:{execution.get('error')}",
-            "execution_arn": execution["executionArn"],
-        }
-    output = json.loads(execution["output"])
-    probabilities, labels = output["inferences"], output["labels"]
-    best = max(range(len(labels)), key=lambda i: probabilities[i])
-    return {
-        "s3_key": key,
-        "true_label": true_label,
-        "predicted_label": output.get("predicted_label", labels[best]),
-        "confidence": output.get("confidence", probabilities[best]),
-        "route": output["route"],
-        "execution_arn": execution["executionArn"],
-    }
+def stop_retrain(sfn: Any, arn: str, timeout: float = 60) -> None:
+    """Stop the retrain the drift started, once it is training (stopping it before it has begun trips moto)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entered = {e.get("stateEnteredEventDetails", {}).get("name") for e in history(sfn, arn)}
+        if "Train" in entered or sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.5)
+    if sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        sfn.stop_execution(executionArn=arn, cause="demo: the retrain started as it should; the demo does not need it")
 
 
-def run_images(
-    aws: Any, state_machine_arn: str, bucket: str, images: list[tuple[str, bytes, str]], workers: int = 12
-) -> list[dict]:
-    """Upload each (key, bytes, true label), run the inference state machine on it, collect one item each."""
-    s3, sfn = aws.client("s3"), aws.client("stepfunctions")
-
-    def one(entry: tuple[str, bytes, str]) -> dict:
-        key, data, true_label = entry
-        s3.put_object(Bucket=bucket, Key=key, Body=data)
-        arn = sfn.start_execution(
-            stateMachineArn=state_machine_arn, input=json.dumps({"s3_bucket": bucket, "s3_key": key})
-        )["executionArn"]
-        return inference_item(wait_for(sfn, arn, 300), key, true_label)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, images))
+def state_machine_arn(sfn: Any, name: str) -> str:
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise DemoError(f"state machine {name} not found although Terraform created it")
 
 
 def darken(png: bytes, factor: float = 0.4) -> bytes:
@@ -151,8 +156,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "scripts")]
+    from demo.load import Image, LoadResult, run_load
     from demo.report import write_report
-    from demo.terraform import Terraform
+    from demo.terraform import Terraform, planned_changes, planned_value
     from local_aws.monitoring_runs import run_schedule
     from local_aws.server import start
 
@@ -164,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {}
     source = dataset_source()
     aws = None
+    running_apply = None
+    began = time.monotonic()
     try:
         stages.run(
             "build Lambda zips",
@@ -181,33 +189,43 @@ def main(argv: list[str] | None = None) -> int:
                 "force_destroy_buckets": True,
                 # STANDARD keeps execution histories, which the report draws; production keeps EXPRESS.
                 "inference_workflow_type": "STANDARD",
+                # A local endpoint is in service within seconds; AWS's take minutes (the default polls every 30 s).
+                "endpoint_poll_seconds": 2,
                 "endpoint_exists": False,
             }
             | ({"accuracy_threshold": args.accuracy_threshold} if args.accuracy_threshold else {}),
             aws.environment(),
         )
 
-        def apply_phase_one() -> dict:
+        def init_and_plan() -> tuple[Path, dict]:
             terraform.init()
-            terraform.apply("apply-phase-1")
-            return terraform.outputs()
+            return terraform.plan("plan-phase-1")
 
-        outputs = stages.run("terraform apply (phase 1)", apply_phase_one)
-        bucket = outputs["data_bucket_name"]
+        plan_file, plan = stages.run("terraform init and plan (phase 1)", init_and_plan)
+        bucket = planned_value(plan, 'module.storage.aws_s3_bucket.this["data"]', "bucket")
+        pipeline_name = planned_value(plan, "module.training_pipeline.aws_sfn_state_machine.this", "name")
+        running_apply = terraform.start_apply(plan_file, "apply-phase-1")
+        phase_one = stages.background(
+            "terraform apply (phase 1)", lambda: (running_apply.wait(), terraform.outputs())[1]
+        )
 
         os.environ.update(aws.environment())
-        etl = stages.run(
-            "ETL into the data bucket",
-            lambda: run_etl(source, out / "dataset", bucket=bucket, prefix=DATASET_PREFIX, s3_client=aws.client("s3")),
-        )
+
+        def etl_stage() -> Any:
+            needed = {a for a in planned_changes(plan, ETL_NEEDS) if ETL_DOES_NOT_NEED not in a}
+            running_apply.wait_for(needed)
+            return run_etl(source, out / "dataset", bucket=bucket, prefix=DATASET_PREFIX, s3_client=aws.client("s3"))
+
+        etl = stages.run("ETL into the data bucket", etl_stage, note=" (once the data bucket is applied)")
         report["dataset"] = {"source": source, "sha256": etl.manifest["source"]["sha256"]}
         report["etl"] = {"counts": etl.counts, "classes": etl.manifest["classes"], "uploaded": etl.uploaded}
 
         hyperparameters = {"epochs": args.epochs} if args.epochs else {}
-        result = stages.run(
-            "training pipeline: train, evaluate, gate, deploy",
-            lambda: launch(
-                outputs["training_pipeline_arn"],
+
+        def pipeline_stage() -> Any:
+            running_apply.wait_for(planned_changes(plan, PIPELINE_NEEDS))
+            return launch(
+                state_machine_arn(aws.client("stepfunctions"), pipeline_name),
                 bucket,
                 DATASET_PREFIX,
                 region=aws.region,
@@ -215,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
                 progress=lambda line: print(f"    {line}", flush=True),
                 poll_seconds=1.0,
                 hyperparameters=hyperparameters,
-            ),
+            )
+
+        result = stages.run(
+            "training pipeline: train, evaluate, gate, deploy",
+            pipeline_stage,
+            note=" (once its state machine is applied)",
         )
         sagemaker = aws.client("sagemaker")
         job = sagemaker.describe_training_job(TrainingJobName=result.job_name)
@@ -233,36 +256,64 @@ def main(argv: list[str] | None = None) -> int:
         if result.status != "SUCCEEDED":
             raise DemoError(f"the pipeline did not deploy a model: {result.summary()}")
         pipeline_arn = result.execution_arn
+        outputs = phase_one()
+        running_apply = None
 
         def apply_phase_two() -> dict:
             terraform.apply("apply-phase-2", endpoint_exists=True)
+            # What was applied, policy documents included, for the IAM audit (tests/e2e/test_iam_audit.py).
+            (out / "terraform-show.json").write_text(json.dumps(terraform.show(), indent=1))
             return terraform.outputs()
 
-        outputs = stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
-        # What was applied, policy documents included, for the IAM audit (tests/e2e/test_iam_audit.py).
-        (out / "terraform-show.json").write_text(json.dumps(terraform.show(), indent=1))
+        # Phase 2 adds the monitoring schedule and autoscaling; inference does not need them, so both run at once.
+        phase_two = stages.background("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
 
         manifest_files = etl.manifest["splits"]["test"]["files"]
         classes = etl.manifest["classes"]
         test_images = [
-            (f"incoming/test/{name}", (out / "dataset" / "test" / name).read_bytes(), classes[entry["label"]])
+            Image(f"incoming/test/{name}", (out / "dataset" / "test" / name).read_bytes(), classes[entry["label"]])
             for name, entry in sorted(manifest_files.items())
         ]
-        items = stages.run(
+
+        def inference(images: list[Image], over_seconds: float) -> LoadResult:
+            load = run_load(
+                aws.client,
+                outputs["inference_state_machine_arn"],
+                bucket,
+                outputs["human_review_queue_url"],
+                images,
+                over_seconds=over_seconds,
+                progress=lambda line: print(f"    {line}", flush=True),
+            )
+            summary = load.summary()
+            print(
+                f"    {summary['executions']} executions started over {summary['submit_seconds']:.1f} s, all ended "
+                f"after {summary['wall_seconds']:.1f} s; latency p50 {summary['p50_seconds']:.2f} s, "
+                f"p95 {summary['p95_seconds']:.2f} s; routes {summary['routes']}",
+                flush=True,
+            )
+            if load.lost or load.duplicated:
+                raise DemoError(f"images lost {load.lost[:5]} or duplicated {load.duplicated[:5]}")
+            return load
+
+        load = stages.run(
             f"inference workflow over {len(test_images)} test images",
-            lambda: run_images(aws, outputs["inference_state_machine_arn"], bucket, test_images),
+            lambda: inference(test_images, over_seconds=10.0),
+            note=" (started over 10 s)",
         )
+        items = load.items
         failed = [i for i in items if str(i["route"]).startswith("failed")]
         if failed:
             raise DemoError(f"{len(failed)} inference executions failed, e.g. {failed[0]}")
+        outputs = phase_two()
         threshold = float(outputs.get("confidence_threshold", 0.0))
-        report["inference"] = {"threshold": threshold, "items": items}
+        report["inference"] = {"threshold": threshold, "items": items, "load": load.summary()}
 
         schedule = outputs["monitoring_schedule_name"]
         first = stages.run("monitoring pass on the captured traffic", lambda: run_schedule(aws, schedule))
         darkened = [
-            (f"incoming/darkened/{key.rsplit('/', 1)[-1]}", darken(data), label)
-            for key, data, label in test_images[: args.darkened]
+            Image(f"incoming/darkened/{image.key.rsplit('/', 1)[-1]}", darken(image.data), image.true_label)
+            for image in test_images[: args.darkened]
         ]
         sfn = aws.client("stepfunctions")
         before = {
@@ -271,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
         def drift_pass() -> tuple[dict, str | None]:
-            run_images(aws, outputs["inference_state_machine_arn"], bucket, darkened)
+            inference(darkened, over_seconds=3.0)
             second = run_schedule(aws, schedule)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -306,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if not second["violations"] or retrain_arn is None:
             raise DemoError("the darkened traffic did not report violations and start a retrain")
-        sfn.stop_execution(executionArn=retrain_arn, cause="demo: retrain started as expected, not needed")
+        stop_retrain(sfn, retrain_arn)
 
         with open(REPO_ROOT / "inference.asl.json") as handle:
             inference_definition = json.load(handle)
@@ -344,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def write() -> Path:
             report["timings"] = dict(stages.timings)
-            paths = {key: out / "dataset" / "test" / key.rsplit("/", 1)[-1] for key, _, _ in test_images}
+            report["wall_seconds"] = round(time.monotonic() - began, 2)
+            paths = {image.key: out / "dataset" / "test" / image.key.rsplit("/", 1)[-1] for image in test_images}
             return write_report(out, report, paths, graphs)
 
         path = stages.run("write the report", write)
@@ -364,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
+        if running_apply is not None:
+            running_apply.stop()
         if aws is not None:
             aws.stop()
 

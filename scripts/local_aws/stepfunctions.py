@@ -5,13 +5,30 @@
 - ValidateStateMachineDefinition (called by the AWS provider at plan time) parses the definition with moto's
   own ASL parser and answers OK or FAIL with a diagnostic.
 - ListStateMachineVersions (read by the provider after every create/update) lists no versions.
+
+And two costs moto pays per execution and per task, which made the embedded AWS CPU-bound under load (measured
+with py-spy while 100 inference executions ran: half of the server's time went to parsing the same definition
+again, a fifth to building a new boto3 client for each task):
+
+- the ANTLR parse tree of a definition is kept (it is only read afterwards); each execution still gets its own
+  evaluation components, built from that tree, so no state is shared between executions;
+- the task integrations' boto3 clients (static local credentials, one per region and service) are reused;
+  boto3 clients are thread-safe;
+- JSONPath expressions (`$.s3_key`, ...) are compiled once: jsonpath_ng builds a new parser per call otherwise.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
+import threading
 import uuid
+from collections import OrderedDict
 from typing import Any
+
+PARSE_TREES_KEPT = 64  # distinct definitions; a test session creates a few dozen state machines
+JSON_PATHS_KEPT = 4096
 
 
 def validate_definition(definition: str) -> dict[str, Any]:
@@ -31,7 +48,74 @@ def validate_definition(definition: str) -> dict[str, Any]:
     return {"result": "OK", "diagnostics": [], "truncated": False}
 
 
+def _keep_parse_trees() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    if getattr(AmazonStateLanguageParser.parse, "_local_aws", False):
+        return
+    moto_parse = AmazonStateLanguageParser.parse
+    trees: OrderedDict[str, Any] = OrderedDict()
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+            if tree is not None:
+                trees.move_to_end(definition)
+        if tree is None:
+            program, tree = moto_parse(definition)  # raises on syntax errors, which are never kept
+            with lock:
+                trees[definition] = tree
+                while len(trees) > PARSE_TREES_KEPT:
+                    trees.popitem(last=False)
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    parse._local_aws = True  # type: ignore[attr-defined]
+    AmazonStateLanguageParser.parse = staticmethod(parse)
+
+
+def _reuse_task_clients() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    moto_client_for = boto_client.boto_client_for
+    if getattr(moto_client_for, "_local_aws", False):
+        return
+    clients: dict[tuple, Any] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto signs every task call with the same static credentials, whatever the state's role.
+        key = (region, service, boto_client.botocore_stubber.enabled, boto_client.moto_server_port())
+        with lock:
+            if key not in clients:
+                clients[key] = moto_client_for(region=region, service=service, state_credentials=state_credentials)
+            return clients[key]
+
+    boto_client_for._local_aws = True  # type: ignore[attr-defined]
+    del state_task_service_factory  # imported so that every integration module is loaded before the swap
+    for name, module in list(sys.modules.items()):
+        if name.startswith(("moto.stepfunctions.parser", "local_aws")) and getattr(
+            module, "boto_client_for", None
+        ) is moto_client_for:
+            module.boto_client_for = boto_client_for
+
+
+def _compile_json_paths_once() -> None:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        if not hasattr(module.parse, "cache_info"):  # compiled expressions are only read by find()
+            module.parse = functools.lru_cache(maxsize=JSON_PATHS_KEPT)(module.parse)
+
+
 def install(ctx: Any) -> None:
+    _keep_parse_trees()
+    _reuse_task_clients()
+    _compile_json_paths_once()
     from moto.core.responses import ActionResult
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse

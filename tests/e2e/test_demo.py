@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 pytestmark = [pytest.mark.embedded, pytest.mark.slow]
@@ -69,3 +71,16 @@ def test_figures_are_written(demo):
 def test_terraform_destroy_leaves_nothing(demo):
     report, _out, _stdout = demo
     assert report["teardown"]["resources_left"] == []
+
+
+def test_the_inference_load_accounts_for_every_image_exactly_once(demo):
+    report, _out, stdout = demo
+    items, load = report["inference"]["items"], report["inference"]["load"]
+    assert load["executions"] == len(items) == 200
+    assert load["lost"] == []
+    assert load["duplicated"] == []
+    assert load["routes"] == dict(Counter(item["route"] for item in items))
+    assert load["human_review_messages"] == load["routes"].get("human_review", 0)
+    assert 0 < load["p50_seconds"] <= load["p95_seconds"] <= load["max_seconds"]
+    assert load["submit_seconds"] <= 12  # the 200 starts are spread over 10 s, not run one after another
+    assert "latency p50" in stdout

@@ -124,3 +124,39 @@ def test_a_tls_only_bucket_policy_admits_the_embedded_aws_but_a_plain_deny_still
     with pytest.raises(ClientError) as denied:
         s3.put_object(Bucket=bucket, Key="denied.txt", Body=b"x")
     assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_concurrent_executions_of_one_definition_keep_their_own_data(local_aws, pass_machine):
+    """The parse tree of a definition is kept between executions; each execution must still get its own state."""
+    sfn = local_aws.client("stepfunctions")
+    definition = {
+        "StartAt": "Echo",
+        "States": {
+            "Echo": {"Type": "Pass", "Parameters": {"seen.$": "$.value"}, "Next": "Wait"},
+            "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
+    arn = sfn.create_state_machine(name="compat-echo", definition=json.dumps(definition), roleArn=pass_machine[1])[
+        "stateMachineArn"
+    ]
+    started = [
+        sfn.start_execution(stateMachineArn=arn, input=json.dumps({"value": value}))["executionArn"]
+        for value in range(12)
+    ]
+    deadline = time.time() + 30
+    outputs = {}
+    while len(outputs) < len(started) and time.time() < deadline:
+        for value, execution_arn in enumerate(started):
+            execution = sfn.describe_execution(executionArn=execution_arn)
+            if execution["status"] == "SUCCEEDED":
+                outputs[value] = json.loads(execution["output"])
+        time.sleep(0.2)
+    assert outputs == {value: {"seen": value} for value in range(12)}
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    first, tree = AmazonStateLanguageParser.parse(json.dumps(definition))
+    second, same_tree = AmazonStateLanguageParser.parse(json.dumps(definition))
+    assert first is not second  # fresh evaluation components for every execution
+    assert tree is same_tree  # one parse

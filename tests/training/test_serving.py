@@ -147,3 +147,19 @@ def test_model_tar_code_serves_on_its_own(trained_run: TrainingRun, synthetic_da
     probabilities = json.loads(completed.stdout)
     assert len(probabilities) == 2
     assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_server_runs_one_intra_op_thread_unless_told_otherwise(trained_run: TrainingRun, monkeypatch) -> None:
+    """Several torch threads per single-image request spin against each other: ~100x slower on 2 busy cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("SERVING_TORCH_THREADS", raising=False)
+        inference.model_fn(str(trained_run.model_dir))
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("SERVING_TORCH_THREADS", "2")
+        inference.model_fn(str(trained_run.model_dir))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

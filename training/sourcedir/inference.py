@@ -19,6 +19,7 @@ train.py's evaluation does.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +59,15 @@ def _base_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
+# Requests carry one image or a few; for a network this small, extra intra-op threads only spin against each
+# other and the server's other workers (measured on 2 busy cores: 4.5 ms per request with one thread, 512 ms
+# with two). SERVING_TORCH_THREADS overrides it, e.g. for large batch-transform requests.
+DEFAULT_TORCH_THREADS = 1
+
+
 def model_fn(model_dir: str) -> LoadedModel:
     """Load model.pt and model_config.json written by train.py."""
+    torch.set_num_threads(int(os.environ.get("SERVING_TORCH_THREADS", DEFAULT_TORCH_THREADS)))
     directory = Path(model_dir)
     config = json.loads((directory / "model_config.json").read_text())
     network = model_definition.build_model(config["architecture"], len(config["labels"]))
