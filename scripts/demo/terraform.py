@@ -66,6 +66,13 @@ class Terraform:
         return [f"-var-file={var_file}"]
 
     def init(self) -> None:
+        """terraform init, forgetting any state left by an earlier demo: its embedded AWS ended with it."""
+        for leftover in (
+            self.state,
+            self.state.with_name(self.state.name + ".backup"),
+            self.work_dir / ".terraform.tfstate.lock.info",
+        ):
+            leftover.unlink(missing_ok=True)
         self._run([str(REPO_ROOT / "scripts" / "terraform_init"), str(ROOT_MODULE)], "init")
 
     def apply(self, log_name: str = "apply", **overrides: Any) -> None:
