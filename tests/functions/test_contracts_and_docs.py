@@ -73,20 +73,27 @@ def test_every_named_error_is_a_workflow_error():
         assert issubclass(getattr(errors, name), errors.WorkflowError), name
 
 
+# Raised by Step Functions and the Lambda service, not by our handlers: States.*, Lambda.* (service errors),
+# Runtime.ExitError (the function's process died) and Sandbox.Timedout (it ran past its Timeout).
+SERVICE_ERROR_PREFIXES = ("States.", "Lambda.", "Runtime.", "Sandbox.")
+
+
 def test_every_error_the_state_machine_matches_is_defined():
     asl = inference_asl()
     named = {
         name for state in asl["States"].values() for kind in ("Retry", "Catch") for name in error_rules(state, kind)
     }
 
-    custom = {name for name in named if not name.startswith(("States.", "Lambda."))}
+    custom = {name for name in named if not name.startswith(SERVICE_ERROR_PREFIXES)}
     assert custom <= NAMED_ERRORS, f"the ASL matches errors no handler raises: {custom - NAMED_ERRORS}"
 
 
 def test_only_endpoint_throttling_and_outages_are_retried():
     states = inference_asl()["States"]
 
-    retried = {name for name in error_rules(states["ClassifyImage"], "Retry") if not name.startswith("Lambda.")}
+    retried = {
+        name for name in error_rules(states["ClassifyImage"], "Retry") if not name.startswith(SERVICE_ERROR_PREFIXES)
+    }
     assert retried == {"EndpointThrottled", "EndpointUnavailable"}
     assert {"InvalidEvent", "ImageNotFound", "InvalidImage", "ImageTooLarge"} <= error_rules(
         states["SerializeImage"], "Catch"
