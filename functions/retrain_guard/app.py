@@ -70,13 +70,29 @@ class MonitoringExecution:
         for field in ("ProcessingJobName", "ProcessingJobStatus"):
             if not isinstance(detail.get(field), str) or not detail[field]:
                 raise InvalidEvent(f"detail.{field}: missing or not a string")
-        outputs = (detail.get("ProcessingOutputConfig") or {}).get("Outputs") or []
-        report = next((o.get("S3Output", {}).get("S3Uri") for o in outputs if o.get("S3Output")), None)
+        output_config = detail.get("ProcessingOutputConfig") or {}
+        outputs = (output_config.get("Outputs") or []) if isinstance(output_config, dict) else None
+        if not isinstance(outputs, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("S3Output") or {}, dict) for o in outputs
+        ):
+            raise InvalidEvent("detail.ProcessingOutputConfig.Outputs: not a list of objects with an S3Output object")
+        report = next((o["S3Output"].get("S3Uri") for o in outputs if o.get("S3Output")), None)
+        schedule_arn = detail.get("MonitoringScheduleArn")
+        for field, value in (
+            ("ProcessingOutputConfig.Outputs[0].S3Output.S3Uri", report),
+            ("MonitoringScheduleArn", schedule_arn),
+        ):
+            if value is not None and not isinstance(value, str):
+                raise InvalidEvent(f"detail.{field}: not a string")
+        try:
+            urlparse(report or "")
+        except ValueError as error:  # e.g. an unbalanced "[" reads as a malformed IPv6 host
+            raise InvalidEvent(f"detail.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri: {error}") from None
         return cls(
             processing_job_name=detail["ProcessingJobName"],
             status=detail["ProcessingJobStatus"],
             exit_message=str(detail.get("ExitMessage") or ""),
-            monitoring_schedule_arn=detail.get("MonitoringScheduleArn"),
+            monitoring_schedule_arn=schedule_arn,
             report_s3_uri=report,
         )
 
@@ -144,8 +160,8 @@ def read_violations(s3: Any, report_s3_uri: str) -> list[dict[str, Any]]:
     except (ClientError, BotoCoreError, ValueError) as error:
         raise ViolationsReportUnreadable(f"s3://{parsed.netloc}/{key}: {error}") from error
     violations = document.get("violations") if isinstance(document, dict) else None
-    if not isinstance(violations, list):
-        raise ViolationsReportUnreadable(f"s3://{parsed.netloc}/{key}: no 'violations' list")
+    if not isinstance(violations, list) or not all(isinstance(v, dict) for v in violations):
+        raise ViolationsReportUnreadable(f"s3://{parsed.netloc}/{key}: no 'violations' list of objects")
     return violations
 
 

@@ -28,6 +28,7 @@ from shared.contracts import parse_event
 from shared.errors import ConfigurationError, WorkflowError
 
 from training.monitoring.baseline import build_baseline, rows_from_images, split_s3_uri, upload_baseline
+from training.monitoring.record_preprocessor import answer_probabilities
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_MAX_BASELINE_IMAGES = 1000
@@ -43,6 +44,10 @@ class BaselineImagesMissing(WorkflowError):
 
 class BaselineEndpointError(WorkflowError):
     """The endpoint did not answer a baseline image (the model just deployed is not serving)."""
+
+
+class BaselineNotWritten(WorkflowError):
+    """statistics.json or constraints.json could not be written under baseline_s3_prefix."""
 
 
 class BaselineRequest(BaseModel):
@@ -65,8 +70,11 @@ def image_keys(s3: Any, uri: str, limit: int) -> list[str]:
     """Keys of the images under an S3 prefix, evenly sampled down to `limit`."""
     bucket, prefix = split_s3_uri(uri)
     keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
-        keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].lower().endswith(IMAGE_SUFFIXES)]
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
+            keys += [item["Key"] for item in page.get("Contents", []) if item["Key"].lower().endswith(IMAGE_SUFFIXES)]
+    except ClientError as error:
+        raise BaselineImagesMissing(f"cannot list the test set {uri}: {error}") from None
     if not keys:
         raise BaselineImagesMissing(f"no PNG or JPEG images under {uri}")
     keys.sort()
@@ -85,7 +93,18 @@ def predictions(
             )
         except ClientError as error:
             raise BaselineEndpointError(f"endpoint {endpoint} failed on {key}: {error}") from None
-        yield key, image, json.loads(response["Body"].read())
+        try:
+            answer = json.loads(response["Body"].read())
+        except ValueError as error:
+            raise BaselineEndpointError(f"endpoint {endpoint} answered {key} with no JSON: {error}") from None
+        # Read the answer as the monitoring analyzer reads captured responses, so the baseline matches them.
+        probabilities = answer_probabilities(answer)
+        if probabilities is None:
+            raise BaselineEndpointError(
+                f"endpoint {endpoint} answered {key} with no class probabilities "
+                '(expected [p, ...], [[p, ...]] or {"probabilities": [p, ...]})'
+            )
+        yield key, image, probabilities
 
 
 def write_baseline(request: BaselineRequest, s3: Any, runtime: Any, limit: int) -> dict[str, Any]:
@@ -94,9 +113,12 @@ def write_baseline(request: BaselineRequest, s3: Any, runtime: Any, limit: int) 
     answered = list(predictions(runtime, request.endpoint_name, bucket, keys, s3))
     rows = rows_from_images([(key, image) for key, image, _ in answered], {key: p for key, _, p in answered})
     statistics, constraints = build_baseline(rows)
-    statistics_uri, constraints_uri = upload_baseline(
-        s3, *split_s3_uri(request.baseline_s3_prefix), statistics, constraints
-    )
+    try:
+        statistics_uri, constraints_uri = upload_baseline(
+            s3, *split_s3_uri(request.baseline_s3_prefix), statistics, constraints
+        )
+    except ClientError as error:
+        raise BaselineNotWritten(f"cannot write the baseline under {request.baseline_s3_prefix}: {error}") from None
     return {"statistics_s3_uri": statistics_uri, "constraints_s3_uri": constraints_uri, "records": len(rows)}
 
 

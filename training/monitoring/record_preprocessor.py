@@ -393,12 +393,12 @@ def class_labels() -> tuple[str, ...]:
     return labels or DEFAULT_CLASS_LABELS
 
 
-def _probabilities(payload: Any) -> list[float] | None:
+def answer_probabilities(payload: Any) -> list[float] | None:
     """Probabilities from the parsed response: [p, ...], [[p, ...]] or {"probabilities": [...]}."""
     if isinstance(payload, dict):
         for key in ("probabilities", "predictions", "scores"):
             if key in payload:
-                return _probabilities(payload[key])
+                return answer_probabilities(payload[key])
         return None
     if isinstance(payload, list) and len(payload) == 1 and isinstance(payload[0], list):
         payload = payload[0]
@@ -413,7 +413,7 @@ def _probabilities(payload: Any) -> list[float] | None:
 
 def prediction_features(payload: Any, labels: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Top-class confidence, index and label; None when the response is not a probability list."""
-    probabilities = _probabilities(payload)
+    probabilities = answer_probabilities(payload)
     if not probabilities or not all(math.isfinite(p) for p in probabilities):
         return {"top_confidence": None, "predicted_class_index": None, "predicted_label": None}
     labels = labels or class_labels()
