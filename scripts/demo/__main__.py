@@ -1,10 +1,12 @@
 """`make demo`: the whole workflow on the embedded AWS, one progress line per stage, a report at the end.
 
-Stages: build the Lambda zips → start the embedded AWS → terraform apply (phase 1: everything but what needs a
-live endpoint) → ETL into the data bucket → the training pipeline (real training → evaluate → gate → deploy) →
-terraform apply (phase 2: monitoring schedule and autoscaling on the live endpoint) → every test image through
-the inference state machine → a monitoring pass on that traffic → a second pass on darkened images, which must
-report violations and start a retrain → report → tear down (KEEP=1 keeps the stack up).
+Stages: build the Lambda zips → start the embedded AWS → terraform plan and apply (phase 1: everything but what
+needs a live endpoint), in the background → ETL into the data bucket, once that bucket is applied → the training
+pipeline (real training → evaluate → gate → deploy), once its state machine is applied → every test image through
+the inference state machine, started at a steady rate as a load test → terraform apply (phase 2: monitoring
+schedule and autoscaling on the live endpoint) → a monitoring pass on the captured traffic → a second pass on
+darkened images, which must report violations and start a retrain → report → tear down (KEEP=1 keeps the stack
+up).
 """
 
 from __future__ import annotations

@@ -101,6 +101,8 @@ def run_load(
     s3, sfn = client("s3"), client("stepfunctions")
     run_id = uuid.uuid4().hex[:8]
     keys = [image.key for image in images]
+    if not images:
+        raise LoadError("no images to run")
     if len(set(keys)) != len(keys):
         raise LoadError("two images share an S3 key; each image needs its own")
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -139,31 +141,33 @@ def run_load(
     for index in range(len(images)):
         starters.submit(start, index)
     finished: dict[str, dict] = {}
-    reported = 0
-    deadline = started + over_seconds + timeout_seconds
-    while len(finished) < len(images):
-        if time.monotonic() > deadline:
-            raise LoadError(
-                f"{len(images) - len(finished)} of {len(images)} executions still running after {timeout_seconds:.0f} s"
-            )
-        if failures:
-            raise LoadError(f"could not start execution {len(arns) + 1} of {len(images)}: {failures[0]}")
-        time.sleep(0.25)
-        with lock:
-            pending = [arn for arn in arns if arn not in finished]  # in (roughly) start order
-        running = 0
-        for arn in pending:  # executions end roughly in start order: stop at the first few still running
-            execution = sfn.describe_execution(executionArn=arn)
-            if execution["status"] in TERMINAL:
-                finished[arn] = execution
-            else:
-                running += 1
-                if running >= PEEK_PAST_RUNNING:
-                    break
-        if len(finished) >= reported + 50 or (len(finished) == len(images) and reported < len(images)):
-            reported = len(finished)
-            progress(f"{reported}/{len(images)} executions ended after {time.monotonic() - started:.1f} s")
-    starters.shutdown()
+    try:
+        reported = 0
+        deadline = started + over_seconds + timeout_seconds
+        while len(finished) < len(images):
+            if time.monotonic() > deadline:
+                still = len(images) - len(finished)
+                raise LoadError(f"{still} of {len(images)} executions still running after {timeout_seconds:.0f} s")
+            if failures:
+                raise LoadError(f"could not start execution {len(arns) + 1} of {len(images)}: {failures[0]}")
+            time.sleep(0.25)
+            with lock:
+                pending = [arn for arn in arns if arn not in finished]  # in (roughly) start order
+            running = 0
+            for arn in pending:  # executions end roughly in start order: stop at the first few still running
+                execution = sfn.describe_execution(executionArn=arn)
+                if execution["status"] in TERMINAL:
+                    finished[arn] = execution
+                else:
+                    running += 1
+                    if running >= PEEK_PAST_RUNNING:
+                        break
+            if len(finished) >= reported + 50 or (len(finished) == len(images) and reported < len(images)):
+                reported = len(finished)
+                progress(f"{reported}/{len(images)} executions ended after {time.monotonic() - started:.1f} s")
+    finally:
+        failures.append(LoadError("stopped"))  # starters still waiting for their time give up
+        starters.shutdown(cancel_futures=True)
     wall = time.monotonic() - started
     submit_seconds = max(submitted) - started
 

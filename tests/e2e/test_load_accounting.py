@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from demo.load import account, execution_name
+from demo.load import Image, LoadError, account, execution_name, run_load
 
 
 def item(key: str, route: str) -> dict:
@@ -38,3 +38,13 @@ def test_execution_names_are_valid_and_unique_per_run_and_image():
     assert execution_name("run1", "incoming/x/a b+c.png") == "run1-a-b-c"
     assert execution_name("run2", "incoming/test/bike_s_000121.png") not in names
     assert len(execution_name("r", "incoming/" + "x" * 200 + ".png")) == 80
+
+
+TWINS = [Image("incoming/a.png", b"1", "bicycle"), Image("incoming/a.png", b"2", "bicycle")]
+
+
+@pytest.mark.parametrize(("images", "message"), [([], "no images"), (TWINS, "share an S3 key")])
+def test_a_load_that_cannot_be_accounted_for_is_refused_before_anything_is_sent(images, message):
+    # The client factory hands out no clients: any upload or start would fail with AttributeError instead.
+    with pytest.raises(LoadError, match=message):
+        run_load(lambda service: None, "arn", "bucket", "queue", images)
