@@ -18,14 +18,8 @@ from etl.errors import EtlError, InvalidArgument
 from etl.load import DEFAULT_CONCURRENCY
 from etl.pipeline import DEFAULT_CLASSES, DEFAULT_SEED, DEFAULT_VALIDATION_FRACTION, run
 from etl.progress import Reporter
+from etl.s3_names import bucket_problem, prefix_problem
 from etl.source import CACHE_ENV, DEFAULT_CACHE_DIR, OFFICIAL_URL
-
-# S3's rules for new bucket names (3-63 characters: a-z 0-9 . -, a letter or digit at each end, no "..",
-# not an IP address); Terraform's `dataset` module validates bucket_name with the same pattern.
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
-# S3 keys stop at 1024 UTF-8 bytes; the dataset's own paths (`validation/<name>.png`) need up to ~220 of them.
-MAX_PREFIX_BYTES = 768
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,34 +78,15 @@ def _output(text: str) -> str:
 
 
 def _bucket(text: str) -> str:
-    if not _BUCKET_NAME.fullmatch(text) or ".." in text or _IP_ADDRESS.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an S3 bucket name (3-63 characters: lowercase letters, digits, dots and hyphens, "
-            "starting and ending with a letter or digit)"
-        )
+    if problem := bucket_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 
 def _prefix(text: str) -> str:
     """Leading and trailing slashes are dropped (as load.key_prefix does); what is left must be plain segments."""
-    segments = text.strip("/").split("/") if text.strip("/") else []
-    problem = None
-    if any(ord(char) < 32 or ord(char) == 127 for char in text):
-        problem = "holds a control character"
-    elif any(segment in ("", ".", "..") for segment in segments):
-        problem = "has an empty, '.' or '..' segment"
-    elif any(segment != segment.strip() for segment in segments):
-        problem = "has a segment that starts or ends with whitespace"
-    else:
-        try:
-            size = len(text.encode())
-        except UnicodeError:
-            problem = "is not valid UTF-8"
-        else:
-            if size > MAX_PREFIX_BYTES:
-                problem = f"is {size} bytes long; S3 keys allow {MAX_PREFIX_BYTES} for the prefix"
-    if problem:
-        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    if problem := prefix_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     return text
 
 

@@ -40,6 +40,7 @@ from typing import Any, NoReturn
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from etl.s3_names import bucket_problem, prefix_problem
 from training import image_uris
 from training.pipeline_input import (
     SOURCEDIR,
@@ -428,12 +429,8 @@ _STATE_MACHINE_ARN = re.compile(
     r"arn:aws(-[a-z]+)*:states:(?P<region>[a-z]{2}(-[a-z]+)+-[0-9]+):[0-9]{12}:stateMachine:[^\s:]{1,80}"
 )
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
-# S3's rules for bucket names, as the ETL and Terraform's dataset module check them.
-_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_IP_ADDRESS = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _INSTANCE_TYPE = re.compile(r"ml\.[a-z0-9]+\.[a-z0-9-]+")
 _HYPERPARAMETER_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,255}")
-MAX_PREFIX_BYTES = 768  # S3 keys stop at 1024 UTF-8 bytes; the dataset's own paths need the rest
 MAX_HYPERPARAMETER_VALUE = 2500  # CreateTrainingJob's limit per value
 MAX_COUNT = 2**31 - 1  # the built-in algorithm reads epochs and batch sizes as 32-bit integers
 
@@ -466,25 +463,15 @@ def _state_machine_arn(text: str) -> str:
 
 
 def _bucket(text: str) -> str:
-    _check(
-        bool(_BUCKET_NAME.fullmatch(text)) and ".." not in text and not _IP_ADDRESS.fullmatch(text),
-        f"{text!r} is not an S3 bucket name (3-63 characters: lowercase letters, digits, dots and hyphens, "
-        "starting and ending with a letter or digit)",
-    )
+    problem = bucket_problem(text)
+    _check(problem is None, problem or "")
     return text
 
 
 def _key_prefix(text: str) -> str:
     """Leading and trailing slashes are dropped (as dataset_uri does); what is left must be plain segments."""
-    segments = text.strip("/").split("/") if text.strip("/") else []
-    _check(all(ord(c) >= 32 and ord(c) != 127 for c in text), f"{text!r} holds a control character")
-    _check(all(s not in ("", ".", "..") for s in segments), f"{text!r} has an empty, '.' or '..' segment")
-    _check(all(s == s.strip() for s in segments), f"{text!r} has a segment that starts or ends with whitespace")
-    try:
-        size = len(text.encode())
-    except UnicodeError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8") from None
-    _check(size <= MAX_PREFIX_BYTES, f"{text!r} is {size} bytes long; S3 keys allow {MAX_PREFIX_BYTES} for a prefix")
+    problem = prefix_problem(text)
+    _check(problem is None, problem or "")
     return text
 
 
