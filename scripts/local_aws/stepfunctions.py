@@ -5,6 +5,8 @@
 - ValidateStateMachineDefinition (called by the AWS provider at plan time) parses the definition with moto's
   own ASL parser and answers OK or FAIL with a diagnostic.
 - ListStateMachineVersions (read by the provider after every create/update) lists no versions.
+- StopExecution of an execution that has only just started waits for moto's worker to set it up (moto fails
+  with an internal error when it is stopped before then; AWS stops it).
 
 And two costs moto pays per execution and per task, which made the embedded AWS CPU-bound under load (measured
 with py-spy while 100 inference executions ran: half of the server's time went to parsing the same definition
@@ -23,10 +25,12 @@ import functools
 import json
 import sys
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any
 
+WORKER_SETUP_WAIT_S = 10.0  # how long StopExecution waits for a just-started execution to be set up
 PARSE_TREES_KEPT = 64  # distinct definitions; a test session creates a few dozen state machines
 JSON_PATHS_KEPT = 4096
 
@@ -97,9 +101,10 @@ def _reuse_task_clients() -> None:
     boto_client_for._local_aws = True  # type: ignore[attr-defined]
     del state_task_service_factory  # imported so that every integration module is loaded before the swap
     for name, module in list(sys.modules.items()):
-        if name.startswith(("moto.stepfunctions.parser", "local_aws")) and getattr(
-            module, "boto_client_for", None
-        ) is moto_client_for:
+        if (
+            name.startswith(("moto.stepfunctions.parser", "local_aws"))
+            and getattr(module, "boto_client_for", None) is moto_client_for
+        ):
             module.boto_client_for = boto_client_for
 
 
@@ -112,7 +117,25 @@ def _compile_json_paths_once() -> None:
             module.parse = functools.lru_cache(maxsize=JSON_PATHS_KEPT)(module.parse)
 
 
+def _stop_just_started_executions() -> None:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    if getattr(ExecutionWorker.stop, "_local_aws", False):
+        return
+    moto_stop = ExecutionWorker.stop
+
+    def stop(self: Any, stop_date: Any, error: str | None, cause: str | None) -> None:
+        deadline = time.monotonic() + WORKER_SETUP_WAIT_S
+        while self.env is None and time.monotonic() < deadline:  # the worker thread sets env as it starts
+            time.sleep(0.01)
+        moto_stop(self, stop_date=stop_date, error=error, cause=cause)
+
+    stop._local_aws = True  # type: ignore[attr-defined]
+    ExecutionWorker.stop = stop
+
+
 def install(ctx: Any) -> None:
+    _stop_just_started_executions()
     _keep_parse_trees()
     _reuse_task_clients()
     _compile_json_paths_once()

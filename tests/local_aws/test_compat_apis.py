@@ -160,3 +160,20 @@ def test_concurrent_executions_of_one_definition_keep_their_own_data(local_aws, 
     second, same_tree = AmazonStateLanguageParser.parse(json.dumps(definition))
     assert first is not second  # fresh evaluation components for every execution
     assert tree is same_tree  # one parse
+
+
+def test_an_execution_stopped_as_soon_as_it_starts_is_aborted(local_aws, pass_machine, monkeypatch):
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    # Hold each new execution's set-up for a moment, as a busy machine does, so the stop arrives before it ends.
+    parse = ExecutionWorker._get_evaluation_entrypoint
+    monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", lambda self: (time.sleep(0.5), parse(self))[1])
+    sfn = local_aws.client("stepfunctions")
+    definition = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 30, "End": True}}}
+    arn = sfn.create_state_machine(name="compat-hold", definition=json.dumps(definition), roleArn=pass_machine[1])[
+        "stateMachineArn"
+    ]
+    for _ in range(2):
+        execution_arn = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        sfn.stop_execution(executionArn=execution_arn, cause="changed my mind")
+        assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
