@@ -176,7 +176,8 @@ def run_load(
         image = arns[arn]
         items.append(inference_item(execution, image.key, image.true_label))
         latencies.append((execution["stopDate"] - execution["startDate"]).total_seconds())
-    items.sort(key=lambda item: keys.index(item["s3_key"]))
+    order = {key: index for index, key in enumerate(keys)}
+    items.sort(key=lambda item: order[item["s3_key"]])
 
     messages = take_queue_messages(client("sqs"), queue_url, set(keys))
     lost, duplicated = account(items, messages)
