@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import math
 import pickle
 import struct
 import tarfile
@@ -21,12 +22,14 @@ from typing import Any
 import numpy as np
 
 from etl.errors import CorruptArchive, InvalidPickle, MissingMember
-from etl.inflate import GzipStream
+from etl.inflate import InflatedArchive
 
 MEMBERS = ("meta", "train", "test")
 ARCHIVE_FOLDER = "cifar-100-python"
 ROW_BYTES = 3 * 32 * 32
-MAX_MEMBER_BYTES = 2 << 30  # the official `train` is 150 MB; refuse to buffer absurd members
+MAX_MEMBER_BYTES = 2 << 30  # the official `train` is 150 MB; refuse absurd members
+PAYLOAD_MIN_BYTES = 1 << 20  # byte strings this large are read in place rather than copied (the pixel rows)
+_READ_AHEAD = 1 << 17  # how far the C unpickler peeks ahead (PREFETCH in CPython's _pickle.c)
 _BLOCK = 512
 
 
@@ -68,6 +71,7 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     return codecs.encode(text, encoding, errors)
 
 
+_RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 _ALLOWED_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
@@ -87,40 +91,152 @@ class _CifarUnpickler(pickle.Unpickler):
         return factory()
 
 
-class _MemberFile:
-    """The file interface the C unpickler needs, limited to one tar member's bytes."""
+class _ViewReader:
+    """The file interface the C unpickler needs, over a memoryview (no copies: it accepts buffers)."""
 
-    def __init__(self, stream: GzipStream, size: int, name: str) -> None:
-        self._stream = stream
-        self._left = size
-        self._name = name
+    def __init__(self, view: memoryview, on_big_read: Callable[[int, int], None] | None = None) -> None:
+        self._view = view
+        self._position = 0
+        self._on_big_read = on_big_read
 
-    def read(self, size: int = -1) -> bytes:
-        size = self._left if size < 0 else min(size, self._left)
-        data = self._stream.read_exact(size, f"member {self._name!r}")
-        self._left -= size
-        return data
+    def read(self, size: int = -1) -> memoryview:
+        start = self._position
+        end = len(self._view) if size < 0 else min(start + size, len(self._view))
+        if self._on_big_read and end - start >= PAYLOAD_MIN_BYTES:
+            self._on_big_read(start, end - start)
+        self._position = end
+        return self._view[start:end]
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
-    def peek(self, size: int = 1) -> bytes:
-        return self._stream.peek(min(max(size, 1), self._left))
+    def peek(self, size: int = 1) -> memoryview:
+        return self._view[self._position : self._position + max(size, 1)]
 
-    def readline(self) -> bytes:
+    def readline(self) -> memoryview:
         size = 256
         while True:
             head = self.peek(size)
-            end = head.find(b"\n")
+            end = bytes(head).find(b"\n")
             if end >= 0 or len(head) < size:
                 return self.read(len(head) if end < 0 else end + 1)
             size *= 4
 
-    def finish(self) -> None:
-        self._stream.skip(self._left, f"member {self._name!r}")
-        self._left = 0
+
+class _PayloadFound(Exception):
+    """Stops the probing unpickler at its first large read: where that read starts and where it ends."""
+
+    def __init__(self, start: int, end: int) -> None:
+        super().__init__(start, end)
+        self.start, self.end = start, end
+
+
+class _PendingArray:
+    """A numpy array whose reconstruction was recorded, not run: its raw bytes were cut out of the pickle."""
+
+    def __init__(self, args: tuple[Any, ...]) -> None:
+        self.args = args
+        self.state: tuple[Any, ...] = ()
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.state = state
+
+    def lost(self, size: int) -> bool:
+        """Whether this is the plain C-order array whose `size` raw bytes were cut out (its data is empty)."""
+        if len(self.state) != 5:
+            return False
+        _, shape, dtype, fortran_order, raw = self.state
+        return (
+            isinstance(raw, bytes)
+            and not raw
+            and isinstance(dtype, np.dtype)
+            and not dtype.hasobject
+            and not fortran_order
+            and isinstance(shape, tuple)
+            and all(isinstance(n, int) and n >= 0 for n in shape)
+            and math.prod(shape) * dtype.itemsize == size
+        )
+
+    def build(self) -> np.ndarray:
+        array = _numpy_reconstruct()(*self.args)
+        array.__setstate__(self.state)
+        return array
+
+
+class _RecordingUnpickler(_CifarUnpickler):
+    """Records numpy's array reconstructions (see _load_in_place) instead of running them."""
+
+    def __init__(self, file: Any) -> None:
+        super().__init__(file, encoding="bytes")
+        self.pending: list[_PendingArray] = []
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _RECONSTRUCT:
+            return self._record
+        return super().find_class(module, name)
+
+    def _record(self, *args: Any) -> _PendingArray:
+        self.pending.append(_PendingArray(args))
+        return self.pending[-1]
+
+
+def _locate_payload(view: memoryview) -> tuple[int, int, int] | None:
+    """(opcode position, payload start, payload size) of the first large byte string, if it is a BINSTRING
+    or BINBYTES with a 4-byte length (how numpy arrays' raw data is pickled); else None."""
+
+    def stop(start: int, size: int) -> None:
+        raise _PayloadFound(start, start + size)
+
+    try:
+        _CifarUnpickler(_ViewReader(view, on_big_read=stop), encoding="bytes").load()
+    except _PayloadFound as found:
+        # The large read ends where the string ends; it starts there or, when the unpickler had already
+        # read ahead (it does for BINBYTES), up to one read-ahead later. Find the opcode that fits.
+        floor = max(found.start - _READ_AHEAD - 5, 0)
+        window = bytes(view[floor : found.start])
+        head = len(window) - 5
+        while head >= 0:
+            if window[head] in b"TB" and struct.unpack_from("<I", window, head + 1)[0] == found.end - floor - head - 5:
+                return floor + head, floor + head + 5, found.end - floor - head - 5
+            head = max(window.rfind(b"T", 0, head), window.rfind(b"B", 0, head))
+    except Exception:  # noqa: S110 - the plain load that follows reports what is wrong
+        pass
+    return None
+
+
+def _load_in_place(view: memoryview) -> Any:
+    """The pickle, its pixel array a view of `view` rather than a copy; None where that cannot be done.
+
+    The C unpickler copies every byte string it reads, and a CIFAR pickle is almost all one string. So the
+    first large string is cut out, the rest is unpickled with array reconstructions recorded, and the array
+    that lost its bytes is rebuilt over them where they lie. Anything else (no large string, one that is not
+    an array's data, arrays outside the top-level dict) returns None, and the caller unpickles as usual.
+    """
+    located = _locate_payload(view)
+    if located is None:
+        return None
+    head, start, size = located
+    shortened = b"".join((view[: head + 1], bytes(4), view[start + size :]))  # the same opcode, length 0
+    unpickler = _RecordingUnpickler(_ViewReader(memoryview(shortened)))
+    try:
+        obj = unpickler.load()
+    except Exception:  # the plain load that follows reports what is wrong
+        return None
+    if not isinstance(obj, dict):
+        return None
+    arrays = {key: value for key, value in obj.items() if isinstance(value, _PendingArray)}
+    cut = [key for key, array in arrays.items() if array.lost(size)]
+    if len(cut) != 1 or len(arrays) != len(unpickler.pending):
+        return None
+    for key, array in arrays.items():
+        if key == cut[0]:
+            _, shape, dtype, _, _ = array.state
+            obj[key] = np.frombuffer(view, dtype, count=size // dtype.itemsize, offset=start).reshape(shape)
+        else:
+            obj[key] = array.build()
+    return obj
 
 
 def _pax_records(data: bytes) -> dict[str, str]:
@@ -137,12 +253,14 @@ def _pax_records(data: bytes) -> dict[str, str]:
     return records
 
 
-def _iter_members(stream: GzipStream) -> Iterator[tuple[str, int, bool]]:
-    """Yields (path, size, is_regular_file); the caller consumes exactly `size` bytes of each."""
+def _iter_members(stream: InflatedArchive) -> Iterator[tuple[str, int, int, bool]]:
+    """Yields (path, offset, size, is_regular_file) for each member, in archive order."""
     long_name: str | None = None
     pax: dict[str, str] = {}
+    offset = 0
     while True:
-        header = stream.read(_BLOCK)
+        available = stream.available(offset + _BLOCK) - offset
+        header = stream.view(offset, offset + max(available, 0)).tobytes()
         if not header or header == bytes(_BLOCK):
             return  # end-of-archive marker (or a tar without one)
         if len(header) < _BLOCK:
@@ -151,34 +269,36 @@ def _iter_members(stream: GzipStream) -> Iterator[tuple[str, int, bool]]:
             info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
         except tarfile.HeaderError as exc:
             raise CorruptArchive(f"archive has a damaged tar header: {exc}") from exc
+        offset += _BLOCK
         size = int(pax.get("size", info.size))
-        padded = -size % _BLOCK
+        padded = size + (-size % _BLOCK)
         if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE, tarfile.XGLTYPE):
-            data = stream.read_exact(size, "a tar extended header")
-            stream.skip(padded, "a tar extended header")
+            stream.wait(offset + padded, "a tar extended header")
+            data = stream.view(offset, offset + size).tobytes()
             if info.type == tarfile.GNUTYPE_LONGNAME:
                 long_name = data.rstrip(b"\0").decode("utf-8", "surrogateescape")
             elif info.type == tarfile.XHDTYPE:
                 pax = _pax_records(data)
+            offset += padded
             continue
         path = pax.get("path") or long_name or info.name
         long_name, pax = None, {}
-        yield path, size, info.type in tarfile.REGULAR_TYPES
-        stream.skip(padded, f"member {path!r}")
+        yield path, offset, size, info.type in tarfile.REGULAR_TYPES
+        offset += padded
 
 
-def _load_member(stream: GzipStream, name: str, size: int) -> Any:
+def _load_member(stream: InflatedArchive, name: str, offset: int, size: int) -> Any:
     if size > MAX_MEMBER_BYTES:
         raise InvalidPickle(f"member {name!r} is {size} bytes, more than a CIFAR pickle can be")
-    member = _MemberFile(stream, size, name)
+    stream.wait(offset + size, f"member {name!r}")
+    view = stream.view(offset, offset + size)
     try:
-        obj = _CifarUnpickler(member, encoding="bytes").load()
-    except (CorruptArchive, InvalidPickle):
-        raise
+        obj = _load_in_place(view) if size >= PAYLOAD_MIN_BYTES else None
+        if obj is None:
+            obj = _CifarUnpickler(_ViewReader(view), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, KeyError, IndexError,
-            UnicodeDecodeError, OverflowError) as exc:  # fmt: skip
+            UnicodeDecodeError, OverflowError, struct.error) as exc:  # fmt: skip
         raise InvalidPickle(f"member {name!r} is not a readable pickle: {exc}") from exc
-    member.finish()
     return obj
 
 
@@ -237,19 +357,20 @@ def read_archive(
     digest_algorithms: Iterable[str] = (),
     on_read: Callable[[int], None] | None = None,
 ) -> tuple[CifarArchive, dict[str, str]]:
-    """Stream `path` once: validated train/test/meta plus the hex digests of the compressed file."""
+    """Stream `path` once: validated train/test/meta plus the hex digests of the compressed file.
+
+    The arrays' rows are views of the inflated archive, which stays in memory as long as they do.
+    """
     found: dict[str, Any] = {}
-    with GzipStream(path, digest_algorithms, on_read) as stream:
-        for member_path, size, regular in _iter_members(stream):
+    with InflatedArchive(path, digest_algorithms, on_read) as stream:
+        for member_path, offset, size, regular in _iter_members(stream):
             name = member_path.rstrip("/").rsplit("/", 1)[-1]
             if not regular or name not in MEMBERS:
-                stream.skip(size, f"member {member_path!r}")
                 continue
             if name in found:
                 raise CorruptArchive(f"archive holds two members named {name!r}")
-            found[name] = _load_member(stream, name, size)
-        stream.drain()
-        digests = stream.digests()
+            found[name] = _load_member(stream, name, offset, size)
+        digests = stream.finish()
     missing = [name for name in MEMBERS if name not in found]
     if missing:
         raise MissingMember(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import BinaryIO
 
 CIFAR100_IMAGES_PER_CLASS = 600  # 500 train + 100 test
 
@@ -44,14 +43,19 @@ class FileSlots:
         self._stopping.set()
         self._thread.join()
 
-    def open(self, path: Path) -> BinaryIO:
-        """`path` opened for writing, from a slot when one is left."""
+    def write(self, path: Path, payload: bytes) -> None:
+        """Write `path` (which must not exist), into a slot when one is left."""
         with self._lock:
             slot = self._ready.pop() if self._ready else None
         if slot is None:
-            return open(path, "xb")
-        os.rename(slot, path)
-        return open(path, "r+b")
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        else:
+            os.rename(slot, path)
+            descriptor = os.open(path, os.O_WRONLY)
+        try:
+            os.write(descriptor, payload)
+        finally:
+            os.close(descriptor)
 
     def close(self) -> None:
         self.stop()

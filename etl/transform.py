@@ -43,8 +43,11 @@ def to_images(rows: np.ndarray) -> np.ndarray:
 
 
 def _write(path: Path, payload: bytes, slots: FileSlots | None = None) -> WrittenFile:
-    with slots.open(path) if slots else open(path, "xb") as handle:
-        handle.write(payload)
+    if slots:
+        slots.write(path, payload)
+    else:
+        with open(path, "xb") as handle:
+            handle.write(payload)
     return WrittenFile(path.name, hashlib.sha256(payload).hexdigest(), len(payload))
 
 
