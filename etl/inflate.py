@@ -30,7 +30,7 @@ READ_SIZE = 1 << 20
 PIECE = 1 << 20  # inflated bytes per call: bounded, so a zip bomb is caught before it fills memory
 QUEUE_PIECES = 64  # how far (in pieces) the producer may run ahead of the caller
 MAX_INFLATED_BYTES = 2 << 30  # the official archive inflates to 186 MB; refuse to buffer absurd archives
-MIN_BUFFER = 1 << 20
+MIN_BUFFER, MAX_FIRST_BUFFER = 1 << 20, 512 << 20  # a trailer may lie: beyond 512 MB the buffer grows as filled
 
 
 def _inflater_module() -> ModuleType:
@@ -73,7 +73,7 @@ def _size_hint(path: Path, compressed_size: int) -> int:
             (size,) = struct.unpack("<I", handle.read(4).rjust(4, b"\0"))
     except OSError:
         return MIN_BUFFER
-    return max(MIN_BUFFER, min(size, MAX_INFLATED_BYTES, compressed_size * 1032))  # deflate's best ratio
+    return max(MIN_BUFFER, min(size, MAX_FIRST_BUFFER, compressed_size * 1032))  # 1032: deflate's best ratio
 
 
 class InflatedArchive:
@@ -151,12 +151,12 @@ class InflatedArchive:
 
     def _append(self, piece: bytes) -> None:
         end = self._filled + len(piece)
+        if end > MAX_INFLATED_BYTES:
+            raise CorruptArchive(
+                f"{self._name} inflates to more than {MAX_INFLATED_BYTES / (1 << 30):g} GiB, "
+                "far more than a CIFAR-100 python archive"
+            )
         if end > len(self._buffer):
-            if end > MAX_INFLATED_BYTES:
-                raise CorruptArchive(
-                    f"{self._name} inflates to more than {MAX_INFLATED_BYTES >> 30} GiB, "
-                    "far more than a CIFAR-100 python archive"
-                )
             # Views of the old buffer stay valid (arrays may hold them); new views come from the new one.
             grown = bytearray(min(max(2 * len(self._buffer), end), MAX_INFLATED_BYTES))
             grown[: self._filled] = memoryview(self._buffer)[: self._filled]
