@@ -14,6 +14,7 @@ When the optional `isal` package (Intel ISA-L) is installed its zlib-compatible 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import queue
 import struct
@@ -76,6 +77,17 @@ def _size_hint(path: Path, compressed_size: int) -> int:
     return max(MIN_BUFFER, min(size, MAX_FIRST_BUFFER, compressed_size * 1032))  # 1032: deflate's best ratio
 
 
+def _allocate(size: int) -> mmap.mmap | bytearray:
+    """Memory the kernel zero-fills page by page as it is first written, which happens on the reader's core.
+
+    `bytearray(size)` zeroes all 186 MB up front, on the critical path (~80 ms), and numpy's large arrays ask
+    for transparent huge pages, which made the whole ETL take 1.27 s instead of 0.73 s on the development VM.
+    """
+    if hasattr(mmap, "MAP_ANONYMOUS"):
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return bytearray(size)
+
+
 class InflatedArchive:
     """The inflated bytes of a .tar.gz; `wait` and `available` block until a byte range has arrived.
 
@@ -95,7 +107,7 @@ class InflatedArchive:
         except OSError as exc:
             raise SourceUnavailable(f"cannot open {path}: {exc.strerror or exc}") from exc
         self._name = Path(path).name
-        self._buffer = bytearray(_size_hint(Path(path), compressed_size))
+        self._buffer = _allocate(_size_hint(Path(path), compressed_size))
         self._filled = 0
         self._ended = False
         self._pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(QUEUE_PIECES)
@@ -158,7 +170,7 @@ class InflatedArchive:
             )
         if end > len(self._buffer):
             # Views of the old buffer stay valid (arrays may hold them); new views come from the new one.
-            grown = bytearray(min(max(2 * len(self._buffer), end), MAX_INFLATED_BYTES))
+            grown = _allocate(min(max(2 * len(self._buffer), end), MAX_INFLATED_BYTES))
             grown[: self._filled] = memoryview(self._buffer)[: self._filled]
             self._buffer = grown
         memoryview(self._buffer)[self._filled : end] = piece
