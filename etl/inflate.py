@@ -33,7 +33,8 @@ READ_SIZE = 1 << 20
 PIECE = 1 << 20  # inflated bytes per call: bounded, so a zip bomb is caught before it fills memory
 QUEUE_PIECES = 64  # how far (in pieces) the producer may run ahead of the caller
 MAX_INFLATED_BYTES = 2 << 30  # the official archive inflates to 186 MB; refuse to buffer absurd archives
-MIN_BUFFER, MAX_FIRST_BUFFER = 1 << 20, 512 << 20  # a trailer may lie: beyond 512 MB the buffer grows as filled
+MIN_BUFFER = 1 << 20
+MAX_FIRST_BUFFER = 512 << 20  # a gzip trailer may lie: past this the buffer grows as it fills
 
 
 def _inflater_module() -> ModuleType:
