@@ -71,7 +71,6 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     return codecs.encode(text, encoding, errors)
 
 
-_RECONSTRUCT = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")}
 _ALLOWED_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
@@ -79,6 +78,7 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Callable[[], Any]] = {
     ("numpy", "dtype"): lambda: np.dtype,
     ("_codecs", "encode"): lambda: _latin1_encode,
 }
+_RECONSTRUCT = {key for key, factory in _ALLOWED_GLOBALS.items() if factory is _numpy_reconstruct}
 
 
 class _CifarUnpickler(pickle.Unpickler):
@@ -198,8 +198,9 @@ def _locate_payload(view: memoryview) -> tuple[int, int, int] | None:
         window = bytes(view[floor : found.start])
         head = len(window) - 5
         while head >= 0:
-            if window[head] in b"TB" and struct.unpack_from("<I", window, head + 1)[0] == found.end - floor - head - 5:
-                return floor + head, floor + head + 5, found.end - floor - head - 5
+            start = floor + head + 5
+            if window[head] in b"TB" and struct.unpack_from("<I", window, head + 1)[0] == found.end - start:
+                return start - 5, start, found.end - start
             head = max(window.rfind(b"T", 0, head), window.rfind(b"B", 0, head))
     except Exception:  # noqa: S110 - the plain load that follows reports what is wrong
         pass
