@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import BinaryIO
 
 import numpy as np
 
@@ -69,12 +70,15 @@ class _Hasher(threading.Thread):
         return {name: hasher.hexdigest() for name, hasher in self.hashes.items()}
 
 
-def _size_hint(path: Path, compressed_size: int) -> int:
-    """The gzip trailer's ISIZE (inflated size mod 2**32): right for one-member archives under 4 GiB."""
+def _size_hint(handle: BinaryIO, compressed_size: int) -> int:
+    """The gzip trailer's ISIZE (inflated size mod 2**32): right for one-member archives under 4 GiB.
+
+    Reads the last 4 bytes of the already opened archive and leaves it positioned at the start.
+    """
     try:
-        with open(path, "rb") as handle:
-            handle.seek(max(compressed_size - 4, 0))
-            (size,) = struct.unpack("<I", handle.read(4).rjust(4, b"\0"))
+        handle.seek(max(compressed_size - 4, 0))
+        (size,) = struct.unpack("<I", handle.read(4).rjust(4, b"\0"))
+        handle.seek(0)
     except OSError:
         return MIN_BUFFER
     return max(MIN_BUFFER, min(size, MAX_FIRST_BUFFER, compressed_size * 1032))  # 1032: deflate's best ratio
@@ -110,7 +114,7 @@ class InflatedArchive:
         except OSError as exc:
             raise SourceUnavailable(f"cannot open {path}: {exc.strerror or exc}") from exc
         self._name = Path(path).name
-        self._buffer = _allocate(_size_hint(Path(path), compressed_size))
+        self._buffer = _allocate(_size_hint(self._file, compressed_size))
         self._array = np.frombuffer(self._buffer, dtype=np.uint8)
         self._filled = 0
         self._ended = False
