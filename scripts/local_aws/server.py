@@ -11,7 +11,8 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `events`: EventBridge delivery to Lambda and Step Functions targets;
 - `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint;
 - `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
-- `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included).
+- `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included);
+- `dispatch`: moto's service lookup without a directory listing per request.
 
 Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
 """
@@ -31,6 +32,7 @@ import boto3
 from botocore.config import Config
 
 from local_aws.autoscaling import install as install_autoscaling
+from local_aws.dispatch import install as install_dispatch
 from local_aws.endpoints import EndpointHost
 from local_aws.endpoints import install as install_endpoints
 from local_aws.events import install as install_events
@@ -164,6 +166,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_sagemaker_jobs(ctx)
     install_sfn_sagemaker(ctx)
     install_s3_policies(ctx)
+    install_dispatch(ctx)
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()

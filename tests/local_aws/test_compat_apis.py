@@ -112,8 +112,13 @@ def test_a_tls_only_bucket_policy_admits_the_embedded_aws_but_a_plain_deny_still
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": local_aws.region})
 
     def policy(condition: dict | None) -> str:
-        statement = {"Sid": "Rule", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                     "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}
+        statement = {
+            "Sid": "Rule",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        }
         if condition:
             statement["Condition"] = condition
         return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
@@ -177,3 +182,34 @@ def test_an_execution_stopped_as_soon_as_it_starts_is_aborted(local_aws, pass_ma
         execution_arn = sfn.start_execution(stateMachineArn=arn)["executionArn"]
         sfn.stop_execution(executionArn=execution_arn, cause="changed my mind")
         assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
+
+
+def test_requests_are_dispatched_without_listing_motos_package(local_aws, monkeypatch):
+    """Listing moto's folder on each request cost the server ~1 ms (a third of a small PutObject)."""
+    import os
+
+    import moto
+
+    package = os.path.dirname(moto.__file__)
+    s3, sts = local_aws.client("s3"), local_aws.client("sts")
+    bucket = "dispatch-check"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": local_aws.region})
+
+    def requests(key: str) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"png")
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"png"
+        assert sts.get_caller_identity()["Account"]
+
+    requests("first.png")  # moto loads each service's botocore model once, which lists folders
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def listdir(path="."):
+        if os.fspath(path) == package:
+            listed.append(path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    for index in range(3):
+        requests(f"again-{index}.png")
+    assert listed == []
