@@ -16,7 +16,7 @@ from botocore.exceptions import EndpointConnectionError
 
 import etl
 from etl.__main__ import main
-from etl.load import load_dataset, make_client
+from etl.load import CONTINUE_MIN_BYTES, load_dataset, make_client
 from etl.progress import Reporter
 from tests.etl.etl_testdata import s3_keys
 from training.launch import LaunchError, read_manifest
@@ -107,6 +107,24 @@ def test_an_object_changed_in_s3_is_uploaded_again(s3: Any, small_dataset: Path)
     assert result.uploaded == ["ds/train/train.lst", "ds/manifest.json"]
     body = s3.get_object(Bucket="datasets", Key="ds/train/train.lst")["Body"].read()
     assert body == (small_dataset / "train" / "train.lst").read_bytes()
+
+
+def test_small_objects_go_without_waiting_for_100_continue(s3: Any, small_dataset: Path) -> None:
+    """Waiting for "100 Continue" is one more round trip per object: as long again as a small PUT itself."""
+    sent: list[tuple[str, bool]] = []
+
+    def record(request: Any, **kwargs: Any) -> None:
+        if request.method == "PUT" and "?" not in request.url:
+            sent.append((request.url.rsplit("/", 1)[-1], "Expect" in request.headers))
+
+    s3.meta.events.register_last("before-send.s3", record)
+    result = load_dataset(small_dataset, "datasets", "ds", client=s3)
+    assert len(sent) == len(result.uploaded)
+    assert [name for name, expect in sent if expect] == []
+
+    sent.clear()  # a big body still asks first, so a refused request does not send it all
+    s3.upload_fileobj(io.BytesIO(bytes(CONTINUE_MIN_BYTES)), "datasets", "big.bin")
+    assert sent == [("big.bin", True)]
 
 
 def test_dry_run_lists_what_would_change_and_changes_nothing(s3: Any, small_dataset: Path) -> None:
