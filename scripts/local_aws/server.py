@@ -12,6 +12,7 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint;
 - `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
 - `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included);
+- `s3_delete_markers`: buckets with delete markers can be emptied once their versioning is suspended;
 - `dispatch`: moto's service lookup without a directory listing per request.
 
 Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
@@ -40,6 +41,7 @@ from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
 from local_aws.monitoring_schedules import MonitoringScheduleStore
 from local_aws.monitoring_schedules import install as install_monitoring_schedules
+from local_aws.s3_delete_markers import install as install_s3_delete_markers
 from local_aws.s3_policies import install as install_s3_policies
 from local_aws.sagemaker_jobs import install as install_sagemaker_jobs
 from local_aws.sfn_sagemaker import install as install_sfn_sagemaker
@@ -166,6 +168,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_sagemaker_jobs(ctx)
     install_sfn_sagemaker(ctx)
     install_s3_policies(ctx)
+    install_s3_delete_markers(ctx)
     install_dispatch(ctx)
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)

@@ -213,3 +213,26 @@ def test_requests_are_dispatched_without_listing_motos_package(local_aws, monkey
     for index in range(3):
         requests(f"again-{index}.png")
     assert listed == []
+
+
+def test_a_bucket_with_delete_markers_empties_after_versioning_is_suspended(local_aws):
+    """terraform destroy suspends versioning, then empties the bucket (force_destroy) and deletes it."""
+    s3 = local_aws.client("s3")
+    bucket = "suspended-versions"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": local_aws.region})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="code/preprocessor.py", Body=b"print()")
+    s3.put_object(Bucket=bucket, Key="datasets/manifest.json", Body=b"{}")
+    s3.delete_object(Bucket=bucket, Key="code/preprocessor.py")  # leaves a delete marker
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+
+    listed = s3.list_object_versions(Bucket=bucket)
+    versions = [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+    assert len(versions) == 3
+    result = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in versions]}
+    )
+    assert result.get("Errors", []) == []
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert listed.get("Versions", []) == listed.get("DeleteMarkers", []) == []
+    s3.delete_bucket(Bucket=bucket)
