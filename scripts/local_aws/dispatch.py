@@ -12,20 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 
-def list_modules_once() -> tuple[str, ...]:
-    """Make moto's module list a constant; returns it."""
+def list_modules_once() -> None:
+    """Make moto's module list a constant (calling this again keeps the same list)."""
     from moto import backends
 
-    listed = getattr(backends.list_of_moto_modules, "_listed_once", None)
-    if listed is None:
-        listed = tuple(backends.list_of_moto_modules())
-
-        def list_of_moto_modules() -> tuple[str, ...]:
-            return listed
-
-        list_of_moto_modules._listed_once = listed  # type: ignore[attr-defined]
-        backends.list_of_moto_modules = list_of_moto_modules
-    return listed
+    listed = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: listed
 
 
 def install(ctx: Any) -> None:

@@ -4,8 +4,8 @@
 empties the bucket (`force_destroy`). moto deletes from a bucket whose versioning is not enabled by dropping every
 version of the key, and asks each to release its buffer, which a delete marker has no method for: the request
 fails with a 500 (`'FakeDeleteMarker' object has no attribute 'dispose'`) and so does the destroy. A delete
-marker holds no data, so releasing it does nothing. Delete markers arise whenever an object is deleted without
-a version id from a versioned bucket, as the AWS provider does for an `aws_s3_object` in some destroy orders.
+marker holds no data, so releasing it does nothing. A delete marker is left whenever an object is deleted
+without a version id from a versioned bucket; one in the data bucket failed a demo's destroy.
 """
 
 from __future__ import annotations
