@@ -1,6 +1,7 @@
 """Archive rows -> `<split>/<cifar name>.png` and `<split>/<split>.lst`, encoded on a small thread pool.
 
-zlib and file writes release the GIL, so threads use both cores without pickling arrays to processes.
+File writes (and zlib, not ISA-L) release the GIL, so while one thread deflates another writes: threads use
+both cores without pickling arrays to processes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from etl.archive import CifarArchive
-from etl.png import encode_rgb
+from etl.png import encode_planes
 from etl.progress import Reporter
 from etl.slots import FileSlots
 from etl.split import DatasetPlan, SplitPlan
@@ -37,9 +38,11 @@ class WrittenSplit:
     list_file: WrittenFile
 
 
-def to_images(rows: np.ndarray) -> np.ndarray:
-    """CIFAR rows (N, 3072: R plane, G plane, B plane) -> (N, 32, 32, 3) RGB pixels."""
-    return rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+def gather_images(archive: CifarArchive, plan: DatasetPlan) -> dict[str, np.ndarray]:
+    """Each output split's images as (N, 3, 32, 32) planes, copied out of the archive, which may then go."""
+    return {
+        name: archive.split(split.source).data[split.rows].reshape(-1, 3, 32, 32) for name, split in plan.splits.items()
+    }
 
 
 def _write(path: Path, payload: bytes, slots: FileSlots | None = None) -> WrittenFile:
@@ -52,10 +55,10 @@ def _write(path: Path, payload: bytes, slots: FileSlots | None = None) -> Writte
 
 
 def _encode_batch(
-    folder: Path, split: str, pixels: np.ndarray, names: list[str], slots: FileSlots | None
+    folder: Path, split: str, planes: np.ndarray, names: list[str], slots: FileSlots | None
 ) -> list[WrittenFile]:
     written = []
-    for name, png in zip(names, encode_rgb(pixels), strict=True):
+    for name, png in zip(names, encode_planes(planes), strict=True):
         file = _write(folder / name, png, slots)
         written.append(WrittenFile(f"{split}/{name}", file.sha256, file.size))
     return written
@@ -71,14 +74,15 @@ def list_lines(plan: SplitPlan) -> str:
 
 def write_dataset(
     root: Path,
-    archive: CifarArchive,
+    images: dict[str, np.ndarray],
     plan: DatasetPlan,
     *,
     workers: int | None = None,
     reporter: Reporter | None = None,
     slots: FileSlots | None = None,
 ) -> dict[str, WrittenSplit]:
-    """Write every split folder under `root` (which must exist and be empty), taking files from `slots`."""
+    """Write every split folder under `root` (which must exist and be empty) from `gather_images`' planes,
+    taking files from `slots`."""
     workers = workers or min(4, os.cpu_count() or 1)
     reporter = reporter or Reporter(quiet=True)
     total = sum(len(split.rows) for split in plan.splits.values())
@@ -90,13 +94,12 @@ def write_dataset(
         for name, split in plan.splits.items():
             folder = root / name
             folder.mkdir()
-            pixels = to_images(archive.split(split.source).data[split.rows])
             results[name] = [
                 pool.submit(
                     _encode_batch,
                     folder,
                     name,
-                    pixels[start : start + BATCH],
+                    images[name][start : start + BATCH],
                     split.filenames[start : start + BATCH],
                     slots,
                 )

@@ -112,6 +112,15 @@ def test_manifest_records_source_classes_and_every_file_hash(dataset: etl.EtlRes
     assert on_disk == described
 
 
+def test_manifest_reads_one_file_per_line(dataset: etl.EtlResult) -> None:
+    lines = (dataset.output / etl.MANIFEST_NAME).read_text().splitlines()
+    for split in SPLITS:
+        for name, file in dataset.manifest["splits"][split]["files"].items():
+            [line] = [line for line in lines if line.lstrip().startswith(json.dumps(name) + ": ")]
+            assert json.loads("{" + line.strip().rstrip(",") + "}") == {name: file}
+    assert len(lines) < sum(split["count"] for split in dataset.manifest["splits"].values()) + 60
+
+
 def test_same_inputs_give_byte_identical_output(dataset: etl.EtlResult, shared_archive: Path, tmp_path: Path) -> None:
     again = etl.run(str(shared_archive), tmp_path / "again")
     assert (again.output / etl.MANIFEST_NAME).read_bytes() == (dataset.output / etl.MANIFEST_NAME).read_bytes()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from etl.png import encode_rgb
+from etl.png import encode_planes, encode_rgb
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -31,6 +31,16 @@ def test_png_encoding_is_deterministic() -> None:
     assert encode_rgb(images) == encode_rgb(images.copy())
 
 
+def test_cifar_planes_encode_to_the_same_files_as_their_pixels() -> None:
+    rows = np.random.default_rng(9).integers(0, 256, size=(6, 3072), dtype=np.uint8)  # R, G, B planes
+    planes = rows.reshape(-1, 3, 32, 32)
+    assert encode_planes(planes) == encode_rgb(np.ascontiguousarray(planes.transpose(0, 2, 3, 1)))
+    with Image.open(io.BytesIO(encode_planes(planes)[0])) as decoded:
+        assert np.array_equal(np.asarray(decoded)[..., 1], rows[0, 1024:2048].reshape(32, 32))
+
+
 def test_only_rgb_batches_are_accepted() -> None:
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
         encode_rgb(np.zeros((2, 32, 32), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        encode_planes(np.zeros((2, 32, 32, 3), dtype=np.uint8))
