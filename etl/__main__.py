@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, help="parallel uploads (default: %(default)s)"
     )
-    parser.add_argument("--workers", type=_positive, help="PNG encoding threads (default: CPU count, at most 4)")
+    parser.add_argument(
+        "--workers", type=_positive, help="threads writing the PNGs (default 1: more only contend for the GIL)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr; the summary still goes to stdout")
     return parser
 
