@@ -52,10 +52,3 @@ def encode_planes(planes: np.ndarray) -> list[bytes]:
         data = zlib.compress(image, STORED)
         pngs.append(b"".join((head, _U32(len(data)), b"IDAT", data, _U32(zlib.crc32(data, _IDAT_CRC)), tail)))
     return pngs
-
-
-def encode_rgb(images: np.ndarray) -> list[bytes]:
-    """One PNG file's bytes per (H, W, 3) uint8 image of the batch."""
-    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 images of shape (N, H, W, 3), got {images.dtype} {images.shape}")
-    return encode_planes(images.transpose(0, 3, 1, 2))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from etl.png import encode_planes, encode_rgb
+from etl.png import encode_planes
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -20,7 +20,7 @@ def test_png_encoding_is_lossless_for_any_pixels(seed: int) -> None:
     images[1] = 255
     images[2] = np.linspace(0, 255, 32 * 32 * 3).astype(np.uint8).reshape(32, 32, 3)
     images[3, ::2] = 255 - images[3, ::2]
-    for original, payload in zip(images, encode_rgb(images), strict=True):
+    for original, payload in zip(images, encode_planes(images.transpose(0, 3, 1, 2)), strict=True):
         with Image.open(io.BytesIO(payload)) as decoded:
             assert decoded.mode == "RGB"
             assert decoded.size == (32, 32)
@@ -29,15 +29,17 @@ def test_png_encoding_is_lossless_for_any_pixels(seed: int) -> None:
 
 def test_png_encoding_is_deterministic() -> None:
     images = np.random.default_rng(5).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
-    assert encode_rgb(images) == encode_rgb(images.copy())
+    planes = images.transpose(0, 3, 1, 2)
+    assert encode_planes(planes) == encode_planes(np.ascontiguousarray(planes))
 
 
-def test_cifar_planes_encode_to_the_same_files_as_their_pixels() -> None:
+def test_cifar_rows_decode_as_red_green_and_blue_planes() -> None:
     rows = np.random.default_rng(9).integers(0, 256, size=(6, 3072), dtype=np.uint8)  # R, G, B planes
-    planes = rows.reshape(-1, 3, 32, 32)
-    assert encode_planes(planes) == encode_rgb(np.ascontiguousarray(planes.transpose(0, 2, 3, 1)))
-    with Image.open(io.BytesIO(encode_planes(planes)[0])) as decoded:
-        assert np.array_equal(np.asarray(decoded)[..., 1], rows[0, 1024:2048].reshape(32, 32))
+    for row, payload in zip(rows, encode_planes(rows.reshape(-1, 3, 32, 32)), strict=True):
+        with Image.open(io.BytesIO(payload)) as decoded:
+            pixels = np.asarray(decoded)
+        for channel in range(3):
+            assert np.array_equal(pixels[..., channel], row[channel * 1024 : (channel + 1) * 1024].reshape(32, 32))
 
 
 def test_png_bytes_are_pinned_so_existing_datasets_are_not_uploaded_again() -> None:
@@ -50,8 +52,6 @@ def test_png_bytes_are_pinned_so_existing_datasets_are_not_uploaded_again() -> N
     ]
 
 
-def test_only_rgb_batches_are_accepted() -> None:
-    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
-        encode_rgb(np.zeros((2, 32, 32), dtype=np.uint8))
+def test_only_rgb_planes_are_accepted() -> None:
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         encode_planes(np.zeros((2, 32, 32, 3), dtype=np.uint8))
