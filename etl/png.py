@@ -22,12 +22,11 @@ import numpy as np
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 STORED = 0  # zlib level 0: stored blocks, no matching
 _FILTER_NONE = 0
-_IDAT_CRC = zlib.crc32(b"IDAT")
 _U32 = struct.Struct(">I").pack
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return _U32(len(data)) + kind + data + _U32(zlib.crc32(kind + data))
+    return b"".join((_U32(len(data)), kind, data, _U32(zlib.crc32(data, zlib.crc32(kind)))))
 
 
 def scanlines(planes: np.ndarray) -> np.ndarray:
@@ -47,8 +46,7 @@ def encode_planes(planes: np.ndarray) -> list[bytes]:
     count, _, height, width = planes.shape
     head = SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
     tail = _chunk(b"IEND", b"")
-    pngs = []
-    for image in scanlines(planes).reshape(count, -1):
-        data = zlib.compress(image, STORED)
-        pngs.append(b"".join((head, _U32(len(data)), b"IDAT", data, _U32(zlib.crc32(data, _IDAT_CRC)), tail)))
-    return pngs
+    return [
+        b"".join((head, _chunk(b"IDAT", zlib.compress(image, STORED)), tail))
+        for image in scanlines(planes).reshape(count, -1)
+    ]
