@@ -137,6 +137,16 @@ def test_other_seeds_pick_other_validation_images_in_the_same_proportions(
     )
 
 
+def test_more_writer_threads_write_the_same_dataset(
+    dataset: etl.EtlResult, shared_archive: Path, tmp_path: Path
+) -> None:
+    threaded = etl.run(str(shared_archive), tmp_path / "threaded", workers=3)
+    assert (threaded.output / etl.MANIFEST_NAME).read_bytes() == (dataset.output / etl.MANIFEST_NAME).read_bytes()
+    assert sorted(p.relative_to(threaded.output) for p in threaded.output.rglob("*")) == sorted(
+        p.relative_to(dataset.output) for p in dataset.output.rglob("*")
+    )
+
+
 def test_rerun_replaces_a_previous_dataset_in_place(shared_archive: Path, tmp_path: Path) -> None:
     output = tmp_path / "dataset"
     etl.run(str(shared_archive), output, validation_fraction=0.2)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from etl.png import encode_planes
+from etl.png import encode_planes, file_size, scanlines
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -21,7 +23,7 @@ def test_png_encoding_is_lossless_for_any_pixels(seed: int) -> None:
     images[2] = np.linspace(0, 255, 32 * 32 * 3).astype(np.uint8).reshape(32, 32, 3)
     images[3, ::2] = 255 - images[3, ::2]
     for original, payload in zip(images, encode_planes(images.transpose(0, 3, 1, 2)), strict=True):
-        with Image.open(io.BytesIO(payload)) as decoded:
+        with Image.open(io.BytesIO(payload.tobytes())) as decoded:
             assert decoded.mode == "RGB"
             assert decoded.size == (32, 32)
             assert np.array_equal(np.asarray(decoded), original)
@@ -30,13 +32,13 @@ def test_png_encoding_is_lossless_for_any_pixels(seed: int) -> None:
 def test_png_encoding_is_deterministic() -> None:
     images = np.random.default_rng(5).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     planes = images.transpose(0, 3, 1, 2)
-    assert encode_planes(planes) == encode_planes(np.ascontiguousarray(planes))
+    assert np.array_equal(encode_planes(planes), encode_planes(np.ascontiguousarray(planes)))
 
 
 def test_cifar_rows_decode_as_red_green_and_blue_planes() -> None:
     rows = np.random.default_rng(9).integers(0, 256, size=(6, 3072), dtype=np.uint8)  # R, G, B planes
     for row, payload in zip(rows, encode_planes(rows.reshape(-1, 3, 32, 32)), strict=True):
-        with Image.open(io.BytesIO(payload)) as decoded:
+        with Image.open(io.BytesIO(payload.tobytes())) as decoded:
             pixels = np.asarray(decoded)
         for channel in range(3):
             assert np.array_equal(pixels[..., channel], row[channel * 1024 : (channel + 1) * 1024].reshape(32, 32))
@@ -50,6 +52,34 @@ def test_png_bytes_are_pinned_so_existing_datasets_are_not_uploaded_again() -> N
         "05696c379d036d76de7d5af226da221d12ae8ca38e87748aefdb3f05c38bd3ce",
         "a22a411292619b9efd56be1a3c92c4f3794f9e98d31be3d7906981d4ef535c32",
     ]
+
+
+def _chunks(png: bytes) -> dict[bytes, bytes]:
+    chunks, position = {}, 8
+    while position < len(png):
+        (length,) = struct.unpack_from(">I", png, position)
+        kind, data = png[position + 4 : position + 8], png[position + 8 : position + 8 + length]
+        assert struct.unpack_from(">I", png, position + 8 + length)[0] == zlib.crc32(kind + data), kind
+        chunks[kind] = data
+        position += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (1, 1), (7, 13), (147, 148)])
+def test_each_file_holds_what_zlib_stores_for_its_scanlines(height: int, width: int) -> None:
+    # The same bytes as before the batch encoder (and as any zlib at level 0): existing datasets stay valid.
+    planes = np.random.default_rng(height).integers(0, 256, size=(3, 3, height, width), dtype=np.uint8)
+    files = encode_planes(planes)
+    assert files.shape == (3, file_size(height, width))
+    for lines, png in zip(scanlines(planes), files, strict=True):
+        chunks = _chunks(png.tobytes())
+        assert list(chunks) == [b"IHDR", b"IDAT", b"IEND"]
+        assert chunks[b"IDAT"] == zlib.compress(lines.tobytes(), 0)
+
+
+def test_images_too_big_for_one_stored_block_are_refused() -> None:
+    with pytest.raises(ValueError, match="one stored deflate block"):
+        encode_planes(np.zeros((1, 3, 148, 148), dtype=np.uint8))
 
 
 def test_only_rgb_planes_are_accepted() -> None:
