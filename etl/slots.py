@@ -29,6 +29,13 @@ PROBE_SLOTS = 32
 QUICK_CREATE_S = 100e-6
 
 
+def write_all(descriptor: int, payload: bytes | memoryview | np.ndarray) -> None:
+    """os.write until every byte is written: a regular file may take fewer (a disk filling up mid-write)."""
+    view = memoryview(payload).cast("B")
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
 class FileSlots:
     def __init__(self, folder: Path, limit: int) -> None:
         self._folder = folder
@@ -72,7 +79,7 @@ class FileSlots:
             os.rename(slot, path)
             descriptor = os.open(path, os.O_WRONLY)
         try:
-            os.write(descriptor, payload)
+            write_all(descriptor, payload)
         finally:
             os.close(descriptor)
 

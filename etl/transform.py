@@ -18,7 +18,7 @@ import numpy as np
 from etl.archive import CifarArchive
 from etl.png import encode_planes
 from etl.progress import Reporter
-from etl.slots import FileSlots
+from etl.slots import FileSlots, write_all
 from etl.split import DatasetPlan, SplitPlan
 
 BATCH = 64
@@ -55,7 +55,7 @@ def _write(path: str, payload: bytes | np.ndarray, slots: FileSlots | None = Non
         return
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.write(descriptor, payload)
+        write_all(descriptor, payload)
     finally:
         os.close(descriptor)
 

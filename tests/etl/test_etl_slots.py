@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from etl import slots as slots_module
@@ -32,3 +34,25 @@ def test_slot_writes_leave_each_payload_under_its_name_and_no_slots(
     slots.close()
     assert sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file()) == sorted(payloads)
     assert all((tmp_path / name).read_bytes() == payload for name, payload in payloads.items())
+
+
+class _ShortWrites:
+    """`os` for etl.slots, except that each write takes at most 100 bytes (as a filling disk may)."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+    @staticmethod
+    def write(descriptor: int, data: bytes) -> int:
+        return os.write(descriptor, memoryview(data)[:100])
+
+
+def test_short_writes_still_write_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slots_module, "os", _ShortWrites())
+    payload = bytes(range(256)) * 13
+    descriptor = os.open(tmp_path / "image.png", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        slots_module.write_all(descriptor, np.frombuffer(payload, dtype=np.uint8))
+    finally:
+        os.close(descriptor)
+    assert (tmp_path / "image.png").read_bytes() == payload

@@ -168,11 +168,15 @@ def test_concurrent_executions_of_one_definition_keep_their_own_data(local_aws, 
 
 
 def test_an_execution_stopped_as_soon_as_it_starts_is_aborted(local_aws, pass_machine, monkeypatch):
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    # Hold each new execution's set-up for a moment, as a busy machine does, so the stop arrives before it ends.
+    # Hold each new execution's set-up for a moment, as a busy machine does, so the stop arrives before it ends;
+    # and the worker thread's own status update after the stop, so that only StopExecution can report it.
     parse = ExecutionWorker._get_evaluation_entrypoint
     monkeypatch.setattr(ExecutionWorker, "_get_evaluation_entrypoint", lambda self: (time.sleep(0.5), parse(self))[1])
+    terminated = BaseExecutionWorkerCommunication.terminated
+    monkeypatch.setattr(BaseExecutionWorkerCommunication, "terminated", lambda self: (time.sleep(1), terminated(self)))
     sfn = local_aws.client("stepfunctions")
     definition = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 30, "End": True}}}
     arn = sfn.create_state_machine(name="compat-hold", definition=json.dumps(definition), roleArn=pass_machine[1])[
