@@ -7,10 +7,13 @@ names, which need the archive's `meta` (the last member of the official archive)
 anonymous slots during decompression, when a core is otherwise idle. Unused slots are removed; when slots
 run out, files are simply created.
 
-A slot costs more than a plain file once the file system is quick (a rename and an open against one
-create: on the development VM 1,200 files took about 40 ms against 33 ms on quiet ext4, 20 ms against
-12 ms on tmpfs), so the thread times its creates PROBE_SLOTS at a time and stops once a batch averaged
-under QUICK_CREATE_S.
+A slot costs a little more than a plain file when creating is quick (a rename and an open against one
+create), and on a memory file system creating always is: 1,200 files took 20 ms through slots and 12 ms
+created directly on the development VM's tmpfs, which creates a file in about 10 us. Disk file systems
+change from moment to moment (ext4 there: 0.02-0.03 ms per create, 0.2-0.4 ms in slow spells that come
+and go within a run), so a quick start says nothing about the write a second later. The thread therefore
+times its creates PROBE_SLOTS at a time and stops only once a batch averaged under QUICK_CREATE_S, which
+only memory file systems manage.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
 CIFAR100_IMAGES_PER_CLASS = 600  # 500 train + 100 test
 PROBE_SLOTS = 32
-QUICK_CREATE_S = 100e-6
+QUICK_CREATE_S = 15e-6  # per create: tmpfs takes ~10 us, quiet ext4 20-30 us
 
 
 def write_all(descriptor: int, payload: bytes | memoryview | np.ndarray) -> None:
