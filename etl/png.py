@@ -44,14 +44,9 @@ def scanlines(planes: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return rows
 
 
-def file_size(height: int, width: int) -> int:
-    """Bytes of every PNG file `encode_planes` writes for an RGB image of this size."""
-    return len(SIGNATURE) + 25 + 12 + len(_ZLIB_HEADER) + 5 + height * (1 + 3 * width) + 4 + 12
-
-
 def encode_planes(planes: np.ndarray) -> np.ndarray:
-    """Row i of the (N, file_size) result is the PNG file of image i of the (N, 3, H, W) uint8 planes
-    (CIFAR's rows, reshaped)."""
+    """Row i of the (N, file size) result is the PNG file of image i of the (N, 3, H, W) uint8 planes
+    (CIFAR's rows, reshaped); every file of a batch has the same size."""
     if planes.ndim != 4 or planes.shape[1] != 3 or planes.dtype != np.uint8:
         raise ValueError(f"expected uint8 image planes of shape (N, 3, H, W), got {planes.dtype} {planes.shape}")
     count, _, height, width = planes.shape
@@ -63,9 +58,9 @@ def encode_planes(planes: np.ndarray) -> np.ndarray:
     idat_head = _U32.pack(len(stream_head) + raw + 4) + b"IDAT"
     tail = _chunk(b"IEND", b"")
 
-    files = np.empty((count, file_size(height, width)), dtype=np.uint8)
     pixels = len(head) + len(idat_head) + len(stream_head)  # where the scanlines start
     adler, crc = pixels + raw, pixels + raw + 4  # where the two checksums go
+    files = np.empty((count, crc + 4 + len(tail)), dtype=np.uint8)
     files[:, :pixels] = np.frombuffer(head + idat_head + stream_head, dtype=np.uint8)
     scanlines(planes, files[:, pixels:adler].reshape(count, height, -1))
     files[:, crc + 4 :] = np.frombuffer(tail, dtype=np.uint8)
