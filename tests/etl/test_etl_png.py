@@ -62,7 +62,7 @@ def _chunks(png: bytes) -> dict[bytes, bytes]:
         assert struct.unpack_from(">I", png, position + 8 + length)[0] == zlib.crc32(kind + data), kind
         chunks[kind] = data
         position += 12 + length
-    assert position == len(png)  # nothing after IEND: the file is exactly its chunks
+    assert position == len(png)  # the chunks fill the file exactly
     return chunks
 
 
