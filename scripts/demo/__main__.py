@@ -274,9 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             summary = load.summary()
             print(
-                f"    {summary['executions']} executions started over {summary['submit_seconds']:.1f} s, all ended "
-                f"after {summary['wall_seconds']:.1f} s; latency p50 {summary['p50_seconds']:.2f} s, "
-                f"p95 {summary['p95_seconds']:.2f} s; routes {summary['routes']}",
+                f"    {summary['executions']} executions started over {summary['submit_seconds']:.1f} s, at most "
+                f"{summary['peak_running']} running at once, all ended after {summary['wall_seconds']:.1f} s; "
+                f"latency p50 {summary['p50_seconds']:.2f} s, p95 {summary['p95_seconds']:.2f} s; "
+                f"routes {summary['routes']}",
                 flush=True,
             )
             if load.lost or load.duplicated:

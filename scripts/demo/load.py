@@ -45,6 +45,7 @@ class LoadResult:
     latencies: list[float]  # seconds from each execution's start to its stop, as Step Functions recorded them
     submit_seconds: float  # from the first start to the last
     wall_seconds: float  # from the first start until every execution had ended
+    peak_running: int = 0  # the most executions running at the same moment, by their recorded start and stop
     queue_messages: Counter = field(default_factory=Counter)  # human-review messages per image key
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
@@ -56,6 +57,7 @@ class LoadResult:
             "executions": len(self.items),
             "submit_seconds": round(self.submit_seconds, 2),
             "wall_seconds": round(self.wall_seconds, 2),
+            "peak_running": self.peak_running,
             "p50_seconds": round(cuts[49], 3) if cuts else None,
             "p95_seconds": round(cuts[94], 3) if cuts else None,
             "max_seconds": round(ordered[-1], 3) if ordered else None,
@@ -64,6 +66,16 @@ class LoadResult:
             "lost": self.lost,
             "duplicated": self.duplicated,
         }
+
+
+def peak_running(spans: list[tuple[Any, Any]]) -> int:
+    """The most (start, stop) spans open at one moment; one that stops as another starts does not overlap it."""
+    moments = sorted([(start, 1) for start, _ in spans] + [(stop, -1) for _, stop in spans])  # stops first
+    running = peak = 0
+    for _, change in moments:
+        running += change
+        peak = max(peak, running)
+    return peak
 
 
 def inference_item(execution: dict, key: str, true_label: str) -> dict[str, Any]:
@@ -181,7 +193,8 @@ def run_load(
 
     messages = take_queue_messages(client("sqs"), queue_url, set(keys))
     lost, duplicated = account(items, messages)
-    return LoadResult(items, latencies, submit_seconds, wall, messages, lost, duplicated)
+    spans = [(execution["startDate"], execution["stopDate"]) for execution in finished.values()]
+    return LoadResult(items, latencies, submit_seconds, wall, peak_running(spans), messages, lost, duplicated)
 
 
 def account(items: list[dict[str, Any]], messages: Counter) -> tuple[list[str], list[str]]:

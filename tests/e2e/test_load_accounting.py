@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from demo.load import Image, LoadError, account, execution_name, run_load
+from demo.load import Image, LoadError, account, execution_name, peak_running, run_load
 
 
 def item(key: str, route: str) -> dict:
@@ -30,6 +30,19 @@ def test_routed_and_queued_images_are_accounted_for():
 )
 def test_missing_or_extra_messages_are_reported(items, messages, lost, duplicated):
     assert account(items, messages) == (lost, duplicated)
+
+
+@pytest.mark.parametrize(
+    ("spans", "peak"),
+    [
+        ([], 0),
+        ([(0, 1), (1, 2), (2, 3)], 1),  # one after another: each stops as the next starts
+        ([(0, 5), (1, 2), (3, 4)], 2),
+        ([(0, 5), (1, 4), (2, 3), (6, 7)], 3),
+    ],
+)
+def test_peak_running_counts_executions_that_overlap(spans, peak):
+    assert peak_running(spans) == peak
 
 
 def test_execution_names_are_valid_and_unique_per_run_and_image():
