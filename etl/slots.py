@@ -32,11 +32,16 @@ PROBE_SLOTS = 32
 QUICK_CREATE_S = 15e-6  # per create: tmpfs takes ~10 us, quiet ext4 20-30 us
 
 
-def write_all(descriptor: int, payload: bytes | memoryview | np.ndarray) -> None:
-    """os.write until every byte is written: a regular file may take fewer (a disk filling up mid-write)."""
-    view = memoryview(payload).cast("B")
-    while view:
-        view = view[os.write(descriptor, view) :]
+def write_file(path: str | Path, payload: bytes | memoryview | np.ndarray, flags: int = os.O_CREAT | os.O_EXCL) -> None:
+    """Write every byte of `payload` to `path`, by default a new file (which must not exist); os.write is
+    repeated because a regular file may take fewer bytes (a disk filling up mid-write)."""
+    descriptor = os.open(path, os.O_WRONLY | flags, 0o666)
+    try:
+        view = memoryview(payload).cast("B")
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
 
 
 class FileSlots:
@@ -77,14 +82,10 @@ class FileSlots:
         with self._lock:
             slot = self._ready.pop() if self._ready else None
         if slot is None:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            write_file(path, payload)
         else:
             os.rename(slot, path)
-            descriptor = os.open(path, os.O_WRONLY)
-        try:
-            write_all(descriptor, payload)
-        finally:
-            os.close(descriptor)
+            write_file(path, payload, flags=0)
 
     def close(self) -> None:
         self.stop()

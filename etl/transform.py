@@ -18,7 +18,7 @@ import numpy as np
 from etl.archive import CifarArchive
 from etl.png import encode_planes
 from etl.progress import Reporter
-from etl.slots import FileSlots, write_all
+from etl.slots import FileSlots, write_file
 from etl.split import DatasetPlan, SplitPlan
 
 BATCH = 64
@@ -50,14 +50,7 @@ def gather_images(archive: CifarArchive, plan: DatasetPlan) -> dict[str, np.ndar
 
 
 def _write(path: str, payload: bytes | np.ndarray, slots: FileSlots | None = None) -> None:
-    if slots:
-        slots.write(path, payload)
-        return
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        write_all(descriptor, payload)
-    finally:
-        os.close(descriptor)
+    (slots.write if slots else write_file)(path, payload)
 
 
 def _write_batch(

@@ -50,9 +50,5 @@ class _ShortWrites:
 def test_short_writes_still_write_every_byte(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slots_module, "os", _ShortWrites())
     payload = bytes(range(256)) * 13
-    descriptor = os.open(tmp_path / "image.png", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    try:
-        slots_module.write_all(descriptor, np.frombuffer(payload, dtype=np.uint8))
-    finally:
-        os.close(descriptor)
+    slots_module.write_file(tmp_path / "image.png", np.frombuffer(payload, dtype=np.uint8))
     assert (tmp_path / "image.png").read_bytes() == payload
