@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,24 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 BUILD_DIR = REPO_ROOT / "build"
 SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "data" / "cifar-100-bikes-python.tar.gz"
+
+
+# Roles for tests that exercise other behaviour than IAM. The embedded AWS checks every call made with a role's
+# credentials, so a fixture role needs a trust policy and permissions; these may do anything. The stack's own,
+# least-privilege policies are checked by the demo (tests/e2e) and the IAM tests (tests/local_aws/test_iam*.py).
+SERVICES = ("lambda.amazonaws.com", "states.amazonaws.com", "sagemaker.amazonaws.com", "events.amazonaws.com")
+
+
+def fixture_role(iam, name: str, services: tuple[str, ...] = SERVICES) -> str:
+    """A role the given services may assume and that may do anything (the ARN)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    anything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=name, PolicyName="test-fixture-may-do-anything", PolicyDocument=json.dumps(anything))
+    return arn
 
 
 def load_function(name: str) -> ModuleType:

@@ -15,6 +15,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -385,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             report["teardown"] = {"destroyed": True, "resources_left": stages.run("terraform destroy", destroy)}
 
         def write() -> Path:
+            # Every call made on a role's behalf, checked against its Terraform-rendered policy (local_aws.iam).
+            report["iam"] = aws.iam.summary()
+            shutil.copyfile(aws.iam.log_path, out / "iam-calls.jsonl")
             report["timings"] = dict(stages.timings)
             report["wall_seconds"] = round(time.monotonic() - began, 2)
             paths = {image.key: out / "dataset" / "test" / image.key.rsplit("/", 1)[-1] for image in test_images}
@@ -392,6 +396,13 @@ def main(argv: list[str] | None = None) -> int:
 
         path = stages.run("write the report", write)
         print(f"report: {path}")
+        print(f"IAM: {report['iam']['calls_checked']} calls checked, {len(report['iam']['denied'])} denied")
+        if report["iam"]["denied"]:
+            first = report["iam"]["denied"][0]
+            raise DemoError(
+                f"IAM denied {len(report['iam']['denied'])} calls, e.g. {first['principal']} {first['action']} "
+                f"on {first['resource']}: {first['reason']}"
+            )
         print("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in stages.timings.items()))
         if args.keep:
             print("KEEP=1: the embedded AWS stays up until Ctrl-C. Point the AWS CLI or boto3 at it with:")

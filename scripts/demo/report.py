@@ -267,6 +267,20 @@ def write_report(
             f"violations{': ' + ', '.join(names) if names else ''}"
             f"{'; retraining started' if monitoring_pass.get('retrain_started') else ''}"
         )
+    iam = report.get("iam")
+    if iam:
+        lines += [
+            "",
+            "## IAM",
+            "",
+            f"{iam['calls_checked']} calls made on a role's behalf were checked against that role's policy as "
+            f"Terraform rendered it; {len(iam['denied'])} denied (log: `iam-calls.jsonl`).",
+            "",
+            "| role | calls |",
+            "| --- | --- |",
+            *[f"| {role.rsplit('/', 1)[-1]} | {count} |" for role, count in sorted(iam["by_role"].items())],
+        ]
+        lines += [f"- denied: {c['principal']} {c['action']} on {c['resource']}" for c in iam["denied"][:10]]
     lines += ["", "## Timings", "", "| stage | seconds |", "| --- | --- |"]
     lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in report["timings"].items()]
     path = out_dir / "report.md"

@@ -106,6 +106,7 @@ class ModelLoadError(Exception):
 @dataclass
 class EndpointHost:
     work_dir: Path
+    iam: Any = None  # the IAM enforcer: data capture writes to S3 as the model's execution role
     faults: dict[str, EndpointFault] = field(default_factory=dict)
     _servers: dict[str, ModelServer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -131,8 +132,8 @@ class EndpointHost:
         parsed = urlparse(uri)
         s3_backends[account]["global"].put_object(parsed.netloc, parsed.path.lstrip("/"), body)
 
-    def resolve(self, account: str, region: str, endpoint_name: str) -> tuple[Any, dict, dict, str]:
-        """Endpoint → (endpoint, endpoint config's capture settings, variant, model data URL)."""
+    def resolve(self, account: str, region: str, endpoint_name: str) -> tuple[Any, dict, dict, str, str | None]:
+        """Endpoint → (endpoint, endpoint config's capture settings, variant, model data URL, model's role)."""
         backend = self._sagemaker(account, region)
         endpoint = backend.endpoints.get(endpoint_name)
         if endpoint is None:
@@ -146,7 +147,7 @@ class EndpointHost:
         model_data = container.get("ModelDataUrl")
         if not model_data:
             raise EndpointMissing(f"model {model.model_name} has no ModelDataUrl to serve")
-        return endpoint, config.data_capture_config or {}, variant, model_data
+        return endpoint, config.data_capture_config or {}, variant, model_data, model.execution_role_arn
 
     def server_for(self, account: str, model_data: str) -> ModelServer:
         with self._lock:
@@ -166,7 +167,7 @@ class EndpointHost:
 
     def ready(self, account: str, region: str, endpoint_name: str) -> None:
         """Load the endpoint's model now (endpoint creation waits for this, as AWS waits for health checks)."""
-        _endpoint, _capture, _variant, model_data = self.resolve(account, region, endpoint_name)
+        _endpoint, _capture, _variant, model_data, _role = self.resolve(account, region, endpoint_name)
         self.server_for(account, model_data)
 
     # -- InvokeEndpoint -----------------------------------------------------------------------------------------
@@ -181,7 +182,7 @@ class EndpointHost:
             )
             return _error(status, fault.error_code, f"injected fault: {fault.error_code}")
         try:
-            endpoint, capture, variant, model_data = self.resolve(account, region, endpoint_name)
+            endpoint, capture, variant, model_data, role = self.resolve(account, region, endpoint_name)
             server = self.server_for(account, model_data)
         except EndpointMissing as error:
             return _error(400, "ValidationError", str(error))
@@ -198,7 +199,7 @@ class EndpointHost:
         output_type = reply.get("content_type") or "application/json"
         if capture.get("EnableCapture"):
             self._capture(
-                account, endpoint_name, variant["VariantName"], capture, body, content_type, output, output_type
+                account, endpoint_name, variant["VariantName"], capture, body, content_type, output, output_type, role
             )
         headers = {
             "Content-Type": output_type,
@@ -218,6 +219,7 @@ class EndpointHost:
         content_type: str,
         output: bytes,
         output_type: str,
+        role_arn: str | None = None,
     ) -> None:
         if random.uniform(0, 100) >= float(capture.get("InitialSamplingPercentage", 100)):
             return
@@ -246,7 +248,25 @@ class EndpointHost:
             record["captureData"]["endpointOutput"] = encode(output, output_type, "OUTPUT")
         destination = capture["DestinationS3Uri"].rstrip("/")
         key = f"{destination}/{endpoint_name}/{variant}/{now:%Y/%m/%d/%H}/{now:%M-%S-%f}-{uuid.uuid4().hex[:8]}.jsonl"
+        if not self._may_write(role_arn, key):
+            return
         self._put_s3_object(account, key, (json.dumps(record) + "\n").encode())
+
+    def _may_write(self, role_arn: str | None, uri: str) -> bool:
+        """Capture files are written as the model's execution role (SageMaker acts through execution roles:
+        https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html; the data-capture pages do not name the
+        role, so this follows the stack's grant of s3:PutObject on the capture prefix to it). Nor do they say what a
+        refused write does to the request; here the request is answered and the record lost."""
+        if self.iam is None or not role_arn:
+            return True
+        from local_aws.iam import AccessDenied, s3_need
+
+        try:
+            session = self.iam.cached_session(role_arn, "sagemaker.amazonaws.com", "SageMaker")
+            self.iam.authorize(session, [s3_need("s3:PutObject", uri)], via="sagemaker.amazonaws.com")
+        except AccessDenied:
+            return False
+        return True
 
     def stop(self) -> None:
         with self._lock:

@@ -2,6 +2,12 @@
 
 A matching rule's Lambda targets are invoked asynchronously and its state machine targets get a new execution,
 with the target's `Input`, `InputPath` or `InputTransformer` applied; other targets stay with moto.
+
+Delivery is authorized as EventBridge is (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html,
+https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html): a Lambda function must allow
+events.amazonaws.com in its resource-based policy (aws:SourceArn = the rule), a state machine target is started
+with the target's RoleArn, which must trust events.amazonaws.com and allow states:StartExecution. A delivery
+that is refused is not made (EventBridge counts it as a failed invocation) and is recorded by local_aws.iam.
 """
 
 from __future__ import annotations
@@ -44,6 +50,24 @@ def install(ctx: Any) -> None:
     moto_send_to_targets = Rule.send_to_targets
     lock = threading.Lock()
 
+    def authorized(rule: Any, target: dict) -> bool:
+        iam = getattr(ctx, "iam", None)
+        if iam is None:
+            return True
+        from local_aws.iam import AccessDenied
+        from local_aws.iam_requests import Need
+
+        try:
+            if parse_arn(target["Arn"]).service == "lambda":
+                iam.authorize_service("events.amazonaws.com", Need("lambda:InvokeFunction", target["Arn"]), rule.arn)
+            else:
+                session = iam.credentials(target.get("RoleArn") or "", "events.amazonaws.com", "events", rule.arn)
+                iam.authorize(session, [Need("states:StartExecution", target["Arn"])], via="events.amazonaws.com")
+        except AccessDenied:
+            LOG.warning("EventBridge may not deliver rule %s to %s (see iam-calls.jsonl)", rule.name, target["Arn"])
+            return False
+        return True
+
     def deliver(arn: str, payload: Any) -> None:
         try:
             if parse_arn(arn).service == "lambda":
@@ -58,6 +82,8 @@ def install(ctx: Any) -> None:
             return
         local = [t for t in self.targets if parse_arn(t["Arn"]).service in LOCAL_SERVICES]
         for target in local:
+            if not authorized(self, target):
+                continue
             payload = target_input(target, original_event) if transform_input else original_event
             threading.Thread(target=deliver, args=(target["Arn"], payload), daemon=True).start()
         others = [t for t in self.targets if t not in local]

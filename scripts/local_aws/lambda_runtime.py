@@ -190,6 +190,9 @@ class LambdaRuntime:
         self._busy: dict[tuple, int] = {}
         self._cond = threading.Condition()
         self.faults: dict[str, LambdaFault] = {}  # function name → fault for its next invocations
+        # (role ARN, service, session name, source ARN) → credentials of that role; set by local_aws.server to
+        # the IAM enforcer, so the function's own AWS calls are checked against its execution role's policies.
+        self.credentials: Callable[..., Any] | None = None
 
     # -- process pool -------------------------------------------------------------------------------------------
     def _task_root(self, code: bytes) -> Path:
@@ -239,15 +242,29 @@ class LambdaRuntime:
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"local/{uuid.uuid4().hex}",
                 "AWS_REGION": region,
                 "AWS_DEFAULT_REGION": region,
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_SESSION_TOKEN": "local",
+                **self._role_credentials(fn),
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
                 "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             }
         )
         return env
+
+    def _role_credentials(self, fn: Any) -> dict[str, str]:
+        """The execution role's credentials, as Lambda puts them in the function's environment
+        (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html)."""
+        if self.credentials is None:
+            return {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+        from local_aws.iam import AccessDenied
+
+        try:
+            session = self.credentials(fn.role, "lambda.amazonaws.com", fn.function_name)
+        except AccessDenied as error:
+            # AWS refuses such a function at CreateFunction ("The role defined for the function cannot be assumed
+            # by Lambda"); here the invocation fails with the reason.
+            reason = f"The role defined for the function cannot be assumed by Lambda: {error}"
+            raise LambdaRuntimeError(reason) from None
+        return session.environment()
 
     def _acquire(self, fn: Any) -> tuple[tuple, Worker]:
         code = fn.code_bytes
@@ -257,7 +274,7 @@ class LambdaRuntime:
             raise LambdaRuntimeError(f"runtime {fn.run_time} cannot run locally (python3.x only)")
         layers = [layer["Arn"] if isinstance(layer, dict) else str(layer) for layer in (fn.layers or [])]
         env_key = json.dumps(fn.environment_vars or {}, sort_keys=True)
-        key = (fn.function_arn, hashlib.sha256(code).hexdigest(), fn.handler, env_key, tuple(layers))
+        key = (fn.function_arn, fn.role, hashlib.sha256(code).hexdigest(), fn.handler, env_key, tuple(layers))
         with self._cond:
             while True:
                 idle = [w for w in self._idle.get(key, []) if w.alive()]
@@ -354,6 +371,25 @@ def _error_payload(error_type: str, message: str) -> str:
     return json.dumps({"errorType": error_type, "errorMessage": message})
 
 
+def _may_write_logs(ctx: Any, fn: Any) -> bool:
+    """Lambda writes a function's logs with its execution role: without logs:CreateLogStream and logs:PutLogEvents
+    on its log group the function runs but its logs are lost
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html)."""
+    iam = getattr(ctx, "iam", None)
+    if iam is None:
+        return True
+    from local_aws.iam import AccessDenied
+    from local_aws.iam_requests import Need
+
+    stream = f"arn:aws:logs:{fn.region}:{iam.account}:log-group:{fn.logs_group_name}:log-stream:local"
+    try:
+        session = iam.cached_session(fn.role, "lambda.amazonaws.com", fn.function_name)
+        iam.authorize(session, [Need("logs:CreateLogStream", stream), Need("logs:PutLogEvents", stream)])
+    except AccessDenied:
+        return False
+    return True
+
+
 def install(ctx: Any) -> None:
     """Route moto's Lambda Invoke to `ctx.lambdas` and accept the AWS-managed Powertools layer's ARNs."""
     from moto.awslambda.models import LambdaFunction
@@ -369,8 +405,9 @@ def install(ctx: Any) -> None:
 
     def invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
         invocation = ctx.lambdas.invoke(self, {} if event is None else event)
-        self.logs_backend.ensure_log_group(self.logs_group_name)
-        self.save_logs(invocation.logs)
+        if _may_write_logs(ctx, self):
+            self.logs_backend.ensure_log_group(self.logs_group_name)
+            self.save_logs(invocation.logs)
         return invocation.payload, invocation.errored, invocation.logs
 
     def layers_data(self: Any, arns: list[str]) -> list[dict]:

@@ -13,6 +13,13 @@ state):
   `AlgorithmError: ExecuteUserScriptError` reason (exit code, the exception it raised, the command), and nothing is
   uploaded. Any other job (a built-in algorithm's image) fails with a reason saying it cannot run locally. A job
   name that is taken is refused with ResourceInUse, as on AWS.
+* IAM: the job runs as its RoleArn, a model as its ExecutionRoleArn (local_aws.iam). CreateTrainingJob and
+  CreateModel refuse a role whose trust policy does not admit sagemaker.amazonaws.com; the job's reads of its
+  code and channels (s3:GetObject, s3:ListBucket with s3:prefix), its uploads (s3:PutObject) and its log writes,
+  and a model's read of its artifact, are checked against that role's policies
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). A refused read or upload fails the
+  job (or the endpoint) with the access-denied message; AWS does not document the wording of these
+  FailureReasons, so they quote AWS's access-denied message after "ClientError:".
 * CreateEndpoint goes Creating → InService (or Failed); UpdateEndpoint goes Updating → InService, switching to
   the new endpoint config only once its model loads - a failed update keeps the old config serving (blue/green).
 """
@@ -49,6 +56,51 @@ class LocalTrainingError(Exception):
     """The job cannot run, or failed; the message becomes the job's FailureReason."""
 
 
+SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
+SESSION_NAME = "SageMaker"
+
+
+class _RoleAccess:
+    """What the job or model may do as its role; every check goes through the IAM enforcer (None: unchecked)."""
+
+    def __init__(self, iam: Any, role_arn: str | None) -> None:
+        self.iam, self.role_arn = iam, role_arn
+        self.session = None
+        if iam is not None and role_arn:
+            from local_aws.iam import AccessDenied
+
+            try:
+                self.session = iam.cached_session(role_arn, SAGEMAKER_SERVICE, SESSION_NAME)
+            except AccessDenied as denied:
+                raise LocalTrainingError(f"ClientError: {denied}") from None
+
+    def require(self, action: str, uri_or_arn: str, context: dict[str, Any] | None = None) -> None:
+        if self.session is None:
+            return
+        from local_aws.iam import AccessDenied, s3_need
+
+        try:
+            self.iam.authorize(self.session, [s3_need(action, uri_or_arn, context)], via=SAGEMAKER_SERVICE)
+        except AccessDenied as denied:
+            raise LocalTrainingError(f"ClientError: {denied}") from None
+
+    def require_logs(self, account: str, region: str, stream: str) -> bool:
+        """Whether the role may write the job's log stream (SageMaker drops the logs otherwise)."""
+        if self.session is None:
+            return True
+        from local_aws.iam import AccessDenied
+        from local_aws.iam_requests import Need
+
+        arn = f"arn:aws:logs:{region}:{account}:log-group:{LOG_GROUP}:log-stream:{stream}"
+        try:
+            self.iam.authorize(
+                self.session, [Need("logs:CreateLogStream", arn), Need("logs:PutLogEvents", arn)], SAGEMAKER_SERVICE
+            )
+        except AccessDenied:
+            return False
+        return True
+
+
 # -- moto state ----------------------------------------------------------------------------------------------------
 def _s3(account: str) -> Any:
     from moto.s3.models import s3_backends
@@ -76,9 +128,11 @@ def _write_s3(account: str, uri: str, body: bytes) -> None:
     _s3(account).put_object(bucket, key, body)
 
 
-def _download_prefix(account: str, uri: str, destination: Path) -> int:
+def _download_prefix(account: str, uri: str, destination: Path, access: _RoleAccess | None = None) -> int:
     """S3Prefix semantics: every object under the prefix, named relative to the prefix's last '/'."""
     bucket_name, prefix = _split_s3_uri(uri)
+    if access is not None:
+        access.require("s3:ListBucket", f"arn:aws:s3:::{bucket_name}", {"s3:prefix": prefix})
     backend = _s3(account)
     try:
         names = [name for name in list(backend.get_bucket(bucket_name).keys) if name.startswith(prefix)]
@@ -92,6 +146,8 @@ def _download_prefix(account: str, uri: str, destination: Path) -> int:
         target = destination / name[len(base) :]
         if not target.resolve().is_relative_to(destination.resolve()):
             raise LocalTrainingError(f"object key {name!r} escapes the channel folder")
+        if access is not None:
+            access.require("s3:GetObject", f"arn:aws:s3:::{bucket_name}/{name}")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(backend.get_object(bucket_name, name).value)
         count += 1
@@ -166,9 +222,10 @@ def _builtin_reason(job: Any) -> str:
 class TrainingRunner:
     """Runs one moto training job in a background thread and writes the outcome back onto the job."""
 
-    def __init__(self, work_dir: Path, endpoint_url: str | None = None) -> None:
+    def __init__(self, work_dir: Path, endpoint_url: str | None = None, iam: Any = None) -> None:
         self.work_dir = work_dir / "training-jobs"
         self.endpoint_url = endpoint_url
+        self.iam = iam
 
     def start(self, account: str, region: str, job: Any) -> None:
         thread = threading.Thread(
@@ -203,10 +260,14 @@ class TrainingRunner:
     def _run(self, account: str, region: str, job: Any) -> None:
         name = job.training_job_name
         job_dir = self.work_dir / name
-        log = _CloudWatchLog(account, region, f"{name}/{HOST}-{int(time.time())}")
+        stream = f"{name}/{HOST}-{int(time.time())}"
+        log = _CloudWatchLog(account, region, stream)
         with _TRAINING_SLOTS:
             try:
-                self._train(account, region, job, job_dir, log)
+                access = _RoleAccess(self.iam, job.role_arn)
+                if not access.require_logs(account, region, stream):
+                    log.backend = None
+                self._train(account, region, job, job_dir, log, access)
             except LocalTrainingError as error:
                 LOG.info("training job %s failed: %s", name, error)
                 status, secondary = (
@@ -225,7 +286,9 @@ class TrainingRunner:
             finally:
                 log.flush()
 
-    def _train(self, account: str, region: str, job: Any, job_dir: Path, log: _CloudWatchLog) -> None:
+    def _train(
+        self, account: str, region: str, job: Any, job_dir: Path, log: _CloudWatchLog, access: _RoleAccess
+    ) -> None:
         raw_hps = dict(job.hyper_parameters or {})
         hyperparameters = {k: _decode_hyperparameter(v) for k, v in raw_hps.items()}
         program = hyperparameters.get("sagemaker_program")
@@ -240,7 +303,8 @@ class TrainingRunner:
 
         paths = _JobPaths.create(job_dir)
         self._secondary(job, "Downloading", "Downloading input data")
-        channels = self._download_channels(account, job, paths)
+        channels = self._download_channels(account, job, paths, access)
+        access.require("s3:GetObject", submit_dir)
         with tarfile.open(fileobj=io.BytesIO(_read_s3(account, submit_dir)), mode="r:gz") as tar:
             tar.extractall(paths.code, filter="data")
         entry = paths.code / str(program)
@@ -271,6 +335,8 @@ class TrainingRunner:
 
         self._secondary(job, "Uploading", "Uploading generated training model")
         output_uri = f"{job.output_data_config['S3OutputPath'].rstrip('/')}/{job.training_job_name}/output"
+        access.require("s3:PutObject", f"{output_uri}/model.tar.gz")
+        access.require("s3:PutObject", f"{output_uri}/output.tar.gz")
         _write_s3(account, f"{output_uri}/model.tar.gz", _tar_gz(paths.model))
         _write_s3(account, f"{output_uri}/output.tar.gz", _tar_gz(paths.output_data))
         job.final_metric_data_list = final_metrics(job.algorithm_specification.get("MetricDefinitions") or [], lines)
@@ -278,7 +344,7 @@ class TrainingRunner:
         self._finish(job, "Completed", "Completed", "Training job completed")
 
     @staticmethod
-    def _download_channels(account: str, job: Any, paths: _JobPaths) -> list[str]:
+    def _download_channels(account: str, job: Any, paths: _JobPaths, access: _RoleAccess) -> list[str]:
         names = []
         for channel in job.input_data_config or []:
             name = channel["ChannelName"]
@@ -287,7 +353,7 @@ class TrainingRunner:
                 raise LocalTrainingError(f"ClientError: channel {name} has no S3DataSource (only S3 is local)")
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
                 raise LocalTrainingError(f"ClientError: channel {name}: only S3DataType S3Prefix runs locally")
-            _download_prefix(account, source["S3Uri"], paths.channel(name))
+            _download_prefix(account, source["S3Uri"], paths.channel(name), access)
             names.append(name)
         return names
 
@@ -479,8 +545,12 @@ class EndpointDeployer:
         return model_data
 
     def check(self, account: str, backend: Any, config_name: str) -> None:
-        """The new config's model must exist in S3 and load, as SageMaker's health check requires."""
+        """The new config's model must exist in S3 and load, as SageMaker's health check requires; the model reads
+        its artifact with its execution role."""
         model_data = self.model_data(backend, config_name)
+        variant = backend.endpoint_configs[config_name].production_variants[0]
+        role = getattr(backend._models.get(variant["ModelName"]), "execution_role_arn", None)
+        _RoleAccess(getattr(self.ctx, "iam", None), role).require("s3:GetObject", model_data)
         body = _read_s3(account, model_data)
         try:
             with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
@@ -523,6 +593,25 @@ class _Active:
 
     runner: TrainingRunner | None = None
     deployer: EndpointDeployer | None = None
+    iam: Any = None
+
+
+def _assumable(role_arn: str | None) -> None:
+    """CreateTrainingJob and CreateModel refuse a role SageMaker cannot assume. AWS answers with a
+    ValidationException "Could not assume role ..."; the API reference does not document the message."""
+    if _Active.iam is None or not role_arn:
+        return
+    from moto.sagemaker.exceptions import ValidationError
+
+    from local_aws.iam import AccessDenied
+
+    try:
+        _Active.iam.cached_session(role_arn, SAGEMAKER_SERVICE, SESSION_NAME)
+    except AccessDenied as denied:
+        raise ValidationError(
+            message=f"Could not assume role {role_arn}. Please ensure that the role exists and allows principal "
+            f"'{SAGEMAKER_SERVICE}' to assume the role. ({denied})"
+        ) from None
 
 
 def _patch(owner: type, name: str, replacement: Callable[..., Any]) -> None:
@@ -539,10 +628,17 @@ def install(ctx: Any) -> None:
     from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
 
-    _Active.runner = TrainingRunner(Path(ctx.work_dir), getattr(ctx, "endpoint_url", None))
+    iam = getattr(ctx, "iam", None)
+    _Active.runner = TrainingRunner(Path(ctx.work_dir), getattr(ctx, "endpoint_url", None), iam)
+    _Active.iam = iam
     _Active.deployer = EndpointDeployer(ctx)
     original_create_training_job = SageMakerModelBackend.create_training_job
     original_create_endpoint = SageMakerModelBackend.create_endpoint
+    original_create_model = SageMakerModelBackend.create_model
+
+    def create_model(self: Any, **kwargs: Any) -> Any:
+        _assumable(kwargs.get("execution_role_arn"))
+        return original_create_model(self, **kwargs)
 
     def create_training_job(self: Any, **kwargs: Any) -> Any:
         name = kwargs["training_job_name"]
@@ -551,6 +647,7 @@ def install(ctx: Any) -> None:
                 "Training job names must be unique within an AWS account and region, "
                 f"and a training job with this name already exists ({self.training_jobs[name].arn})"
             )
+        _assumable(kwargs.get("role_arn"))
         requested = copy.deepcopy(kwargs.get("algorithm_specification") or {})
         job = original_create_training_job(self, **kwargs)
         # moto replaces MetricDefinitions with a canned one and reports the job finished; undo both.
@@ -606,6 +703,7 @@ def install(ctx: Any) -> None:
         return ActionResult({"EndpointArn": endpoint.arn})
 
     _patch(SageMakerModelBackend, "create_training_job", create_training_job)
+    _patch(SageMakerModelBackend, "create_model", create_model)
     _patch(SageMakerModelBackend, "create_endpoint", create_endpoint)
     _patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
     _patch(SageMakerResponse, "update_endpoint", update_endpoint_response)

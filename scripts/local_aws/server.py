@@ -13,7 +13,8 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
 - `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included);
 - `s3_delete_markers`: buckets with delete markers can be emptied once their versioning is suspended;
-- `dispatch`: moto's service lookup without a directory listing per request.
+- `dispatch`: moto's service lookup without a directory listing per request;
+- `iam`: every call made with a role's credentials is checked against that role's policies (`ctx.iam`).
 
 Tests use it through the `local_aws` fixture; `python -m local_aws` runs it for `make demo` and for people.
 """
@@ -37,6 +38,8 @@ from local_aws.dispatch import install as install_dispatch
 from local_aws.endpoints import EndpointHost
 from local_aws.endpoints import install as install_endpoints
 from local_aws.events import install as install_events
+from local_aws.iam import IamEnforcer
+from local_aws.iam import install as install_iam
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
 from local_aws.monitoring_schedules import MonitoringScheduleStore
@@ -62,6 +65,7 @@ class LocalAws:
     work_dir: Path
     lambdas: LambdaRuntime
     endpoints: EndpointHost
+    iam: IamEnforcer
     monitoring_schedules: MonitoringScheduleStore = field(default_factory=MonitoringScheduleStore)
     _server: Any = field(repr=False, default=None)
 
@@ -157,7 +161,9 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
 
     ctx_holder = {"account": DEFAULT_ACCOUNT_ID}
     lambdas = LambdaRuntime(work_dir, endpoint_url, on_log_line=_emf_to_cloudwatch(ctx_holder))
-    ctx = LocalAws(endpoint_url, port, region, work_dir, lambdas, EndpointHost(work_dir / "endpoints"))
+    iam = IamEnforcer(work_dir, DEFAULT_ACCOUNT_ID, region)
+    lambdas.credentials = iam.credentials
+    ctx = LocalAws(endpoint_url, port, region, work_dir, lambdas, EndpointHost(work_dir / "endpoints", iam=iam), iam)
 
     install_lambdas(ctx)
     install_endpoints(ctx)
@@ -170,6 +176,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_s3_policies(ctx)
     install_s3_delete_markers(ctx)
     install_dispatch(ctx)
+    install_iam(ctx)
 
     server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
     server.start()

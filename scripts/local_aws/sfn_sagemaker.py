@@ -14,6 +14,19 @@ engine's task factory:
 
 It also names SageMaker errors of the generic `aws-sdk:sagemaker:*` integration `SageMaker.*` as AWS does
 (moto would say `sagemaker.*`).
+
+Two things Step Functions does with the state machine's role besides the call itself, which the role must allow:
+
+* every resource an optimised SageMaker task creates gets the tag MANAGED_BY_AWS = STARTED_BY_STEP_FUNCTIONS, so
+  the Create* call carries Tags and needs sagemaker:AddTags on the new resource. AWS's Step Functions pages do
+  not document the tag; it is what AWS does, as users of CreateTrainingJob and CreateTransformJob tasks found
+  when their runs failed with AccessDenied on sagemaker:AddTags (aws/aws-cdk issues 26012 and 32294), and the
+  Service Authorization Reference lists sagemaker:AddTags as a dependent action of CreateTrainingJob, CreateModel,
+  CreateEndpointConfig and CreateEndpoint;
+* a `.sync` training job is followed through the managed EventBridge rule
+  StepFunctionsGetEventsForSageMakerTrainingJobsRule: events:PutTargets, events:PutRule and events:DescribeRule
+  on it (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html). The docs do not say how a
+  run fails when they are refused; here the task fails with States.TaskFailed and the access-denied message.
 """
 
 from __future__ import annotations
@@ -74,6 +87,15 @@ REQUEST_RESPONSE_ACTIONS: Final = frozenset(
     }
 )
 TRAINING_TERMINAL_FAILURES: Final = frozenset({"Failed", "Stopped"})
+MANAGED_TAG: Final = {"Key": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"}
+TAGGED_ACTIONS: Final = frozenset(action for action in REQUEST_RESPONSE_ACTIONS if action.startswith("create"))
+SYNC_RULE: Final = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+
+
+class _Active:
+    """The IAM enforcer of the embedded AWS installed last (None: calls are not checked)."""
+
+    iam: Any = None
 
 
 class StateTaskServiceSageMaker(StateTaskServiceCallback):
@@ -122,9 +144,32 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         state_credentials: StateCredentials,
     ) -> None:
         client = self._client(resource_runtime_part, state_credentials)
-        response = getattr(client, self._get_boto_service_action())(**normalised_parameters)
+        parameters = dict(normalised_parameters)
+        action = self.resource.api_action.lower()
+        if action in TAGGED_ACTIONS:
+            tags = [t for t in parameters.get("Tags") or [] if t.get("Key") != MANAGED_TAG["Key"]]
+            parameters["Tags"] = [*tags, dict(MANAGED_TAG)]
+        if action == "createtrainingjob" and self.resource.condition == ResourceCondition.Sync:
+            self._authorize_sync_rule(env, resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**parameters)
         response.pop("ResponseMetadata", None)
         env.stack.append(response)
+
+    def _authorize_sync_rule(
+        self, env: Environment, resource_runtime_part: ResourceRuntimePart, state_credentials: StateCredentials
+    ) -> None:
+        iam = _Active.iam
+        if iam is None or not getattr(state_credentials, "role_arn", None):
+            return
+        from local_aws.iam import AccessDenied
+        from local_aws.iam_requests import Need
+
+        rule = f"arn:aws:events:{resource_runtime_part.region}:{iam.account}:rule/{SYNC_RULE}"
+        try:
+            session = iam.cached_session(state_credentials.role_arn, "states.amazonaws.com", "StepFunctions")
+            iam.authorize(session, [Need(f"events:{a}", rule) for a in ("PutTargets", "PutRule", "DescribeRule")])
+        except AccessDenied as denied:
+            raise FailureEventException(self._failure(env, "States.TaskFailed", str(denied))) from None
 
     def _build_sync_resolver(
         self,
@@ -182,6 +227,7 @@ def sagemaker_error(error: ClientError) -> tuple[str, str]:
 
 def install(ctx: Any = None) -> None:
     """Route `arn:aws:states:::sagemaker:*` tasks to StateTaskServiceSageMaker (idempotent)."""
+    _Active.iam = getattr(ctx, "iam", None)
     original = state_task_factory.state_task_service_for
     if getattr(original, "_local_aws", False):
         return

@@ -5,6 +5,8 @@
 - ValidateStateMachineDefinition (called by the AWS provider at plan time) parses the definition with moto's
   own ASL parser and answers OK or FAIL with a diagnostic.
 - ListStateMachineVersions (read by the provider after every create/update) lists no versions.
+- CreateStateMachine / UpdateStateMachine refuse a role whose trust policy does not admit states.amazonaws.com,
+  and every task calls its service with the state's role (checked by local_aws.iam).
 - StopExecution of an execution that has only just started waits for moto's worker to set it up (moto fails
   with an internal error when it is stopped before then; AWS stops it), and the execution reads ABORTED as
   soon as StopExecution returns, as on AWS (moto's worker thread marks it a moment later, so a
@@ -16,8 +18,8 @@ again, a fifth to building a new boto3 client for each task):
 
 - the ANTLR parse tree of a definition is kept (it is only read afterwards); each execution still gets its own
   evaluation components, built from that tree, so no state is shared between executions;
-- the task integrations' boto3 clients (static local credentials, one per region and service) are reused;
-  boto3 clients are thread-safe;
+- the task integrations' boto3 clients (one per region, service and role: each task calls with the credentials
+  of its state's role, which local_aws.iam checks) are reused; boto3 clients are thread-safe;
 - JSONPath expressions (`$.s3_key`, ...) are compiled once: jsonpath_ng builds a new parser per call otherwise.
 """
 
@@ -32,6 +34,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+STATES_SERVICE = "states.amazonaws.com"
 WORKER_SETUP_WAIT_S = 10.0  # how long StopExecution waits for a just-started execution to be set up
 PARSE_TREES_KEPT = 64  # distinct definitions; a test session creates a few dozen state machines
 JSON_PATHS_KEPT = 4096
@@ -82,7 +85,16 @@ def _keep_parse_trees() -> None:
     AmazonStateLanguageParser.parse = staticmethod(parse)
 
 
+class _TaskCredentials:
+    """The IAM enforcer of the embedded AWS installed last: task calls are made with the state's role."""
+
+    iam: Any = None
+
+
 def _reuse_task_clients() -> None:
+    import boto3
+    from botocore.config import Config
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_factory
     from moto.stepfunctions.parser.asl.utils import boto_client
 
@@ -93,12 +105,35 @@ def _reuse_task_clients() -> None:
     lock = threading.Lock()
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        # moto signs every task call with the same static credentials, whatever the state's role.
-        key = (region, service, boto_client.botocore_stubber.enabled, boto_client.moto_server_port())
+        # A task calls its service with the credentials of the state's role (the state machine's role, or the
+        # state's Credentials.RoleArn): https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html
+        role_arn = getattr(state_credentials, "role_arn", None)
+        iam = _TaskCredentials.iam
+        if iam is None or not role_arn or boto_client.botocore_stubber.enabled:
+            return moto_client_for(region=region, service=service, state_credentials=state_credentials)
+        key = (region, service, role_arn, boto_client.moto_server_port())
         with lock:
-            if key not in clients:
-                clients[key] = moto_client_for(region=region, service=service, state_credentials=state_credentials)
-            return clients[key]
+            client = clients.get(key)
+        if client is None:
+            # Raises RoleNotAssumable when the role's trust policy does not admit states.amazonaws.com.
+            session = iam.credentials(role_arn, STATES_SERVICE, "StepFunctions")
+            client = boto3.client(
+                service_name=service,
+                region_name=region,
+                endpoint_url=f"http://localhost:{boto_client.moto_server_port()}",
+                aws_access_key_id=session.access_key_id,
+                aws_secret_access_key=session.secret_access_key,
+                aws_session_token=session.session_token,
+                config=Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                ),
+            )
+            with lock:
+                client = clients.setdefault(key, client)
+        return client
 
     boto_client_for._local_aws = True  # type: ignore[attr-defined]
     del state_task_service_factory  # imported so that every integration module is loaded before the swap
@@ -143,7 +178,33 @@ def _stop_just_started_executions() -> None:
     ExecutionWorker.stop = stop
 
 
+def _assumable_by_step_functions(role_arn: str) -> None:
+    """CreateStateMachine and UpdateStateMachine refuse a role Step Functions cannot assume. The API reference does
+    not document the answer; AWS replies AccessDeniedException "Neither the global service principal
+    states.amazonaws.com, nor the regional one is authorized to assume the provided role." (as users report it,
+    e.g. lumigo-io/lumigo-CLI issue 83); the regional principal states.<region>.amazonaws.com is accepted too."""
+    iam = _TaskCredentials.iam
+    if iam is None:
+        return
+    from moto.core.exceptions import AWSError
+
+    from local_aws.iam import AccessDenied
+
+    class AccessDeniedException(AWSError):
+        TYPE = "AccessDeniedException"
+        STATUS = 400
+
+    try:
+        iam.credentials(role_arn, STATES_SERVICE, "StepFunctions")
+    except AccessDenied as denied:
+        raise AccessDeniedException(
+            "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to "
+            f"assume the provided role. ({denied})"
+        ) from None
+
+
 def install(ctx: Any) -> None:
+    _TaskCredentials.iam = getattr(ctx, "iam", None)
     _stop_just_started_executions()
     _keep_parse_trees()
     _reuse_task_clients()
@@ -165,6 +226,23 @@ def install(ctx: Any) -> None:
         self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
         return ActionResult({"stateMachineVersions": []})
 
+    moto_create = StepFunctionsParserBackend.create_state_machine
+    moto_update = StepFunctionsParserBackend.update_state_machine
+
+    def create_state_machine(self: Any, name: str, definition: str, roleArn: str, *args: Any, **kwargs: Any) -> Any:
+        _assumable_by_step_functions(roleArn)
+        return moto_create(self, name, definition, roleArn, *args, **kwargs)
+
+    def update_state_machine(self: Any, arn: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("role_arn"):
+            _assumable_by_step_functions(kwargs["role_arn"])
+        return moto_update(self, arn, *args, **kwargs)
+
+    if not getattr(moto_create, "_local_aws", False):
+        create_state_machine._local_aws = True  # type: ignore[attr-defined]
+        update_state_machine._local_aws = True  # type: ignore[attr-defined]
+        StepFunctionsParserBackend.create_state_machine = create_state_machine
+        StepFunctionsParserBackend.update_state_machine = update_state_machine
     StepFunctionsParserBackend.start_execution = start_execution
     StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions

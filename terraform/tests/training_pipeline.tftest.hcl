@@ -250,6 +250,24 @@ run "passes_only_the_execution_role_and_only_to_sagemaker" {
   }
 
   assert {
+    condition = [
+      for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement : {
+        resources = toset(flatten([statement.Resource]))
+        tag_keys  = statement.Condition["ForAllValues:StringEquals"]["aws:TagKeys"]
+      } if contains(flatten([statement.Action]), "sagemaker:AddTags")
+      ] == [{
+        resources = toset([
+          "arn:aws:sagemaker:eu-west-1:123456789012:training-job/cv-*",
+          "arn:aws:sagemaker:eu-west-1:123456789012:model/cv-*",
+          "arn:aws:sagemaker:eu-west-1:123456789012:endpoint-config/cv-*",
+          "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/cv-endpoint",
+        ])
+        tag_keys = "MANAGED_BY_AWS"
+    }]
+    error_message = "Step Functions tags what its SageMaker tasks create (MANAGED_BY_AWS): the role needs sagemaker:AddTags on the pipeline's jobs, models, endpoint configs and endpoint, for that tag key only."
+  }
+
+  assert {
     condition = toset(flatten([
       for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement :
       flatten([statement.Resource]) if contains(flatten([statement.Action]), "lambda:InvokeFunction")

@@ -76,3 +76,53 @@ def _listed(value) -> list:
 
 def _statements(document: dict) -> list[dict]:
     return _listed(document.get("Statement"))
+
+
+# -- IAM executed: the calls the demo made on each role's behalf ---------------------------------------------------
+# The roles whose credentials the stack's services use in the demo (name_prefix courier-vehicle), and the
+# service acting with each.
+ACTING_ROLES = {
+    f"courier-vehicle-{name}": service
+    for name, service in {
+        "training-pipeline-sfn": "states.amazonaws.com",
+        "sagemaker-execution": "sagemaker.amazonaws.com",
+        "evaluate-model-role": "lambda.amazonaws.com",
+        "write-baseline-role": "lambda.amazonaws.com",
+        "inference-sfn": "states.amazonaws.com",
+        "serialize-image-role": "lambda.amazonaws.com",
+        "classify-image-role": "lambda.amazonaws.com",
+        "filter-inferences-role": "lambda.amazonaws.com",
+        "retrain-guard-role": "lambda.amazonaws.com",
+    }.items()
+}
+
+
+@pytest.fixture(scope="module")
+def iam_calls(demo) -> list[dict]:
+    _report, out, _stdout = demo
+    path: Path = out / "iam-calls.jsonl"
+    assert path.is_file(), "the demo wrote no iam-calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_every_call_the_demo_made_on_a_roles_behalf_was_checked_and_allowed(demo, iam_calls):
+    report, _out, stdout = demo
+    denied = [c for c in iam_calls if not c["allowed"]]
+    assert denied == [], "\n".join(f"{c['principal']} {c['action']} {c['resource']}: {c['reason']}" for c in denied)
+    assert report["iam"]["calls_checked"] == len(iam_calls)
+    assert f"IAM: {len(iam_calls)} calls checked, 0 denied" in stdout
+    # The demo classifies every test image: at least one checked call per image and function.
+    assert len(iam_calls) > 3 * len(report["inference"]["items"])
+
+
+def test_each_role_of_the_stack_was_used_by_its_service_and_checked(iam_calls):
+    used = {(c["role"].rsplit("/", 1)[-1], c["via"]) for c in iam_calls if c["role"]}
+    missing = {role: service for role, service in ACTING_ROLES.items() if (role, service) not in used}
+    assert missing == {}, f"roles whose calls were never checked: {missing}"
+    assumed = {c["resource"].rsplit("/", 1)[-1] for c in iam_calls if c["action"] == "sts:AssumeRole"}
+    assert set(ACTING_ROLES) <= assumed, "every role is assumed through its trust policy"
+
+
+def test_the_pipeline_tagged_what_it_created_under_its_add_tags_grant(iam_calls):
+    tagged = {c["resource"].split(":")[-1].split("/")[0] for c in iam_calls if c["action"] == "sagemaker:AddTags"}
+    assert {"training-job", "model", "endpoint-config", "endpoint"} <= tagged

@@ -8,6 +8,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import fixture_role
+
 
 def wait_for_executions(sfn, arn: str, count: int, timeout: float = 20) -> list[dict]:
     deadline = time.time() + timeout
@@ -20,7 +22,7 @@ def wait_for_executions(sfn, arn: str, count: int, timeout: float = 20) -> list[
 
 @pytest.fixture(scope="module")
 def pass_machine(local_aws):
-    role = local_aws.client("iam").create_role(RoleName="compat-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = fixture_role(local_aws.client("iam"), "compat-test")
     definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
     return local_aws.client("stepfunctions").create_state_machine(
         name="compat-pass", definition=json.dumps(definition), roleArn=role

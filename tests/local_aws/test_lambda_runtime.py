@@ -13,6 +13,8 @@ import zipfile
 import pytest
 from local_aws.lambda_runtime import LambdaFault
 
+from tests.conftest import fixture_role
+
 POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
 
 HANDLERS = """
@@ -75,7 +77,7 @@ def make_zip(files: dict[str, str]) -> bytes:
 @pytest.fixture(scope="module")
 def deploy(local_aws, lambda_zips):
     lam = local_aws.client("lambda")
-    role = local_aws.client("iam").create_role(RoleName="runtime-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = fixture_role(local_aws.client("iam"), "runtime-test")
     code = make_zip({"handlers.py": HANDLERS})
 
     def create(name: str, handler: str, *, timeout: int = 3, layers=(POWERTOOLS_LAYER,), zip_bytes: bytes = code):

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import REPO_ROOT, load_function
+from tests.conftest import REPO_ROOT, fixture_role, load_function
 from tests.lambda_context import FakeLambdaContext
 from tests.workflows.asl import render
 
@@ -216,7 +216,7 @@ def training_pipeline(local_aws, lambda_zips, tmp_path_factory) -> TrainingPipel
     data_bucket, capture_bucket = "pipeline-test-data", "pipeline-test-capture"
     for bucket in (data_bucket, capture_bucket):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region})
-    role_arn = aws.client("iam").create_role(RoleName="pipeline-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role_arn = fixture_role(aws.client("iam"), "pipeline-test")
     sns, sqs = aws.client("sns"), aws.client("sqs")
     topic_arn = sns.create_topic(Name="pipeline-test-notifications")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="pipeline-test-notifications")["QueueUrl"]

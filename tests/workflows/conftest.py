@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.cifar import cifar_png_images
+from tests.conftest import fixture_role
 from tests.workflows.asl import render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +142,7 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
     s3.put_object(Bucket=bucket, Key="models/double/model.tar.gz", Body=model_artifact(table))
     sagemaker = aws.client("sagemaker")
     iam = aws.client("iam")
-    role_arn = iam.create_role(RoleName="inference-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role_arn = fixture_role(iam, "inference-test")
     sagemaker.create_model(
         ModelName="fixed-probabilities",
         ExecutionRoleArn=role_arn,

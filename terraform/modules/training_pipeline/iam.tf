@@ -229,6 +229,28 @@ data "aws_iam_policy_document" "state_machine" {
   }
 
   statement {
+    # Step Functions tags every job, model, endpoint config and endpoint its SageMaker tasks create with
+    # MANAGED_BY_AWS = STARTED_BY_STEP_FUNCTIONS, so each Create* call carries Tags and needs sagemaker:AddTags on
+    # the new resource (a dependent action of those calls in the Service Authorization Reference; AWS's Step
+    # Functions pages leave it out, and runs fail with AccessDeniedException without it). Only that tag.
+    sid     = "TagWhatStepFunctionsCreates"
+    effect  = "Allow"
+    actions = ["sagemaker:AddTags"]
+    resources = [
+      local.training_job_arns,
+      local.model_arns,
+      local.endpoint_config_arns,
+      local.endpoint_arn,
+    ]
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["MANAGED_BY_AWS"]
+    }
+  }
+
+  statement {
     # Hand SageMaker its execution role (for the training job and the model), and nothing else, to no other service.
     sid       = "PassExecutionRoleToSageMaker"
     effect    = "Allow"
