@@ -1,11 +1,21 @@
 """Retrain guard: a monitoring execution found violations -> start the training pipeline, one run at a time.
 
-EventBridge sends SageMaker "Processing Job State Change" events whose ExitMessage starts with
-"CompletedWithViolations" (how Model Monitor reports a run that found violations). The guard starts the
-pipeline state machine only when (1) the execution belongs to our schedule, (2) its
-constraint_violations.json holds a violation worth retraining for (by default: baseline drift of a
-content feature, not a format change such as JPEGs appearing) and (3) no pipeline execution is running.
-The pipeline starts with the input of its last successful execution (or PIPELINE_INPUT) minus
+EventBridge sends the SageMaker "Processing Job State Change" event of every completed processing job. Its
+documented detail names the job and its ProcessingJobStatus, not whether a monitoring schedule started it or what
+the run found (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state),
+so the guard asks SageMaker, the ways AWS documents:
+
+- DescribeProcessingJob: MonitoringScheduleArn (the schedule that started the job; absent for other jobs), the
+  ExitMessage and the report folder, ProcessingOutputConfig.Outputs[].S3Output.S3Uri
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html);
+- ListMonitoringExecutions of that schedule: the execution whose ProcessingJobArn is this job and its
+  MonitoringExecutionStatus, Completed or CompletedWithViolations
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListMonitoringExecutions.html).
+
+It starts the pipeline state machine only when (1) the job belongs to our schedule, (2) the execution completed
+with violations, (3) its constraint_violations.json holds a violation worth retraining for (by default:
+baseline drift of a content feature, not a format change such as JPEGs appearing) and (4) no pipeline execution
+is running. The pipeline starts with the input of its last successful execution (or PIPELINE_INPUT) minus
 `training.job_name`, so the state machine names a fresh training job, plus a `trigger` key naming the
 violations. The execution name derives from the processing job, so a redelivered event cannot start a
 second run.
@@ -33,8 +43,17 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 
-VIOLATIONS_PREFIX = "CompletedWithViolations"
 DETAIL_TYPE = "SageMaker Processing Job State Change"
+# MonitoringExecutionStatus of a run that found violations (API_MonitoringExecutionSummary.html).
+VIOLATIONS_STATUS = "CompletedWithViolations"
+# ProcessingJobName's pattern in the API reference (API_DescribeProcessingJob.html, request parameters).
+PROCESSING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+# Executions are listed newest first; an event reaches the guard within about an hour of its job ending (the
+# rule's target stops retrying after an hour), so its execution is among the newest few. 500 is three weeks of
+# hourly runs.
+MAX_EXECUTIONS_SEARCHED = 500
+# Decisions on a run of our schedule that found violations but did not retrain: the RetrainSkipped metric.
+SKIPPED_RETRAINS = frozenset({"no_retrainable_violations", "pipeline_running", "no_previous_run", "duplicate_event"})
 DEFAULT_RETRAIN_ON_CHECKS = "baseline_drift_check"
 DEFAULT_IGNORED_FEATURES = "image_format,decoded,width,height,byte_size"
 MAX_EXECUTION_NAME = 80
@@ -48,18 +67,23 @@ class PipelineStartFailed(WorkflowError):
     """Step Functions refused to list or start executions (permissions, throttling); retried."""
 
 
+class MonitoringOutcomeUnreadable(WorkflowError):
+    """SageMaker refused DescribeProcessingJob or ListMonitoringExecutions (permissions, throttling); retried."""
+
+
+class MonitoringExecutionNotFound(WorkflowError):
+    """The schedule lists no execution for this processing job (yet); retried rather than guessed at."""
+
+
 @dataclass(frozen=True)
-class MonitoringExecution:
-    """The fields of a Processing Job State Change event the guard relies on (the event's contract)."""
+class ProcessingJobStateChange:
+    """The fields of the documented Processing Job State Change event the guard relies on (its contract)."""
 
     processing_job_name: str
     status: str
-    exit_message: str
-    monitoring_schedule_arn: str | None
-    report_s3_uri: str | None
 
     @classmethod
-    def from_event(cls, event: Any) -> MonitoringExecution:
+    def from_event(cls, event: Any) -> ProcessingJobStateChange:
         if not isinstance(event, dict):
             raise InvalidEvent("event: expected an EventBridge event object")
         if event.get("detail-type") != DETAIL_TYPE:
@@ -70,35 +94,25 @@ class MonitoringExecution:
         for field in ("ProcessingJobName", "ProcessingJobStatus"):
             if not isinstance(detail.get(field), str) or not detail[field]:
                 raise InvalidEvent(f"detail.{field}: missing or not a string")
-        output_config = detail.get("ProcessingOutputConfig") or {}
-        outputs = (output_config.get("Outputs") or []) if isinstance(output_config, dict) else None
-        if not isinstance(outputs, list) or not all(
-            isinstance(o, dict) and isinstance(o.get("S3Output") or {}, dict) for o in outputs
-        ):
-            raise InvalidEvent("detail.ProcessingOutputConfig.Outputs: not a list of objects with an S3Output object")
-        report = next((o["S3Output"].get("S3Uri") for o in outputs if o.get("S3Output")), None)
-        schedule_arn = detail.get("MonitoringScheduleArn")
-        for field, value in (
-            ("ProcessingOutputConfig.Outputs[0].S3Output.S3Uri", report),
-            ("MonitoringScheduleArn", schedule_arn),
-        ):
-            if value is not None and not isinstance(value, str):
-                raise InvalidEvent(f"detail.{field}: not a string")
-        try:
-            urlparse(report or "")
-        except ValueError as error:  # e.g. an unbalanced "[" reads as a malformed IPv6 host
-            raise InvalidEvent(f"detail.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri: {error}") from None
-        return cls(
-            processing_job_name=detail["ProcessingJobName"],
-            status=detail["ProcessingJobStatus"],
-            exit_message=str(detail.get("ExitMessage") or ""),
-            monitoring_schedule_arn=schedule_arn,
-            report_s3_uri=report,
-        )
+        if not PROCESSING_JOB_NAME.fullmatch(detail["ProcessingJobName"]):
+            raise InvalidEvent("detail.ProcessingJobName: not a processing job name")
+        return cls(processing_job_name=detail["ProcessingJobName"], status=detail["ProcessingJobStatus"])
+
+
+@dataclass(frozen=True)
+class MonitoringExecution:
+    """What SageMaker says about the job: its schedule, the execution's outcome and where the report is."""
+
+    processing_job_name: str
+    processing_job_arn: str
+    schedule_name: str
+    status: str  # MonitoringExecutionStatus
+    exit_message: str
+    report_s3_uri: str | None
 
     @property
     def has_violations(self) -> bool:
-        return self.status == "Completed" and self.exit_message.startswith(VIOLATIONS_PREFIX)
+        return self.status == VIOLATIONS_STATUS
 
 
 @dataclass(frozen=True)
@@ -149,10 +163,50 @@ def retrainable(violations: list[dict[str, Any]], config: GuardConfig) -> list[d
     ]
 
 
+def _report_uri(described: dict[str, Any]) -> str | None:
+    """The first S3 output of the job: where Model Monitor writes the execution's reports."""
+    outputs = (described.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+    return next((o["S3Output"]["S3Uri"] for o in outputs if (o.get("S3Output") or {}).get("S3Uri")), None)
+
+
+@tracer.capture_method
+def describe_job(sagemaker: Any, processing_job_name: str) -> dict[str, Any]:
+    """DescribeProcessingJob of the job the event names."""
+    try:
+        return sagemaker.describe_processing_job(ProcessingJobName=processing_job_name)
+    except (ClientError, BotoCoreError) as error:
+        raise MonitoringOutcomeUnreadable(f"cannot describe processing job {processing_job_name}: {error}") from error
+
+
+@tracer.capture_method
+def execution_of(sagemaker: Any, schedule_name: str, processing_job_arn: str) -> dict[str, Any]:
+    """The schedule's MonitoringExecutionSummary whose ProcessingJobArn is this job (newest executions first)."""
+    pages = sagemaker.get_paginator("list_monitoring_executions").paginate(
+        MonitoringScheduleName=schedule_name,
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"MaxItems": MAX_EXECUTIONS_SEARCHED, "PageSize": 100},
+    )
+    try:
+        for page in pages:
+            for summary in page.get("MonitoringExecutionSummaries", []):
+                if str(summary.get("ProcessingJobArn", "")).lower() == processing_job_arn.lower():
+                    return summary
+    except (ClientError, BotoCoreError) as error:
+        raise MonitoringOutcomeUnreadable(f"cannot list the executions of {schedule_name}: {error}") from error
+    raise MonitoringExecutionNotFound(
+        f"monitoring schedule {schedule_name} lists no execution for {processing_job_arn} "
+        f"among its newest {MAX_EXECUTIONS_SEARCHED}"
+    )
+
+
 @tracer.capture_method
 def read_violations(s3: Any, report_s3_uri: str) -> list[dict[str, Any]]:
     """constraint_violations.json of one monitoring execution."""
-    parsed = urlparse(report_s3_uri)
+    try:
+        parsed = urlparse(report_s3_uri)
+    except ValueError as error:  # e.g. an unbalanced "[" reads as a malformed IPv6 host
+        raise ViolationsReportUnreadable(f"{report_s3_uri}: {error}") from error
     key = f"{parsed.path.strip('/')}/constraint_violations.json".lstrip("/")
     try:
         body = s3.get_object(Bucket=parsed.netloc, Key=key)["Body"].read()
@@ -201,7 +255,9 @@ def retrain_input(
         payload["training"].pop("job_name", None)
     payload["trigger"] = {
         "source": "model-monitor",
+        "monitoring_schedule": execution.schedule_name,
         "processing_job": execution.processing_job_name,
+        "monitoring_execution_status": execution.status,
         "exit_message": execution.exit_message,
         "violations": reasons,
     }
@@ -209,19 +265,35 @@ def retrain_input(
 
 
 @tracer.capture_method
-def guard(execution: MonitoringExecution, config: GuardConfig, sfn: Any, s3: Any) -> dict[str, Any]:
-    """Decide whether this monitoring execution starts a retrain, and start it; returns the decision."""
-    decision: dict[str, Any] = {"processing_job": execution.processing_job_name, "started": False}
+def guard(change: ProcessingJobStateChange, config: GuardConfig, sfn: Any, s3: Any, sagemaker: Any) -> dict[str, Any]:
+    """Decide whether this processing job's monitoring execution starts a retrain, and start it."""
+    decision: dict[str, Any] = {"processing_job": change.processing_job_name, "started": False}
+    if change.status != "Completed":
+        return {**decision, "reason": "not_completed"}
+    described = describe_job(sagemaker, change.processing_job_name)
+    schedule_arn = described.get("MonitoringScheduleArn")
+    if not schedule_arn:
+        return {**decision, "reason": "not_a_monitoring_job"}
+    schedule_name = schedule_arn.rsplit("/", 1)[-1]
+    if config.schedule_name and schedule_name.lower() != config.schedule_name.lower():
+        return {**decision, "reason": "other_schedule", "monitoring_schedule": schedule_name}
+    summary = execution_of(sagemaker, config.schedule_name or schedule_name, described["ProcessingJobArn"])
+    execution = MonitoringExecution(
+        processing_job_name=change.processing_job_name,
+        processing_job_arn=described["ProcessingJobArn"],
+        schedule_name=config.schedule_name or schedule_name,
+        status=summary["MonitoringExecutionStatus"],
+        exit_message=described.get("ExitMessage", ""),
+        report_s3_uri=_report_uri(described),
+    )
+    decision["monitoring_execution_status"] = execution.status
     if not execution.has_violations:
         return {**decision, "reason": "no_violations"}
-    schedule_arn = execution.monitoring_schedule_arn
-    if config.schedule_name and schedule_arn and not schedule_arn.endswith(f"/{config.schedule_name}"):
-        return {**decision, "reason": "other_schedule"}
 
     reasons: list[dict[str, Any]] = []
     if config.retrain_on_checks:
         if not execution.report_s3_uri:
-            raise InvalidEvent("detail.ProcessingOutputConfig.Outputs[0].S3Output.S3Uri: missing")
+            raise ViolationsReportUnreadable(f"processing job {execution.processing_job_name} names no S3 output")
         reasons = retrainable(read_violations(s3, execution.report_s3_uri), config)
         if not reasons:
             return {**decision, "reason": "no_retrainable_violations"}
@@ -247,13 +319,17 @@ def guard(execution: MonitoringExecution, config: GuardConfig, sfn: Any, s3: Any
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@metrics.log_metrics  # with no metric (not a violating run of ours) Powertools only warns
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    execution = MonitoringExecution.from_event(event)
+    change = ProcessingJobStateChange.from_event(event)
     config = GuardConfig.from_env()
-    decision = guard(execution, config, boto3.client("stepfunctions"), boto3.client("s3"))
-    metrics.add_metric(
-        name="RetrainStarted" if decision["started"] else "RetrainSkipped", unit=MetricUnit.Count, value=1
-    )
+    sfn, s3, sagemaker = (boto3.client(service) for service in ("stepfunctions", "s3", "sagemaker"))
+    decision = guard(change, config, sfn, s3, sagemaker)
+    # The dashboard counts retrains started and skipped (running, duplicate, not retrainable). The rule sends
+    # every completed processing job, so a job that is not a run of our schedule with violations is neither.
+    if decision["started"]:
+        metrics.add_metric(name="RetrainStarted", unit=MetricUnit.Count, value=1)
+    elif decision["reason"] in SKIPPED_RETRAINS:
+        metrics.add_metric(name="RetrainSkipped", unit=MetricUnit.Count, value=1)
     logger.info("retrain decision", extra=decision)
     return decision

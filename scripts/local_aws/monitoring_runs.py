@@ -3,9 +3,20 @@
 The job reads everything the schedule's job definition names: the endpoint's captured traffic since the
 schedule's previous execution, the record preprocessor at `RecordPreprocessorSourceUri` (downloaded from S3 and
 run as is), the baseline `statistics.json`/`constraints.json`. It writes `constraint_violations.json` where the
-analyzer would (`<output>/<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>/`), publishes the drift metrics when
-`publish_cloudwatch_metrics` is Enabled, records a monitoring execution on the schedule and sends the
-"SageMaker Processing Job State Change" event that the retrain rule listens to.
+analyzer would (`<output>/<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>/`) and publishes the drift metrics when
+`publish_cloudwatch_metrics` is Enabled. Its outcome is then readable the ways AWS documents:
+
+- the processing job, in moto's SageMaker backend, so `DescribeProcessingJob` answers with its status,
+  `ExitMessage`, `MonitoringScheduleArn` and `ProcessingOutputConfig`
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html);
+- a monitoring execution on the schedule, for `ListMonitoringExecutions` and `DescribeMonitoringSchedule`'s
+  `LastMonitoringExecutionSummary`, whose `MonitoringExecutionStatus` is `Completed` or
+  `CompletedWithViolations` (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_MonitoringExecutionSummary.html,
+  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-results.html);
+- the "SageMaker Processing Job State Change" event, with only the fields of AWS's documented sample
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state).
+  That sample has no `ExitMessage`, `MonitoringScheduleArn` or `Environment`, so neither does this event: whoever
+  needs the outcome asks DescribeProcessingJob or ListMonitoringExecutions, as on AWS.
 """
 
 from __future__ import annotations
@@ -18,11 +29,130 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from moto.sagemaker.models import FakeProcessingJob
+
 from training.monitoring.baseline import check, cloudwatch_metric_data, exit_message, publish_metrics
+
+DETAIL_TYPE = "SageMaker Processing Job State Change"
+# The detail fields of the documented sample event (automating-sagemaker-with-eventbridge.html, "SageMaker
+# processing job state change"), in its order. The sample is a failed job; `FailureReason` is there because it
+# failed. The page does not say which fields a job without a NetworkConfig (or a KMS key) carries: the event
+# leaves out what the job does not have, except `ExperimentConfig`, which the sample shows empty.
+EVENT_DETAIL_FIELDS = (
+    "ProcessingInputs",
+    "ProcessingOutputConfig",
+    "ProcessingJobName",
+    "ProcessingResources",
+    "StoppingCondition",
+    "AppSpecification",
+    "NetworkConfig",
+    "RoleArn",
+    "ExperimentConfig",
+    "ProcessingJobArn",
+    "ProcessingJobStatus",
+    "FailureReason",
+    "ProcessingEndTime",
+    "ProcessingStartTime",
+    "LastModifiedTime",
+    "CreationTime",
+)
+EVENT_TIMESTAMPS = ("ProcessingEndTime", "ProcessingStartTime", "LastModifiedTime", "CreationTime")
+# The AppSpecification of a processing job (API_AppSpecification.html); a job definition's app specification
+# also names the preprocessor and environment, which a processing job keeps elsewhere.
+APP_SPECIFICATION_FIELDS = ("ImageUri", "ContainerEntrypoint", "ContainerArguments")
 
 
 class MonitoringRunError(Exception):
     """The schedule cannot run: its job definition, endpoint, capture or baseline is missing."""
+
+
+class MonitoringProcessingJob(FakeProcessingJob):
+    """A processing job Model Monitor started for a schedule: moto's job plus what DescribeProcessingJob adds.
+
+    moto's job has no ProcessingResources, Environment, ExitMessage, MonitoringScheduleArn or start/end times;
+    `response_object` is the DescribeProcessingJob response syntax with the members this job has
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProcessingJob.html#API_DescribeProcessingJob_ResponseSyntax).
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        region_name: str,
+        name: str,
+        definition: Any,
+        schedule_arn: str,
+        inputs: list[dict[str, Any]],
+        outputs: dict[str, Any],
+        started: datetime,
+        ended: datetime,
+        status: str,
+        message: str,
+    ) -> None:
+        app = definition.data_quality_app_specification
+        super().__init__(
+            app_specification={k: app[k] for k in APP_SPECIFICATION_FIELDS if k in app},
+            experiment_config={},
+            network_config=definition.network_config or None,
+            processing_inputs=inputs,
+            processing_job_name=name,
+            processing_output_config=outputs,
+            account_id=account_id,
+            region_name=region_name,
+            role_arn=definition.role_arn,
+            tags=[],
+            stopping_condition=definition.stopping_condition or None,
+        )
+        self.processing_resources = definition.job_resources
+        # The job definition's variables; Model Monitor adds its container-contract ones too
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-contract-inputs.html), which the
+        # local analyzer does not read and this job therefore does not claim.
+        self.environment = dict(app.get("Environment") or {})
+        self.processing_job_status = status
+        self.exit_message = message
+        self.monitoring_schedule_arn = schedule_arn
+        self.creation_time = self.processing_start_time = started
+        self.processing_end_time = self.last_modified_time = ended
+
+    @property
+    def response_object(self) -> dict[str, Any]:  # type: ignore[override]
+        response = {
+            "ProcessingInputs": self.processing_inputs,
+            "ProcessingOutputConfig": self.processing_output_config,
+            "ProcessingJobName": self.processing_job_name,
+            "ProcessingResources": self.processing_resources,
+            "StoppingCondition": self.stopping_condition,
+            "AppSpecification": self.app_specification,
+            "Environment": self.environment,
+            "NetworkConfig": self.network_config,
+            "RoleArn": self.role_arn,
+            "ExperimentConfig": self.experiment_config,
+            "ProcessingJobArn": self.arn,
+            "ProcessingJobStatus": self.processing_job_status,
+            "ExitMessage": self.exit_message,
+            "ProcessingEndTime": self.processing_end_time,
+            "ProcessingStartTime": self.processing_start_time,
+            "LastModifiedTime": self.last_modified_time,
+            "CreationTime": self.creation_time,
+            "MonitoringScheduleArn": self.monitoring_schedule_arn,
+        }
+        return {key: value for key, value in response.items() if value is not None}
+
+
+def state_change_event(job: MonitoringProcessingJob) -> dict[str, Any]:
+    """The PutEvents entry of the job's state change: source, detail type, resources and detail as documented."""
+    described = job.response_object
+    detail = {key: described[key] for key in EVENT_DETAIL_FIELDS if key in described}
+    for key in EVENT_TIMESTAMPS:
+        if isinstance(detail.get(key), datetime):
+            # The sample's times are epoch milliseconds.
+            detail[key] = int(detail[key].timestamp() * 1000)
+    return {
+        "Source": "aws.sagemaker",
+        "DetailType": DETAIL_TYPE,
+        "Resources": [job.arn],
+        "Detail": json.dumps(detail),
+    }
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -60,6 +190,100 @@ def _capture_lines(s3: Any, capture_uri: str, endpoint: str, since: datetime | N
     return lines
 
 
+def job_inputs(definition: Any, capture_uri: str, endpoint: str) -> list[dict[str, Any]]:
+    """The job's ProcessingInputs: the endpoint's captured data, where the job definition's EndpointInput says.
+
+    AWS does not document the inputs Model Monitor gives its jobs; the name is ours, the rest is the job
+    definition's EndpointInput (API_EndpointInput.html: S3InputMode defaults to File, S3DataDistributionType to
+    FullyReplicated).
+    """
+    endpoint_input = definition.data_quality_job_input.get("EndpointInput", {})
+    return [
+        {
+            "InputName": "endpoint_input",
+            "S3Input": {
+                "S3Uri": f"{capture_uri.rstrip('/')}/{endpoint}",
+                "LocalPath": endpoint_input.get("LocalPath", "/opt/ml/processing/input/endpoint"),
+                "S3DataType": "S3Prefix",
+                "S3InputMode": endpoint_input.get("S3InputMode", "File"),
+                "S3DataDistributionType": endpoint_input.get("S3DataDistributionType", "FullyReplicated"),
+            },
+        }
+    ]
+
+
+def job_outputs(definition: Any, report_uri: str) -> dict[str, Any]:
+    """The job's ProcessingOutputConfig: the job definition's output, at this execution's report folder."""
+    config = definition.data_quality_job_output_config
+    s3_output = config["MonitoringOutputs"][0]["S3Output"]
+    outputs: dict[str, Any] = {
+        "Outputs": [
+            {
+                # The output's name is not documented for monitoring jobs; this one is ours.
+                "OutputName": "result",
+                "S3Output": {
+                    "S3Uri": report_uri,
+                    "LocalPath": s3_output.get("LocalPath", "/opt/ml/processing/output"),
+                    "S3UploadMode": s3_output.get("S3UploadMode", "EndOfJob"),
+                },
+            }
+        ]
+    }
+    if config.get("KmsKeyId"):
+        outputs["KmsKeyId"] = config["KmsKeyId"]
+    return outputs
+
+
+def record_execution(
+    backend: Any,
+    schedule: Any,
+    definition: Any,
+    *,
+    endpoint: str,
+    capture_uri: str,
+    report_uri: str,
+    violations: list[dict[str, Any]],
+    started: datetime,
+    job_name: str | None = None,
+) -> MonitoringProcessingJob:
+    """Register the finished job in moto's SageMaker backend and its monitoring execution on the schedule."""
+    ended = max(datetime.now(UTC), started)
+    job = MonitoringProcessingJob(
+        account_id=backend.account_id,
+        region_name=backend.region_name,
+        # Model Monitor names its jobs itself; the format is not documented, this one is ours.
+        name=job_name or f"model-monitoring-{started:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}",
+        definition=definition,
+        schedule_arn=schedule.arn,
+        inputs=job_inputs(definition, capture_uri, endpoint),
+        outputs=job_outputs(definition, report_uri),
+        started=started,
+        ended=ended,
+        # A run that finds violations still completes: ProcessingJobStatus has no violations value
+        # (InProgress | Completed | Failed | Stopping | Stopped); the execution status carries it.
+        status="Completed",
+        # The analyzer's wording; the API reference documents ExitMessage only as container metadata.
+        message=exit_message(violations),
+    )
+    backend.processing_jobs[job.processing_job_name] = job
+    # MonitoringExecutionSummary (API_MonitoringExecutionSummary.html). A schedule run on demand has no cron
+    # slot; its ScheduledTime is when it started.
+    schedule.executions.append(
+        {
+            "MonitoringScheduleName": schedule.name,
+            "ScheduledTime": started,
+            "CreationTime": started,
+            "LastModifiedTime": ended,
+            "MonitoringExecutionStatus": "CompletedWithViolations" if violations else "Completed",
+            "ProcessingJobArn": job.arn,
+            "EndpointName": endpoint,
+            "MonitoringJobDefinitionName": definition.job_definition_name,
+            "MonitoringType": schedule.monitoring_type,
+        }
+    )
+    return job
+
+
 def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> dict[str, Any]:
     """Execute one monitoring run of `schedule_name`; returns the monitoring execution summary."""
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -89,7 +313,6 @@ def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> di
     rows = [preprocessor.preprocess_handler(preprocessor.CapturedRecord.from_line(line)) for line in lines]
     violations = check(statistics, constraints, rows) if rows else []
 
-    job_name = f"model-monitoring-{started:%Y%m%d%H%M}-{uuid.uuid4().hex[:8]}"
     output_uri = definition.data_quality_job_output_config["MonitoringOutputs"][0]["S3Output"]["S3Uri"].rstrip("/")
     report_uri = f"{output_uri}/{endpoint}/{schedule_name}/{started:%Y/%m/%d/%H}"
     bucket, key = _split(f"{report_uri}/constraint_violations.json")
@@ -97,47 +320,23 @@ def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> di
     if app.get("Environment", {}).get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and rows:
         publish_metrics(ctx.client("cloudwatch"), cloudwatch_metric_data(statistics, rows, endpoint, schedule_name))
 
-    status = "CompletedWithViolations" if violations else "Completed"
-    processing_job_arn = f"arn:aws:sagemaker:{ctx.region}:{account}:processing-job/{job_name}"
-    summary = {
-        "MonitoringScheduleName": schedule_name,
-        "ScheduledTime": started,
-        "CreationTime": started,
-        "LastModifiedTime": datetime.now(UTC),
-        "MonitoringExecutionStatus": status,
-        "ProcessingJobArn": processing_job_arn,
-        "EndpointName": endpoint,
-        "MonitoringType": "DataQuality",
-    }
-    schedule.executions.append(summary)
-    detail = {
-        "ProcessingJobName": job_name,
-        "ProcessingJobArn": processing_job_arn,
-        "ProcessingJobStatus": "Completed",
-        "ExitMessage": exit_message(violations),
-        "MonitoringScheduleArn": schedule.arn,
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": report_uri,
-                        "LocalPath": "/opt/ml/processing/resultdata",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
-        "Environment": app.get("Environment", {}),
-    }
-    ctx.client("events").put_events(
-        Entries=[
-            {
-                "Source": "aws.sagemaker",
-                "Resources": [processing_job_arn],
-                "DetailType": "SageMaker Processing Job State Change",
-                "Detail": json.dumps(detail),
-            }
-        ]
+    job = record_execution(
+        backend,
+        schedule,
+        definition,
+        endpoint=endpoint,
+        capture_uri=capture["DestinationS3Uri"],
+        report_uri=report_uri,
+        violations=violations,
+        started=started,
     )
-    return {**summary, "records": len(rows), "violations": violations, "report_s3_uri": report_uri}
+    # Only the terminal state change is sent: the page does not say whether a job's creation (InProgress)
+    # sends one, and nothing here listens for it.
+    ctx.client("events").put_events(Entries=[state_change_event(job)])
+    return {
+        **schedule.executions[-1],
+        "ProcessingJobName": job.processing_job_name,
+        "records": len(rows),
+        "violations": violations,
+        "report_s3_uri": report_uri,
+    }

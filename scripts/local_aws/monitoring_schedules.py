@@ -1,8 +1,10 @@
 """SageMaker monitoring schedules for the embedded AWS (moto has the job definitions but not the schedules).
 
 Create/Describe/List/Update/Delete/Start/Stop MonitoringSchedule and the tags on a schedule's ARN, enough for the
-AWS provider's `aws_sagemaker_monitoring_schedule` and for `run_monitoring.py`, which executes a schedule's job
-locally on demand and records it as a monitoring execution.
+AWS provider's `aws_sagemaker_monitoring_schedule`, and ListMonitoringExecutions over the executions that
+`monitoring_runs.py` records when it runs a schedule's job locally on demand. DescribeMonitoringSchedule carries
+the newest as `LastMonitoringExecutionSummary`
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeMonitoringSchedule.html).
 """
 
 from __future__ import annotations
@@ -95,6 +97,55 @@ class MonitoringScheduleStore:
         return next((s for s in self._schedules.values() if s.arn == arn), None)
 
 
+# ListMonitoringExecutions request members that filter (API_ListMonitoringExecutions.html, Request Parameters).
+EXECUTION_FILTERS = (
+    "MonitoringScheduleName",
+    "EndpointName",
+    "MonitoringJobDefinitionName",
+    "MonitoringTypeEquals",
+    "StatusEquals",
+    "ScheduledTimeBefore",
+    "ScheduledTimeAfter",
+    "CreationTimeBefore",
+    "CreationTimeAfter",
+    "LastModifiedTimeBefore",
+    "LastModifiedTimeAfter",
+)
+EQUAL_FILTERS = {
+    "MonitoringScheduleName": "MonitoringScheduleName",
+    "EndpointName": "EndpointName",
+    "MonitoringJobDefinitionName": "MonitoringJobDefinitionName",
+    "MonitoringTypeEquals": "MonitoringType",
+    "StatusEquals": "MonitoringExecutionStatus",
+}
+
+
+def _timestamp(value: Any) -> datetime:
+    """A request timestamp, as moto parsed it (a datetime, naive meaning UTC) or as sent (epoch seconds, ISO 8601)."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def execution_matches(execution: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether a MonitoringExecutionSummary passes the request's filters.
+
+    The API reference describes LastModifiedTimeAfter as "modified before" and LastModifiedTimeBefore as
+    "modified after"; the names and the other pairs say the opposite, which is what this follows.
+    """
+    for param, field_name in EQUAL_FILTERS.items():
+        if params.get(param) and execution.get(field_name) != params[param]:
+            return False
+    for field_name in ("ScheduledTime", "CreationTime", "LastModifiedTime"):
+        before, after = params.get(f"{field_name}Before"), params.get(f"{field_name}After")
+        if before is not None and not execution[field_name] < _timestamp(before):
+            return False
+        if after is not None and not execution[field_name] > _timestamp(after):
+            return False
+    return True
+
+
 def install(ctx: Any) -> None:
     from moto.core.responses import ActionResult, EmptyResult
     from moto.sagemaker.models import SageMakerModelBackend
@@ -161,14 +212,30 @@ def install(ctx: Any) -> None:
         return ActionResult({"MonitoringScheduleSummaries": summaries})
 
     def list_executions(self: Any) -> ActionResult:
-        name = self._get_param("MonitoringScheduleName")
-        schedules = (
-            [store.get(self.current_account, self.region, name)]
-            if name
-            else store.list(self.current_account, self.region)
+        # ListMonitoringExecutions: every documented filter, sorted by SortBy (default CreationTime) in SortOrder
+        # (default Descending), MaxResults a page (default 10), NextToken to go on
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListMonitoringExecutions.html).
+        # MonitoringScheduleName is a filter like the others; the page does not say that an unknown name is an
+        # error, so it lists nothing.
+        params = {key: self._get_param(key) for key in EXECUTION_FILTERS}
+        executions = [
+            e
+            for s in store.list(self.current_account, self.region)
+            for e in s.executions
+            if execution_matches(e, params)
+        ]
+        sort_key = {"ScheduledTime": "ScheduledTime", "Status": "MonitoringExecutionStatus"}.get(
+            self._get_param("SortBy") or "CreationTime", "CreationTime"
         )
-        executions = [e for s in schedules for e in s.executions]
-        return ActionResult({"MonitoringExecutionSummaries": list(reversed(executions))})
+        executions.sort(
+            key=lambda e: e[sort_key], reverse=(self._get_param("SortOrder") or "Descending") == "Descending"
+        )
+        start = int(self._get_param("NextToken") or 0)
+        end = start + int(self._get_param("MaxResults") or 10)
+        page = {"MonitoringExecutionSummaries": executions[start:end]}
+        if end < len(executions):
+            page["NextToken"] = str(end)
+        return ActionResult(page)
 
     moto_resource_from_arn = SageMakerModelBackend._get_resource_from_arn
 

@@ -1,4 +1,5 @@
-"""Fixtures of the monitoring tests: real CIFAR images as PNG bytes and a deterministic stand-in model."""
+"""Fixtures of the monitoring tests: real CIFAR images as PNG bytes, a deterministic stand-in model, and Model
+Monitor's side of SageMaker (schedules, processing jobs, monitoring executions) on in-process moto."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import io
 import math
 import pickle
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import boto3
 import numpy as np
 import pytest
 from PIL import Image
@@ -81,3 +87,106 @@ def feature_rows(cifar: dict[str, Split]) -> dict[str, list[dict]]:
         "normal": rows(test_images),
         "dark": rows(np.stack([darken(img) for img in test_images])),
     }
+
+
+# -- Model Monitor's side of SageMaker, on in-process moto ----------------------------------------------------
+
+SCHEDULE = "courier-vehicle-data-quality"
+
+
+@dataclass
+class MonitoringRecorder:
+    """A data-quality schedule on in-process moto whose runs are recorded as the embedded AWS records them.
+
+    `record` registers a finished run's processing job (DescribeProcessingJob) and monitoring execution
+    (ListMonitoringExecutions) through local_aws.monitoring_runs, without running the analyzer.
+    """
+
+    ctx: Any
+    account: str
+    region: str
+
+    def schedule(self, name: str = SCHEDULE) -> str:
+        """Create a schedule and its job definition; returns the schedule's ARN."""
+        sm = boto3.client("sagemaker", region_name=self.region)
+        sm.create_data_quality_job_definition(
+            JobDefinitionName=name,
+            DataQualityAppSpecification={
+                "ImageUri": "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest",
+                "RecordPreprocessorSourceUri": "s3://courier-vehicle-data/monitoring/code/record_preprocessor.py",
+                "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+            },
+            DataQualityJobInput={
+                "EndpointInput": {
+                    "EndpointName": "courier-vehicle-endpoint",
+                    "LocalPath": "/opt/ml/processing/input/endpoint",
+                }
+            },
+            DataQualityJobOutputConfig={
+                "MonitoringOutputs": [
+                    {
+                        "S3Output": {
+                            "S3Uri": "s3://courier-vehicle-data/monitoring/reports",
+                            "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob",
+                        }
+                    }
+                ]
+            },
+            JobResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 20}},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600},
+            RoleArn=f"arn:aws:iam::{self.account}:role/courier-vehicle-monitoring",
+        )
+        return sm.create_monitoring_schedule(
+            MonitoringScheduleName=name,
+            MonitoringScheduleConfig={
+                "ScheduleConfig": {"ScheduleExpression": "cron(0 * ? * * *)"},
+                "MonitoringJobDefinitionName": name,
+                "MonitoringType": "DataQuality",
+            },
+        )["MonitoringScheduleArn"]
+
+    def record(self, event: dict[str, Any], violations: list[dict[str, Any]], schedule: str = SCHEDULE) -> str:
+        """Record the run a sample event's job stands for, with these violations; returns the job's ARN."""
+        from local_aws.monitoring_runs import record_execution
+        from moto.sagemaker.models import sagemaker_backends
+
+        backend = sagemaker_backends[self.account][self.region]
+        detail = event["detail"]
+        job = record_execution(
+            backend,
+            self.ctx.monitoring_schedules.get(self.account, self.region, schedule),
+            backend.data_quality_job_definitions[schedule],
+            endpoint="courier-vehicle-endpoint",
+            capture_uri="s3://courier-vehicle-capture/datacapture",
+            report_uri=detail["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"],
+            violations=violations,
+            started=datetime.fromtimestamp(detail["CreationTime"] / 1000, UTC),
+            job_name=detail["ProcessingJobName"],
+        )
+        return job.arn
+
+
+@pytest.fixture
+def monitoring_api() -> Iterator[MonitoringRecorder]:
+    """The embedded AWS's monitoring-schedule APIs on in-process moto, for this test only (use inside mock_aws).
+
+    local_aws.monitoring_schedules patches moto's SageMaker classes; the classes are put back afterwards so the
+    other in-process tests see plain moto.
+    """
+    from local_aws.monitoring_schedules import MonitoringScheduleStore, install
+    from moto.sagemaker.models import SageMakerModelBackend
+    from moto.sagemaker.responses import SageMakerResponse
+
+    saved = {cls: dict(vars(cls)) for cls in (SageMakerResponse, SageMakerModelBackend)}
+    ctx = SimpleNamespace(monitoring_schedules=MonitoringScheduleStore())
+    install(ctx)
+    try:
+        yield MonitoringRecorder(ctx, "123456789012", "eu-west-1")
+    finally:
+        for cls, before in saved.items():
+            for name in set(vars(cls)) - set(before):
+                delattr(cls, name)
+            for name, value in before.items():
+                if vars(cls).get(name) is not value:
+                    setattr(cls, name, value)

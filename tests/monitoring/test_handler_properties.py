@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType, SimpleNamespace
@@ -34,7 +33,7 @@ from shared.errors import WorkflowError
 from tests.conftest import FUNCTIONS_DIR, load_function
 from tests.functions.test_handler_properties import almost, json_values
 from tests.lambda_context import FakeLambdaContext
-from tests.monitoring.conftest import png_bytes
+from tests.monitoring.conftest import MonitoringRecorder, png_bytes
 
 # moto's state is reset where an example changes it (see `retrains_forgotten`), so sharing it is intended.
 PROPERTIES = settings(
@@ -108,9 +107,10 @@ def named_errors_only(call: Any, *args: Any) -> Any:
 GUARD_CONTEXT = FakeLambdaContext.for_function("courier-vehicle-retrain-guard")
 VIOLATIONS_EVENT = sample("retrain_guard", "monitoring_violations.json")
 QUIET_EVENT = sample("retrain_guard", "monitoring_no_violations.json")
+FAILED_EVENT = sample("retrain_guard", "monitoring_failed.json")
 DATA_BUCKET = "courier-vehicle-data"
 REPORTS = "monitoring/reports/courier-vehicle-endpoint/courier-vehicle-data-quality/2025/01/01"
-# Report folder -> its constraint_violations.json, for the S3Uri an event points at.
+# Report folder -> its constraint_violations.json, for the monitoring runs recorded below.
 REPORT_BODIES = {
     f"{REPORTS}/13": (FUNCTIONS_DIR / "retrain_guard" / "events" / "constraint_violations.json").read_bytes(),
     f"{REPORTS}/14": b'{"violations": []}',
@@ -118,43 +118,47 @@ REPORT_BODIES = {
     f"{REPORTS}/16": b'{"violations": {"feature_name": "brightness"}}',
     f"{REPORTS}/17": b'{"violations": ["brightness drifted", 3]}',
 }
-OUTPUT = ("detail", "ProcessingOutputConfig", "Outputs", 0)
-# The fields MonitoringExecution.from_event reads: the event's contract.
+S3_URI = ("detail", "ProcessingOutputConfig", "Outputs", 0, "S3Output", "S3Uri")
+SAMPLE_VIOLATION = [{"feature_name": "brightness", "constraint_check_type": "baseline_drift_check"}]
+
+
+def run_event(folder: str) -> dict[str, Any]:
+    """The sample event of a run whose report folder is `folder` (a job of its own per folder)."""
+    hour = folder.rsplit("/", 1)[-1]
+    job = f"model-monitoring-20250101{hour}00-{int(hour):08x}"
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:processing-job/{job}"
+    changes = [(S3_URI, f"s3://{DATA_BUCKET}/{folder}"), (("detail", "ProcessingJobName"), job)]
+    return with_changes(VIOLATIONS_EVENT, [*changes, (("detail", "ProcessingJobArn"), arn), (("resources",), [arn])])
+
+
+# Runs of our schedule that found violations, one per report folder (the last one has no report), and the
+# sample event's own run; the quiet sample's run found none.
+RUN_EVENTS = [run_event(folder) for folder in [*REPORT_BODIES, f"{REPORTS}/99"]]
+# The fields ProcessingJobStateChange.from_event reads: the event's contract.
 GUARD_CONTRACT = [
     ("detail-type",),
     ("detail",),
     ("detail", "ProcessingJobName"),
     ("detail", "ProcessingJobStatus"),
-    ("detail", "ExitMessage"),
-    ("detail", "MonitoringScheduleArn"),
-    OUTPUT[:2],
-    OUTPUT[:3],
-    OUTPUT,
-    (*OUTPUT, "S3Output"),
-    (*OUTPUT, "S3Output", "S3Uri"),
 ]
 
-uri_parts = st.text(alphabet="ab-._/:@[]% ?#", max_size=12)
-report_uris = st.sampled_from([f"s3://{DATA_BUCKET}/{folder}" for folder in [*REPORT_BODIES, f"{REPORTS}/99"]]) | (
-    st.builds("{}://{}/{}".format, st.sampled_from(["s3", "https", ""]), uri_parts, uri_parts)
-)
 guard_values = (
     json_values
-    | report_uris
+    | st.sampled_from([e["detail"]["ProcessingJobName"] for e in [*RUN_EVENTS, QUIET_EVENT, FAILED_EVENT]])
+    | st.text(alphabet="ab-._/:@[]% ?#", max_size=12)
     | st.sampled_from(
         [
-            "CompletedWithViolations: Job completed successfully with 1 violations.",
             "Completed",
             "Failed",
+            "InProgress",
             "SageMaker Processing Job State Change",
-            "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/courier-vehicle-data-quality",
-            "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/other",
+            "courier-vehicle-evaluation-1",
         ]
     )
 )
 guard_events = (
     json_values
-    | st.sampled_from([VIOLATIONS_EVENT, QUIET_EVENT])
+    | st.sampled_from([*RUN_EVENTS, QUIET_EVENT, FAILED_EVENT])
     | almost(VIOLATIONS_EVENT)
     | almost(QUIET_EVENT)
     | deep_almost(VIOLATIONS_EVENT, guard_values)
@@ -164,8 +168,9 @@ guard_events = (
 
 
 @pytest.fixture
-def guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, str]]:
-    """The guard with moto's pipeline (one successful run to repeat), the reports and the guard's environment."""
+def guard(monkeypatch: pytest.MonkeyPatch, monitoring_api: MonitoringRecorder) -> Iterator[tuple[ModuleType, str]]:
+    """The guard with moto's pipeline (one successful run to repeat), our schedule's recorded runs and their
+    reports, a processing job no schedule started, and the guard's environment."""
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "retrain_guard")
     monkeypatch.delenv("PIPELINE_INPUT", raising=False)
     monkeypatch.setenv("MONITORING_SCHEDULE_NAME", "courier-vehicle-data-quality")
@@ -180,6 +185,19 @@ def guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ModuleType, str]]:
         s3.create_bucket(Bucket=DATA_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         for folder, body in REPORT_BODIES.items():
             s3.put_object(Bucket=DATA_BUCKET, Key=f"{folder}/constraint_violations.json", Body=body)
+        monitoring_api.schedule()
+        for event in RUN_EVENTS:
+            monitoring_api.record(event, SAMPLE_VIOLATION)
+        monitoring_api.record(VIOLATIONS_EVENT, SAMPLE_VIOLATION)
+        monitoring_api.record(QUIET_EVENT, [])
+        boto3.client("sagemaker").create_processing_job(
+            ProcessingJobName="courier-vehicle-evaluation-1",
+            ProcessingResources={
+                "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large", "VolumeSizeInGB": 1}
+            },
+            AppSpecification={"ImageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/evaluate:1"},
+            RoleArn=f"arn:aws:iam::{ACCOUNT}:role/courier-vehicle-evaluation",
+        )
         monkeypatch.setenv("PIPELINE_STATE_MACHINE_ARN", arn)
         launch = {"algorithm": "pytorch", "training": {"job_name": "courier-vehicle-20250101-0900"}}
         launched = sfn.start_execution(stateMachineArn=arn, name="launch-1", input=json.dumps(launch))
@@ -204,38 +222,27 @@ def test_retrain_guard_raises_only_named_errors(guard, event):
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "field"),
+    ("folder", "error"),
     [
-        (OUTPUT[:2], "s3://courier-vehicle-data/reports", "detail.ProcessingOutputConfig.Outputs"),
-        (OUTPUT[:3], "s3://courier-vehicle-data/reports", "detail.ProcessingOutputConfig.Outputs"),
-        (OUTPUT, "result", "detail.ProcessingOutputConfig.Outputs"),
-        ((*OUTPUT, "S3Output"), "s3://courier-vehicle-data/reports", "detail.ProcessingOutputConfig.Outputs"),
-        ((*OUTPUT, "S3Output", "S3Uri"), ["s3://courier-vehicle-data/reports"], "S3Output.S3Uri"),
-        ((*OUTPUT, "S3Output", "S3Uri"), "s3://[courier-vehicle-data/reports", "S3Output.S3Uri"),
-        (("detail", "MonitoringScheduleArn"), {"name": "courier-vehicle-data-quality"}, "MonitoringScheduleArn"),
-    ],
-    ids=[
-        "config-string",
-        "outputs-string",
-        "output-string",
-        "s3output-string",
-        "uri-list",
-        "uri-bracket",
-        "arn-object",
+        (f"{REPORTS}/15", "Expecting value"),
+        (f"{REPORTS}/16", "list of objects"),
+        (f"{REPORTS}/17", "list of objects"),  # found by the property: a list of strings raised AttributeError
+        (f"{REPORTS}/99", "NoSuchKey"),
     ],
 )
-def test_a_malformed_output_or_schedule_is_invalid_event(guard, path, value, field):
-    """Found by the property: these raised AttributeError or ValueError, which EventBridge only retries."""
+def test_a_report_that_is_not_a_violations_list_is_unreadable(guard, folder, error):
     app, _ = guard
-    with pytest.raises(app.InvalidEvent, match=re.escape(field)):
-        app.lambda_handler(with_changes(VIOLATIONS_EVENT, [(path, value)]), GUARD_CONTEXT)
+    with pytest.raises(app.ViolationsReportUnreadable, match=error):
+        app.lambda_handler(run_event(folder), GUARD_CONTEXT)
 
 
-def test_a_report_whose_violations_are_not_objects_is_unreadable(guard):
-    """Found by the property: a list of strings raised AttributeError in the retrainable filter."""
+@pytest.mark.parametrize("uri", ["s3://[courier-vehicle-data/reports", ""], ids=["bracket", "empty"])
+def test_a_job_whose_output_is_no_s3_folder_has_an_unreadable_report(guard, monitoring_api, uri):
+    """Found by the property when the URI came from the event: "[" made urlparse raise ValueError."""
     app, _ = guard
-    event = with_changes(VIOLATIONS_EVENT, [((*OUTPUT, "S3Output", "S3Uri"), f"s3://{DATA_BUCKET}/{REPORTS}/17")])
-    with pytest.raises(app.ViolationsReportUnreadable, match="list of objects"):
+    event = with_changes(run_event(f"{REPORTS}/18"), [(S3_URI, uri)])
+    monitoring_api.record(event, SAMPLE_VIOLATION)
+    with pytest.raises(app.ViolationsReportUnreadable):
         app.lambda_handler(event, GUARD_CONTEXT)
 
 

@@ -1,4 +1,10 @@
-"""The retrain guard: violations start the training pipeline, never while a pipeline run is in progress."""
+"""The retrain guard: violations start the training pipeline, never while a pipeline run is in progress.
+
+The event is the documented Processing Job State Change; what the run found is SageMaker's to say, so each test
+records the run's processing job and monitoring execution on in-process moto (the `monitoring_api` fixture)
+the way the embedded Model Monitor does, and the guard reads them with DescribeProcessingJob and
+ListMonitoringExecutions.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from moto.stepfunctions.models import stepfunctions_backends
 
 from tests.conftest import FUNCTIONS_DIR, load_function
 from tests.lambda_context import FakeLambdaContext
+from tests.monitoring.conftest import MonitoringRecorder
 
 GUARD_CONTEXT = FakeLambdaContext.for_function("courier-vehicle-retrain-guard")
 
@@ -25,6 +32,7 @@ BUCKET = "courier-vehicle-data"
 REPORT_KEY = (
     "monitoring/reports/courier-vehicle-endpoint/courier-vehicle-data-quality/2025/01/01/13/constraint_violations.json"
 )
+VIOLATIONS = json.loads((EVENTS / "constraint_violations.json").read_text())["violations"]
 PIPELINE_DEFINITION = json.dumps({"StartAt": "Train", "States": {"Train": {"Type": "Pass", "End": True}}})
 # What training/launch.py starts the pipeline with (shape of training/pipeline_input.py's ExecutionInput).
 LAUNCH_INPUT = {
@@ -33,15 +41,39 @@ LAUNCH_INPUT = {
     "deploy": {"instance_type": "ml.m5.large"},
     "baseline": {"test_s3_uri": "s3://courier-vehicle-data/datasets/cifar-bikes/test/"},
 }
+# The detail fields of AWS's sample "SageMaker Processing Job State Change" event, written down from
+# https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state
+DOCUMENTED_DETAIL = {
+    "ProcessingInputs",
+    "ProcessingOutputConfig",
+    "ProcessingJobName",
+    "ProcessingResources",
+    "StoppingCondition",
+    "AppSpecification",
+    "NetworkConfig",
+    "RoleArn",
+    "ExperimentConfig",
+    "ProcessingJobArn",
+    "ProcessingJobStatus",
+    "FailureReason",
+    "ProcessingEndTime",
+    "ProcessingStartTime",
+    "LastModifiedTime",
+    "CreationTime",
+}
+EVENT_ENVELOPE = {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
 
 
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
 
-def event_for_job(job: str) -> dict[str, Any]:
-    event = load_event("monitoring_violations.json")
-    event["detail"]["ProcessingJobName"] = job
+def event_for_job(job: str, name: str = "monitoring_violations.json") -> dict[str, Any]:
+    """A sample event about another processing job (name, ARN and resources changed together)."""
+    event = load_event(name)
+    arn = f"arn:aws:sagemaker:eu-west-1:123456789012:processing-job/{job}"
+    event["detail"].update({"ProcessingJobName": job, "ProcessingJobArn": arn})
+    event["resources"] = [arn]
     return event
 
 
@@ -52,8 +84,9 @@ def app(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto Step Functions with the pipeline, S3 with the sample violations report, the guard's environment."""
+def aws(monkeypatch: pytest.MonkeyPatch, monitoring_api: MonitoringRecorder) -> Iterator[dict[str, Any]]:
+    """moto Step Functions with the pipeline, S3 with the sample violations report, our monitoring schedule,
+    the guard's environment."""
     with mock_aws():
         sfn = boto3.client("stepfunctions")
         arn = sfn.create_state_machine(
@@ -64,12 +97,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         s3.put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=(EVENTS / "constraint_violations.json").read_bytes())
+        monitoring_api.schedule()
         monkeypatch.setenv("PIPELINE_STATE_MACHINE_ARN", arn)
         monkeypatch.setenv("MONITORING_SCHEDULE_NAME", "courier-vehicle-data-quality")
         monkeypatch.delenv("PIPELINE_INPUT", raising=False)
         launched = sfn.start_execution(stateMachineArn=arn, name="launch-1", input=json.dumps(LAUNCH_INPUT))
         finish(launched["executionArn"])
-        yield {"sfn": sfn, "s3": s3, "arn": arn}
+        yield {"sfn": sfn, "s3": s3, "arn": arn, "sagemaker": boto3.client("sagemaker"), "monitor": monitoring_api}
 
 
 def finish(execution_arn: str, status: str = "SUCCEEDED") -> None:
@@ -77,8 +111,15 @@ def finish(execution_arn: str, status: str = "SUCCEEDED") -> None:
     stepfunctions_backends["123456789012"]["eu-west-1"].describe_execution(execution_arn).status = status
 
 
+def violated(aws: dict[str, Any], event: dict[str, Any], **options: Any) -> dict[str, Any]:
+    """`event`, its job recorded as a run of our schedule that found the sample violations."""
+    aws["monitor"].record(event, VIOLATIONS, **options)
+    return event
+
+
 def run_guard(app: ModuleType, event: dict[str, Any], aws: dict[str, Any]) -> dict[str, Any]:
-    return app.guard(app.MonitoringExecution.from_event(event), app.GuardConfig.from_env(), aws["sfn"], aws["s3"])
+    change = app.ProcessingJobStateChange.from_event(event)
+    return app.guard(change, app.GuardConfig.from_env(), aws["sfn"], aws["s3"], aws["sagemaker"])
 
 
 def executions(aws: dict[str, Any], status: str | None = None) -> list[dict[str, Any]]:
@@ -92,17 +133,25 @@ def retrains(aws: dict[str, Any]) -> list[str]:
 
 
 def test_violations_start_the_pipeline_with_the_reason(app, aws, capsys) -> None:
-    decision = app.lambda_handler(load_event("monitoring_violations.json"), GUARD_CONTEXT)
+    event = violated(aws, load_event("monitoring_violations.json"))
+    decision = app.lambda_handler(event, GUARD_CONTEXT)
     assert decision["started"] is True
     (execution,) = executions(aws, "RUNNING")
-    assert execution["name"] == "retrain-model-monitoring-202501011300-3c5a1d2f9e8b7a6c4d3e2f1a"
+    assert execution["name"] == "retrain-model-monitoring-202501011300-3c5a1d2f"
     started = json.loads(aws["sfn"].describe_execution(executionArn=execution["executionArn"])["input"])
     # The last successful run's settings, without its job name: the pipeline names a fresh training job.
     assert started["training"] == {"hyperparameters": {"epochs": "10"}}
     assert {k: started[k] for k in ("algorithm", "deploy", "baseline")} == {
         k: LAUNCH_INPUT[k] for k in ("algorithm", "deploy", "baseline")
     }
-    assert started["trigger"]["violations"] == [
+    trigger = started["trigger"]
+    # What SageMaker said about the run: the execution's status, the job's ExitMessage, the retrainable violation.
+    assert (trigger["monitoring_schedule"], trigger["monitoring_execution_status"]) == (
+        "courier-vehicle-data-quality",
+        "CompletedWithViolations",
+    )
+    assert trigger["exit_message"] == "CompletedWithViolations: Job completed successfully with 3 violations."
+    assert trigger["violations"] == [
         {
             "feature_name": "brightness",
             "constraint_check_type": "baseline_drift_check",
@@ -115,24 +164,40 @@ def test_violations_start_the_pipeline_with_the_reason(app, aws, capsys) -> None
     )
 
 
+def test_only_violating_runs_of_our_schedule_count_as_started_or_skipped(app, aws, capsys) -> None:
+    """The rule sends every completed processing job; the dashboard's RetrainSkipped must not count them all."""
+    quiet = load_event("monitoring_no_violations.json")
+    aws["monitor"].record(quiet, [])
+    with pytest.warns(UserWarning, match="No application metrics"):
+        assert app.lambda_handler(quiet, GUARD_CONTEXT)["reason"] == "no_violations"
+    app.lambda_handler(violated(aws, event_for_job("model-monitoring-202501011300-aaaa")), GUARD_CONTEXT)
+    second = app.lambda_handler(violated(aws, event_for_job("model-monitoring-202501011400-bbbb")), GUARD_CONTEXT)
+    assert second["reason"] == "pipeline_running"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [[m["Name"] for m in e["_aws"]["CloudWatchMetrics"][0]["Metrics"]] for e in emitted] == [
+        ["RetrainStarted"],
+        ["RetrainSkipped"],
+    ]
+
+
 def test_no_second_run_while_one_is_running(app, aws) -> None:
-    first = run_guard(app, event_for_job("model-monitoring-202501011300-aaaa"), aws)
-    second = run_guard(app, event_for_job("model-monitoring-202501011400-bbbb"), aws)
+    first = run_guard(app, violated(aws, event_for_job("model-monitoring-202501011300-aaaa")), aws)
+    second = run_guard(app, violated(aws, event_for_job("model-monitoring-202501011400-bbbb")), aws)
     assert first["started"] is True
     assert (second["started"], second["reason"]) == (False, "pipeline_running")
     assert len(retrains(aws)) == 1
 
 
 def test_next_violation_after_the_run_ends_retrains_again(app, aws) -> None:
-    first = run_guard(app, event_for_job("model-monitoring-202501011300-aaaa"), aws)
+    first = run_guard(app, violated(aws, event_for_job("model-monitoring-202501011300-aaaa")), aws)
     aws["sfn"].stop_execution(executionArn=first["execution_arn"])
     assert executions(aws, "RUNNING") == []
-    later = run_guard(app, event_for_job("model-monitoring-202501011500-cccc"), aws)
+    later = run_guard(app, violated(aws, event_for_job("model-monitoring-202501011500-cccc")), aws)
     assert later["started"] is True
 
 
 def test_redelivered_event_does_not_start_a_second_run(app, aws) -> None:
-    event = load_event("monitoring_violations.json")
+    event = violated(aws, load_event("monitoring_violations.json"))
     first = run_guard(app, event, aws)
     aws["sfn"].stop_execution(executionArn=first["execution_arn"])
     again = run_guard(app, copy.deepcopy(event), aws)
@@ -141,16 +206,63 @@ def test_redelivered_event_does_not_start_a_second_run(app, aws) -> None:
 
 
 def test_run_without_violations_is_ignored(app, aws) -> None:
-    decision = run_guard(app, load_event("monitoring_no_violations.json"), aws)
+    event = load_event("monitoring_no_violations.json")
+    aws["monitor"].record(event, [])
+    decision = run_guard(app, event, aws)
     assert (decision["started"], decision["reason"]) == (False, "no_violations")
+    assert decision["monitoring_execution_status"] == "Completed"
     assert retrains(aws) == []
+
+
+def test_the_jobs_own_execution_decides_not_the_newest(app, aws) -> None:
+    quiet = load_event("monitoring_no_violations.json")
+    aws["monitor"].record(quiet, [])
+    violated(aws, load_event("monitoring_violations.json"))  # a later run of the schedule found violations
+    decision = run_guard(app, quiet, aws)
+    assert (decision["started"], decision["monitoring_execution_status"]) == (False, "Completed")
 
 
 def test_other_schedules_are_ignored(app, aws) -> None:
-    event = load_event("monitoring_violations.json")
-    event["detail"]["MonitoringScheduleArn"] = "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/other"
-    assert run_guard(app, event, aws)["reason"] == "other_schedule"
+    aws["monitor"].schedule("other-data-quality")
+    event = violated(aws, load_event("monitoring_violations.json"), schedule="other-data-quality")
+    decision = run_guard(app, event, aws)
+    assert (decision["reason"], decision["monitoring_schedule"]) == ("other_schedule", "other-data-quality")
     assert retrains(aws) == []
+
+
+def test_processing_jobs_no_schedule_started_are_ignored(app, aws) -> None:
+    """The rule sends every completed processing job; one without a MonitoringScheduleArn is not a monitoring run."""
+    event = event_for_job("courier-vehicle-evaluation-1")
+    detail = event["detail"]
+    aws["sagemaker"].create_processing_job(
+        ProcessingJobName=detail["ProcessingJobName"],
+        ProcessingResources=detail["ProcessingResources"],
+        AppSpecification={"ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/evaluate:1"},
+        RoleArn=detail["RoleArn"],
+    )
+    assert run_guard(app, event, aws)["reason"] == "not_a_monitoring_job"
+    assert retrains(aws) == []
+
+
+def test_a_job_that_did_not_complete_is_ignored_without_asking_sagemaker(app, aws) -> None:
+    # The failed job was never recorded: a DescribeProcessingJob would fail, so none is made.
+    decision = run_guard(app, load_event("monitoring_failed.json"), aws)
+    assert (decision["started"], decision["reason"]) == (False, "not_completed")
+
+
+def test_an_execution_the_schedule_does_not_list_is_a_named_error_for_a_retry(app, aws) -> None:
+    event = violated(aws, load_event("monitoring_violations.json"))
+    aws["monitor"].ctx.monitoring_schedules.get(
+        "123456789012", "eu-west-1", "courier-vehicle-data-quality"
+    ).executions.clear()
+    with pytest.raises(app.MonitoringExecutionNotFound, match="model-monitoring-202501011300-3c5a1d2f"):
+        run_guard(app, event, aws)
+    assert retrains(aws) == []
+
+
+def test_a_job_sagemaker_cannot_describe_is_a_named_error_for_a_retry(app, aws) -> None:
+    with pytest.raises(app.MonitoringOutcomeUnreadable, match="model-monitoring-202501011300-3c5a1d2f"):
+        run_guard(app, load_event("monitoring_violations.json"), aws)
 
 
 def test_format_only_violations_do_not_retrain(app, aws) -> None:
@@ -165,7 +277,7 @@ def test_format_only_violations_do_not_retrain(app, aws) -> None:
         ]
     }
     aws["s3"].put_object(Bucket=BUCKET, Key=REPORT_KEY, Body=json.dumps(report).encode())
-    decision = run_guard(app, load_event("monitoring_violations.json"), aws)
+    decision = run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
     assert (decision["started"], decision["reason"]) == (False, "no_retrainable_violations")
     assert retrains(aws) == []
 
@@ -173,13 +285,13 @@ def test_format_only_violations_do_not_retrain(app, aws) -> None:
 def test_any_violation_retrains_when_no_check_types_are_configured(app, aws, monkeypatch) -> None:
     monkeypatch.setenv("RETRAIN_ON_CHECKS", "")
     aws["s3"].delete_object(Bucket=BUCKET, Key=REPORT_KEY)  # the report is not needed then
-    assert run_guard(app, load_event("monitoring_violations.json"), aws)["started"] is True
+    assert run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)["started"] is True
 
 
 def test_unreadable_report_is_a_named_error_for_a_retry(app, aws) -> None:
     aws["s3"].delete_object(Bucket=BUCKET, Key=REPORT_KEY)
     with pytest.raises(app.ViolationsReportUnreadable, match=r"constraint_violations\.json"):
-        run_guard(app, load_event("monitoring_violations.json"), aws)
+        run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
     assert retrains(aws) == []
 
 
@@ -189,18 +301,20 @@ def test_unreadable_report_is_a_named_error_for_a_retry(app, aws) -> None:
         (lambda e: e.update({"detail-type": "SageMaker Training Job State Change"}), "detail-type"),
         (lambda e: e.pop("detail"), "detail"),
         (lambda e: e["detail"].pop("ProcessingJobName"), "detail.ProcessingJobName"),
+        (lambda e: e["detail"].update({"ProcessingJobName": "../other"}), "detail.ProcessingJobName"),
+        (lambda e: e["detail"].update({"ProcessingJobStatus": ["Completed"]}), "detail.ProcessingJobStatus"),
     ],
 )
 def test_malformed_events_name_the_bad_field(app, mutate, field: str) -> None:
     event = load_event("monitoring_violations.json")
     mutate(event)
     with pytest.raises(app.InvalidEvent, match=re.escape(field)):
-        app.MonitoringExecution.from_event(event)
+        app.ProcessingJobStateChange.from_event(event)
 
 
 def test_configured_pipeline_input_is_used_instead_of_the_last_run(app, aws, monkeypatch) -> None:
     monkeypatch.setenv("PIPELINE_INPUT", json.dumps({"training": {"job_name": "fixed"}, "dataset": "v2"}))
-    decision = run_guard(app, load_event("monitoring_violations.json"), aws)
+    decision = run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
     started = json.loads(aws["sfn"].describe_execution(executionArn=decision["execution_arn"])["input"])
     assert (started["dataset"], started["training"]) == ("v2", {})
 
@@ -208,7 +322,7 @@ def test_configured_pipeline_input_is_used_instead_of_the_last_run(app, aws, mon
 def test_no_retrain_before_any_successful_run(app, aws) -> None:
     (launched,) = executions(aws)
     finish(launched["executionArn"], "FAILED")
-    decision = run_guard(app, load_event("monitoring_violations.json"), aws)
+    decision = run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
     assert (decision["started"], decision["reason"]) == (False, "no_previous_run")
     assert retrains(aws) == []
 
@@ -225,7 +339,11 @@ def test_execution_names_are_valid_for_step_functions(app) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_-]+", name)
 
 
-def test_sample_events_are_the_documented_shape() -> None:
-    for path in sorted(Path(EVENTS).glob("monitoring_*.json")):
-        event = json.loads(path.read_text())
-        assert (event["source"], event["detail-type"]) == ("aws.sagemaker", "SageMaker Processing Job State Change")
+@pytest.mark.parametrize("path", sorted(Path(EVENTS).glob("monitoring_*.json")), ids=lambda p: p.name)
+def test_sample_events_are_the_documented_shape(path: Path) -> None:
+    event = json.loads(path.read_text())
+    assert set(event) == EVENT_ENVELOPE
+    assert (event["source"], event["detail-type"]) == ("aws.sagemaker", "SageMaker Processing Job State Change")
+    assert set(event["detail"]) <= DOCUMENTED_DETAIL, set(event["detail"]) - DOCUMENTED_DETAIL
+    assert event["resources"] == [event["detail"]["ProcessingJobArn"]]
+    assert ("FailureReason" in event["detail"]) == (event["detail"]["ProcessingJobStatus"] == "Failed")

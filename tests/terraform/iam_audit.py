@@ -50,6 +50,8 @@ RESOURCE_STAR_ACTIONS: dict[str, str] = {
     "cloudwatch:putmetricdata": "no resource type; the statements pin cloudwatch:namespace",
     # Pulling the algorithm and Model Monitor images: the login itself; the pulls are scoped to repositories.
     "ecr:getauthorizationtoken": "registry login; no resource type",
+    # The retrain guard (modules/monitoring) finds the monitoring execution of the job an event names.
+    "sagemaker:listmonitoringexecutions": "the retrain guard reads a run's MonitoringExecutionStatus; no resource type",
 }
 
 IDENTITY_POLICY_TYPES = {"aws_iam_role_policy", "aws_iam_policy", "aws_iam_user_policy", "aws_iam_group_policy"}

@@ -39,7 +39,7 @@ data "aws_iam_policy_document" "this" {
 
   statement {
     # X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: "*" is the
-    # only resource they accept. This is the only "*" in the policy.
+    # only resource they accept. This is the only "*" the module adds (a caller's policy_json names its own).
     sid    = "LambdaSendTraces"
     effect = "Allow"
     actions = [

@@ -158,21 +158,20 @@ resource "aws_sagemaker_monitoring_schedule" "this" {
 # Violations -> retrain (at most one pipeline run at a time)
 ################################################################################
 
-# Model Monitor reports a run that found violations as a completed processing job whose ExitMessage starts
-# with "CompletedWithViolations". The guard checks which schedule it came from and what the violations are.
+# The rule matches documented fields of the "SageMaker Processing Job State Change" event only: source,
+# detail-type and detail.ProcessingJobStatus
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state).
+# The documented detail carries neither the run's outcome nor its schedule, and no documented field tells a
+# monitoring job from any other processing job (Model Monitor's job names are not documented), so every completed
+# processing job reaches the guard, which asks DescribeProcessingJob (MonitoringScheduleArn) and
+# ListMonitoringExecutions (MonitoringExecutionStatus = CompletedWithViolations) before it starts anything.
+# A run that finds violations completes: ProcessingJobStatus has no violations value.
 resource "aws_cloudwatch_event_rule" "monitoring_violations" {
   count = var.auto_retrain_enabled ? 1 : 0
 
-  name        = "${var.name_prefix}-monitoring-violations"
-  description = "Model Monitor execution completed with violations: ask the retrain guard to start the training pipeline."
-  event_pattern = jsonencode({
-    source        = ["aws.sagemaker"]
-    "detail-type" = ["SageMaker Processing Job State Change"]
-    detail = {
-      ProcessingJobStatus = ["Completed"]
-      ExitMessage         = [{ prefix = "CompletedWithViolations" }]
-    }
-  })
+  name          = "${var.name_prefix}-monitoring-violations"
+  description   = "Completed SageMaker processing jobs: the retrain guard starts the training pipeline for our Model Monitor runs that found violations."
+  event_pattern = jsonencode(jsondecode(file("${path.module}/retrain_event_pattern.json")))
 
   tags = var.tags
 }
@@ -214,6 +213,25 @@ data "aws_iam_policy_document" "retrain_guard" {
     effect    = "Allow"
     actions   = ["states:DescribeExecution"]
     resources = ["${replace(var.pipeline_state_machine_arn, ":stateMachine:", ":execution:")}:*"]
+  }
+
+  statement {
+    # The guard tells a monitoring run from any other completed processing job by its MonitoringScheduleArn, so
+    # it may describe every processing job of the account and Region (resource type processing-job: Service
+    # Authorization Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+    sid       = "DescribeProcessingJobs"
+    effect    = "Allow"
+    actions   = ["sagemaker:DescribeProcessingJob"]
+    resources = ["arn:${data.aws_partition.current.partition}:sagemaker:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:processing-job/*"]
+  }
+
+  statement {
+    # The execution of our schedule whose ProcessingJobArn is the job. ListMonitoringExecutions has no resource
+    # type (same reference), so it can only be granted on "*".
+    sid       = "ListMonitoringExecutions"
+    effect    = "Allow"
+    actions   = ["sagemaker:ListMonitoringExecutions"]
+    resources = ["*"]
   }
 
   statement {

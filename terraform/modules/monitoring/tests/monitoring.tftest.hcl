@@ -111,17 +111,74 @@ run "dashboard_is_valid_json_with_every_section" {
   }
 }
 
-run "retrain_guard_targets_violations_only" {
+run "retrain_rule_matches_documented_event_fields_only" {
   command = plan
 
+  # The detail fields of the documented "SageMaker Processing Job State Change" event
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state).
+  variables {
+    documented_detail = [
+      "ProcessingInputs", "ProcessingOutputConfig", "ProcessingJobName", "ProcessingResources", "StoppingCondition",
+      "AppSpecification", "NetworkConfig", "RoleArn", "ExperimentConfig", "ProcessingJobArn", "ProcessingJobStatus",
+      "FailureReason", "ProcessingEndTime", "ProcessingStartTime", "LastModifiedTime", "CreationTime",
+    ]
+  }
+
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern).detail.ExitMessage[0].prefix == "CompletedWithViolations"
-    error_message = "Only monitoring executions that completed with violations may reach the retrain guard."
+    condition = (
+      jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern).source == ["aws.sagemaker"]
+      && jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern)["detail-type"] == ["SageMaker Processing Job State Change"]
+    )
+    error_message = "The rule must match SageMaker's Processing Job State Change events."
+  }
+
+  assert {
+    condition = alltrue([
+      for field in keys(jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern).detail) :
+      contains(var.documented_detail, field)
+    ])
+    error_message = "The rule may match only fields AWS documents for the event (no ExitMessage, no MonitoringScheduleArn)."
+  }
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern).detail.ProcessingJobStatus == ["Completed"]
+    error_message = "Only completed processing jobs may reach the retrain guard (a run with violations completes too)."
   }
 
   assert {
     condition     = module.retrain_guard[0].environment["PIPELINE_STATE_MACHINE_ARN"] == var.pipeline_state_machine_arn
     error_message = "The guard must start the training pipeline."
+  }
+
+  assert {
+    condition     = module.retrain_guard[0].environment["MONITORING_SCHEDULE_NAME"] == "cv-data-quality"
+    error_message = "The guard must know which schedule's executions are ours."
+  }
+}
+
+run "retrain_guard_may_read_the_outcome_and_nothing_more" {
+  command = plan
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : s.resources if s.actions == toset(["sagemaker:DescribeProcessingJob"])
+    ]) == toset(["arn:aws:sagemaker:eu-west-1:123456789012:processing-job/*"])
+    error_message = "DescribeProcessingJob must be granted on the account's processing jobs, not on \"*\"."
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : s.resources if s.actions == toset(["sagemaker:ListMonitoringExecutions"])
+    ]) == toset(["*"])
+    error_message = "ListMonitoringExecutions has no resource type: it must be granted alone, on \"*\"."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.retrain_guard.statement :
+      alltrue([for a in s.actions : !startswith(a, "sagemaker:") || contains(["sagemaker:DescribeProcessingJob", "sagemaker:ListMonitoringExecutions"], a)])
+    ])
+    error_message = "The guard reads SageMaker with DescribeProcessingJob and ListMonitoringExecutions only."
   }
 }
 
