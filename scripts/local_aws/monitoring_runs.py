@@ -284,6 +284,43 @@ def record_execution(
     return job
 
 
+def _client_as_role(ctx: Any, service: str, role_arn: str) -> Any:
+    """A client holding the credentials SageMaker gets for the job's role (the operator's without an enforcer)."""
+    iam = getattr(ctx, "iam", None)
+    if iam is None:
+        return ctx.client(service)
+    from local_aws.iam import AccessDenied
+
+    try:
+        session = iam.cached_session(role_arn, "sagemaker.amazonaws.com", "SageMaker")
+    except AccessDenied as denied:
+        raise MonitoringRunError(f"the monitoring job cannot run as {role_arn}: {denied}") from None
+    return ctx.client(
+        service,
+        aws_access_key_id=session.access_key_id,
+        aws_secret_access_key=session.secret_access_key,
+        aws_session_token=session.session_token,
+    )
+
+
+def _may_publish_metrics(ctx: Any, role_arn: str) -> None:
+    """The analyzer publishes with the job's role; PutMetricData is authorized on the namespace
+    (cloudwatch:namespace), which this run's metrics use (METRICS_NAMESPACE). Checked here rather than at the gate,
+    which does not read CloudWatch's CBOR request bodies."""
+    iam = getattr(ctx, "iam", None)
+    if iam is None:
+        return
+    from local_aws.iam import AccessDenied
+    from local_aws.iam_requests import Need
+    from training.monitoring.baseline import METRICS_NAMESPACE
+
+    need = Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": METRICS_NAMESPACE})
+    try:
+        iam.authorize(iam.cached_session(role_arn, "sagemaker.amazonaws.com", "SageMaker"), [need])
+    except AccessDenied as denied:
+        raise MonitoringRunError(f"the monitoring job may not publish its metrics: {denied}") from None
+
+
 def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> dict[str, Any]:
     """Execute one monitoring run of `schedule_name`; returns the monitoring execution summary."""
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -302,7 +339,9 @@ def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> di
     if not capture.get("EnableCapture"):
         raise MonitoringRunError(f"endpoint {endpoint} does not capture data")
 
-    s3, started = ctx.client("s3"), datetime.now(UTC)
+    # The job runs as the job definition's role: its reads and writes are checked against that role's policies
+    # (local_aws.iam), as the processing job's are on AWS (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html).
+    s3, started = _client_as_role(ctx, "s3", definition.role_arn), datetime.now(UTC)
     app = definition.data_quality_app_specification
     baseline = definition.data_quality_baseline_config
     statistics = _read_json(s3, baseline["StatisticsResource"]["S3Uri"])
@@ -318,6 +357,7 @@ def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> di
     bucket, key = _split(f"{report_uri}/constraint_violations.json")
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"violations": violations}, indent=2).encode())
     if app.get("Environment", {}).get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and rows:
+        _may_publish_metrics(ctx, definition.role_arn)
         publish_metrics(ctx.client("cloudwatch"), cloudwatch_metric_data(statistics, rows, endpoint, schedule_name))
 
     job = record_execution(

@@ -75,8 +75,8 @@ class LocalAws:
             service,
             endpoint_url=self.endpoint_url,
             region_name=kwargs.pop("region_name", self.region),
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
+            aws_access_key_id=kwargs.pop("aws_access_key_id", "local"),
+            aws_secret_access_key=kwargs.pop("aws_secret_access_key", "local"),
             config=kwargs.pop("config", Config(retries={"max_attempts": 2, "mode": "standard"})),
             **kwargs,
         )

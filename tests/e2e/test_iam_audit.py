@@ -93,6 +93,7 @@ ACTING_ROLES = {
         "classify-image-role": "lambda.amazonaws.com",
         "filter-inferences-role": "lambda.amazonaws.com",
         "retrain-guard-role": "lambda.amazonaws.com",
+        "monitoring": "sagemaker.amazonaws.com",
     }.items()
 }
 

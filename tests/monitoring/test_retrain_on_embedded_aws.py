@@ -310,6 +310,39 @@ def monitored(local_aws, lambda_zips, cifar, feature_rows) -> MonitoredEndpoint:
     monitoring_role = iam.create_role(
         RoleName=f"{PREFIX}-monitoring", AssumeRolePolicyDocument=trust("sagemaker.amazonaws.com")
     )["Role"]["Arn"]
+    # The monitoring module's policy (modules/monitoring/iam.tf), for what the job does locally.
+    iam.put_role_policy(
+        RoleName=f"{PREFIX}-monitoring",
+        PolicyName="monitoring",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{capture_bucket}/*"},
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": [
+                            f"arn:aws:s3:::{data_bucket}/monitoring/baseline/*",
+                            f"arn:aws:s3:::{data_bucket}/monitoring/code/record_preprocessor.py",
+                        ],
+                    },
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{data_bucket}/monitoring/reports/*",
+                    },
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{capture_bucket}"},
+                    {
+                        "Effect": "Allow",
+                        "Action": "cloudwatch:PutMetricData",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"cloudwatch:namespace": "aws/sagemaker/Endpoints/data-metrics"}},
+                    },
+                ],
+            }
+        ),
+    )
     for name in (SCHEDULE, OTHER_SCHEDULE):
         create_schedule(aws, name, data_bucket, capture_uri, monitoring_role)
 
