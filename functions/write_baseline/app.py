@@ -27,8 +27,8 @@ from pydantic import ConfigDict
 from shared.contracts import parse_event
 from shared.errors import ConfigurationError, WorkflowError
 
-from training.monitoring.baseline import build_baseline, rows_from_images, split_s3_uri, upload_baseline
-from training.monitoring.record_preprocessor import answer_probabilities
+from monitoring.baseline import build_baseline, rows_from_images, split_s3_uri, upload_baseline
+from monitoring.record_preprocessor import answer_probabilities
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_MAX_BASELINE_IMAGES = 1000

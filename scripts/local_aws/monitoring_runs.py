@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 
 from moto.sagemaker.models import FakeProcessingJob
 
-from training.monitoring.baseline import check, cloudwatch_metric_data, exit_message, publish_metrics
+from monitoring.baseline import check, cloudwatch_metric_data, exit_message, publish_metrics
 
 DETAIL_TYPE = "SageMaker Processing Job State Change"
 # The detail fields of the documented sample event (automating-sagemaker-with-eventbridge.html, "SageMaker
@@ -312,7 +312,7 @@ def _may_publish_metrics(ctx: Any, role_arn: str) -> None:
         return
     from local_aws.iam import AccessDenied
     from local_aws.iam_requests import Need
-    from training.monitoring.baseline import METRICS_NAMESPACE
+    from monitoring.baseline import METRICS_NAMESPACE
 
     need = Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": METRICS_NAMESPACE})
     try:

@@ -75,7 +75,7 @@ def model_probabilities():
 @pytest.fixture(scope="session")
 def feature_rows(cifar: dict[str, Split]) -> dict[str, list[dict]]:
     """Preprocessor rows for: baseline (train split), normal (test split), dark (test split x 0.4)."""
-    from training.monitoring.baseline import rows_from_images
+    from monitoring.baseline import rows_from_images
 
     def rows(images: np.ndarray) -> list[dict]:
         keyed = [(f"{i:04d}.png", png_bytes(img), stand_in_model(img)) for i, img in enumerate(images)]

@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from training.monitoring import baseline as bl
-from training.monitoring.record_preprocessor import FEATURE_TYPES, build_capture_line, preprocess_capture_line
+from monitoring import baseline as bl
+from monitoring.record_preprocessor import FEATURE_TYPES, build_capture_line, preprocess_capture_line
 
 CHECK_TYPES = {
     "data_type_check",

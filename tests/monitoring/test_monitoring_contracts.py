@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FUNCTIONS_DIR, REPO_ROOT
-from training.monitoring.record_preprocessor import FEATURE_TYPES
+from monitoring.record_preprocessor import FEATURE_TYPES
 
 MODULE_DIR = REPO_ROOT / "terraform" / "modules" / "monitoring"
 TEMPLATE = MODULE_DIR / "dashboard.json.tftpl"
@@ -214,5 +214,5 @@ def test_guard_ignores_the_same_features_by_default_as_terraform() -> None:
 
 def test_preprocessor_path_terraform_uploads_exists() -> None:
     relative = re.search(r'"\$\{path\.module\}/([^"]+record_preprocessor\.py)"', MAIN_TF.read_text()).group(1)
-    assert (MODULE_DIR / relative).resolve() == (REPO_ROOT / "training" / "monitoring" / "record_preprocessor.py")
+    assert (MODULE_DIR / relative).resolve() == (REPO_ROOT / "monitoring" / "record_preprocessor.py")
     assert Path(MODULE_DIR / relative).is_file()

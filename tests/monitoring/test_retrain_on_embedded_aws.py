@@ -230,7 +230,7 @@ def create_schedule(aws: Any, name: str, data_bucket: str, capture_uri: str, rol
 
 @pytest.fixture(scope="module")
 def monitored(local_aws, lambda_zips, cifar, feature_rows) -> MonitoredEndpoint:
-    from training.monitoring import baseline as bl
+    from monitoring import baseline as bl
 
     aws = local_aws
     region, account = aws.region, aws.client("sts").get_caller_identity()["Account"]
@@ -260,7 +260,7 @@ def monitored(local_aws, lambda_zips, cifar, feature_rows) -> MonitoredEndpoint:
     s3.put_object(
         Bucket=data_bucket,
         Key="monitoring/code/record_preprocessor.py",
-        Body=(REPO_ROOT / "training" / "monitoring" / "record_preprocessor.py").read_bytes(),
+        Body=(REPO_ROOT / "monitoring" / "record_preprocessor.py").read_bytes(),
     )
 
     sagemaker = aws.client("sagemaker")

@@ -29,7 +29,7 @@ locals {
 
   # The repository's copy unless the caller points elsewhere (a variable also keeps `terraform validate` of
   # this module on its own from reading a file outside it).
-  preprocessor_source = coalesce(var.record_preprocessor_path, "${path.module}/../../../training/monitoring/record_preprocessor.py")
+  preprocessor_source = coalesce(var.record_preprocessor_path, "${path.module}/../../../monitoring/record_preprocessor.py")
 
   alarm_topic_arn = var.alarm_topic_arn != null ? var.alarm_topic_arn : aws_sns_topic.alarms[0].arn
   alarm_actions   = [local.alarm_topic_arn]
@@ -91,7 +91,7 @@ resource "aws_sagemaker_data_quality_job_definition" "this" {
     }
   }
 
-  # Written by the pipeline's baseline step (training/monitoring/baseline.py) at these fixed keys.
+  # Written by the pipeline's baseline step (monitoring/baseline.py) at these fixed keys.
   data_quality_baseline_config {
     constraints_resource {
       s3_uri = local.constraints_s3_uri

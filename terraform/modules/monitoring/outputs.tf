@@ -9,7 +9,7 @@ output "monitoring_schedule_arn" {
 }
 
 output "baseline_statistics_s3_uri" {
-  description = "Where the pipeline's baseline step must write statistics.json (training.monitoring.baseline.upload_baseline)."
+  description = "Where the pipeline's baseline step must write statistics.json (monitoring.baseline.upload_baseline)."
   value       = local.statistics_s3_uri
 }
 
@@ -34,7 +34,7 @@ output "reports_s3_uri" {
 }
 
 output "record_preprocessor_s3_uri" {
-  description = "S3 copy of training/monitoring/record_preprocessor.py that the analyzer runs."
+  description = "S3 copy of monitoring/record_preprocessor.py that the analyzer runs."
   value       = "s3://${aws_s3_object.record_preprocessor.bucket}/${aws_s3_object.record_preprocessor.key}"
 }
 

@@ -103,7 +103,7 @@ variable "kms_key_arn" {
 ################################################################################
 
 variable "record_preprocessor_path" {
-  description = "Local path of the Model Monitor record preprocessor to upload. null: training/monitoring/record_preprocessor.py of this repository."
+  description = "Local path of the Model Monitor record preprocessor to upload. null: monitoring/record_preprocessor.py of this repository."
   type        = string
   default     = null
 }
@@ -267,7 +267,7 @@ variable "drift_alarm_threshold" {
 }
 
 variable "drift_alarm_features" {
-  description = "Features (names from training/monitoring/record_preprocessor.py) whose feature_baseline_drift_<name> metric the drift alarm watches; CloudWatch allows at most 10 metrics in one alarm."
+  description = "Features (names from monitoring/record_preprocessor.py) whose feature_baseline_drift_<name> metric the drift alarm watches; CloudWatch allows at most 10 metrics in one alarm."
   type        = list(string)
   default     = ["brightness", "r_mean", "g_mean", "b_mean", "r_std", "g_std", "b_std", "top_confidence", "predicted_label"]
 

@@ -6,8 +6,8 @@ Files follow the documented Model Monitor formats (version 0.0), so the AWS anal
 `BaselineConfig`; `check` evaluates them locally and returns `constraint_violations.json` entries.
 
 Usage:
-    python -m training.monitoring.baseline --images data/test --predictions preds.json --output baseline/
-    python -m training.monitoring.baseline check --baseline baseline/ --capture capture.jsonl --output report/
+    python -m monitoring.baseline --images data/test --predictions preds.json --output baseline/
+    python -m monitoring.baseline check --baseline baseline/ --capture capture.jsonl --output report/
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from training.monitoring.record_preprocessor import (
+from monitoring.record_preprocessor import (
     FEATURE_TYPES,
     build_capture_line,
     preprocess_capture_line,
@@ -584,7 +584,7 @@ def list_images(directory: Path, list_file: Path | None = None) -> list[Path]:
 
 
 def _suggest(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.monitoring.baseline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m monitoring.baseline", description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, required=True, help="folder of PNGs (with the split's .lst)")
     parser.add_argument("--list", type=Path, help="the .lst file to use (default: every *.lst in --images)")
     parser.add_argument("--predictions", type=Path, help="JSON: image key -> the model's probabilities")
@@ -611,7 +611,7 @@ def _suggest(argv: list[str]) -> int:
 
 def _check(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m training.monitoring.baseline check",
+        prog="python -m monitoring.baseline check",
         description="Check captured records against a baseline, as one monitoring execution would.",
     )
     parser.add_argument("--baseline", type=Path, required=True, help="folder with statistics.json/constraints.json")
