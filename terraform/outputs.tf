@@ -63,9 +63,19 @@ output "notification_topic_arn" {
   value       = module.training_pipeline.notification_topic_arn
 }
 
+output "monitoring_engine" {
+  description = "The drift check's engine (python -m monitoring run-now --engine <this> --schedule <monitoring_schedule_name>)."
+  value       = module.monitoring.monitoring_engine
+}
+
 output "monitoring_schedule_name" {
-  description = "Model Monitor data-quality schedule (null until endpoint_exists)."
+  description = "The drift check's schedule: EventBridge Scheduler's (scheduled_check) or Model Monitor's (model_monitor); it exists once endpoint_exists is true."
   value       = module.monitoring.monitoring_schedule_name
+}
+
+output "scheduled_check_function_name" {
+  description = "The scheduled_check engine's Lambda (null with model_monitor)."
+  value       = module.monitoring.scheduled_check_function_name
 }
 
 output "baseline_s3_uri" {

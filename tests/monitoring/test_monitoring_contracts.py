@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FUNCTIONS_DIR, REPO_ROOT
 from monitoring.record_preprocessor import FEATURE_TYPES
+from tests.conftest import FUNCTIONS_DIR, REPO_ROOT
 
 MODULE_DIR = REPO_ROOT / "terraform" / "modules" / "monitoring"
 TEMPLATE = MODULE_DIR / "dashboard.json.tftpl"
@@ -44,7 +44,7 @@ AWS_METRICS = {
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_MONITOR_PREFIXES = ("feature_baseline_drift_", "feature_data_", "feature_non_null_")
 # Template/HCL names that stand for a function's "service" dimension -> the function folder that emits.
-GUARD_SERVICE_NAMES = {"guard_service": "retrain_guard"}
+GUARD_SERVICE_NAMES = {"guard_service": "retrain_guard", "check_service": "scheduled_check"}
 
 METRIC_ARRAY = re.compile(
     r'\[\s*(?:"(?P<literal>[^"]+)"|(?P<identifier>[A-Za-z_]\w*))\s*,\s*"(?P<metric>[^"]+)"(?P<rest>[^\]]*)\]'
