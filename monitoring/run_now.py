@@ -78,13 +78,17 @@ def run_model_monitor(
     s3: Any,
     schedule_name: str,
     window: str = "PT1H",
+    until: str = "PT0H",
     timeout_seconds: float = 3600,
     poll_seconds: float = 30,
     progress: Callable[[str], None] = lambda line: None,
 ) -> dict:
-    """Create `<schedule>-now-<time>` (ScheduleExpression NOW), wait for its execution, read its report."""
+    """Create `<schedule>-now-<time>` (ScheduleExpression NOW) over [now - window, now - until], wait for its
+    execution, read its report."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if until != "PT0H" and window_seconds(until) >= window_seconds(window):
+        raise RunNowError(f"the window's end (now - {until}) must come after its start (now - {window})")
     window_seconds(window)
     try:
         described = sagemaker.describe_monitoring_schedule(MonitoringScheduleName=schedule_name)
@@ -101,7 +105,7 @@ def run_model_monitor(
                 "ScheduleConfig": {
                     "ScheduleExpression": "NOW",
                     "DataAnalysisStartTime": f"-{window}",
-                    "DataAnalysisEndTime": "-PT0H",
+                    "DataAnalysisEndTime": f"-{until}",
                 },
                 "MonitoringJobDefinitionName": config["MonitoringJobDefinitionName"],
                 "MonitoringType": config.get("MonitoringType", "DataQuality"),
@@ -109,7 +113,7 @@ def run_model_monitor(
         )
     except (ClientError, BotoCoreError) as error:
         raise RunNowError(f"cannot create the one-time schedule {name}: {error}") from None
-    progress(f"created one-time monitoring schedule {name} (ScheduleExpression NOW, window {window})")
+    progress(f"created one-time monitoring schedule {name} (ScheduleExpression NOW, -{window} to -{until})")
     deadline = time.monotonic() + timeout_seconds
     while True:
         try:
