@@ -335,13 +335,13 @@ variable "endpoint_serverless" {
 }
 
 variable "capture_percentage" {
-  description = "Share of endpoint requests and responses captured for Model Monitor."
+  description = "Share of endpoint requests and responses captured for Model Monitor; 0 turns capture (and with it the monitoring schedule) off. Must be 0 with endpoint_serverless: Serverless Inference cannot capture."
   type        = number
   default     = 100
 
   validation {
-    condition     = var.capture_percentage >= 1 && var.capture_percentage <= 100
-    error_message = "capture_percentage must be between 1 and 100."
+    condition     = var.capture_percentage >= 0 && var.capture_percentage <= 100 && floor(var.capture_percentage) == var.capture_percentage
+    error_message = "capture_percentage must be a whole number between 0 and 100."
   }
 }
 
