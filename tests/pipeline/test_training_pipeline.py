@@ -567,6 +567,22 @@ def test_a_serving_image_chosen_for_another_instance_type_stops_the_run_before_t
         stack.aws.client("sagemaker").describe_training_job(TrainingJobName="pt-image-gpu")
     assert [m for m in stack.notifications() if "ml.g4dn.xlarge" in m and "Nothing was trained" in m]
 
+    # An input that does not say which instance type its image is for cannot be checked: refused as well.
+    unspecified = launcher.prepare_input(
+        arn,
+        stack.data_bucket,
+        "datasets/learnable",
+        region=stack.aws.region,
+        s3=stack.aws.client("s3"),
+        sourcedir=DOUBLE_SOURCEDIR,
+        progress=lambda _: None,
+    )
+    del unspecified["deploy"]["instance_type"]  # type: ignore[misc]
+    execution = run_input(stack, arn, dict(unspecified))
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "ServingImageMismatch"
+    assert "does not say which instance type" in execution["cause"]
+
 
 def test_a_serverless_endpoint_gets_its_serverless_config_and_no_data_capture(pipeline):
     stack: TrainingPipeline = pipeline["stack"]
