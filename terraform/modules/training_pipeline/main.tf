@@ -45,7 +45,10 @@ locals {
   serving_image_instance_type = local.serverless ? "ml.m5.large" : var.production_variant.InstanceType
 
   # The customer key goes on the endpoint's ML storage volume unless the instance type has local NVMe storage
-  # (SageMaker refuses a KmsKeyId for it: CreateEndpointConfig, KmsKeyId) or the endpoint is serverless.
+  # ("If you specify a value for KmsKeyId when using any nitro-based instances with local storage, the call to
+  # CreateEndpointConfig fails": https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html)
+  # or the endpoint is serverless. The training volume gets the same rule in the state machine (WithCustomerKey),
+  # from the same list: the launcher, not Terraform, picks the training instance type.
   endpoint_family     = local.serverless ? "" : split(".", var.production_variant.InstanceType)[1]
   endpoint_volume_key = var.kms_key_arn != null && !local.serverless && !contains(var.instance_store_families, local.endpoint_family)
   endpoint_config_shape = (

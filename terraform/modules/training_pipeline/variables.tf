@@ -187,7 +187,7 @@ variable "capture_percentage" {
 }
 
 variable "instance_store_families" {
-  description = "Instance families (the middle of ml.<family>.<size>) with local NVMe instance storage. SageMaker refuses a KMS key for their ML storage volume (it is encrypted by the instance's hardware), so with kms_key_arn set the pipeline passes VolumeKmsKeyId (training) and the endpoint config's KmsKeyId only for other families. Extend it when AWS adds such a family (see the EC2 User Guide, \"Instance store volumes\")."
+  description = "Instance families (the middle of ml.<family>.<size>) with local NVMe instance storage. SageMaker refuses a KMS key for their ML storage volume (it is encrypted by the instance's hardware), so with kms_key_arn set the pipeline passes VolumeKmsKeyId (training) and the endpoint config's KmsKeyId only for other families. Extend it when AWS adds such a family (EC2 User Guide, \"Instance store volumes\"; SageMaker names ml.p4d, ml.g4dn and ml.g5 among them: https://docs.aws.amazon.com/sagemaker/latest/dg/model-train-storage-tips-considerations.html)."
   type        = list(string)
   default = [
     "c5d", "c6gd", "c6id", "c7gd", "m5d", "m5ad", "m6gd", "m6id", "m7gd", "r5d", "r6gd", "r6id", "r7gd",
