@@ -82,3 +82,8 @@ output "monitoring_violations_rule_name" {
   description = "EventBridge rule that sends violation events to the retrain guard, or null when auto_retrain_enabled is false."
   value       = one(aws_cloudwatch_event_rule.monitoring_violations[*].name)
 }
+
+output "retrain_guard_role_arn" {
+  description = "Role of the retrain guard function (null when auto_retrain_enabled is false); it decrypts violation reports with kms_key_arn."
+  value       = one(module.retrain_guard[*].role_arn)
+}
