@@ -65,6 +65,10 @@ IMAGE_FEATURES = (
 )
 PREDICTION_FEATURES = ("top_confidence", "predicted_class_index", "predicted_label")
 
+# A number beyond this (or not finite) is no image's feature: it is reported as text, so the data-type check flags
+# it, and the statistics stay finite.
+MAX_MAGNITUDE = 1e15
+
 # Labels in the model's output order, for a response that does not name its own (CLASS_LABELS, the env var the
 # job definition sets and classify_image reads).
 DEFAULT_CLASS_LABELS = ("bicycle", "motorcycle")
@@ -84,7 +88,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _probability_list(value: Any) -> Optional[List[float]]:
-    if isinstance(value, list) and value and all(_is_number(p) for p in value):
+    """Probabilities: numbers between 0 and 1 (anything else is not an answer this model gives)."""
+    if isinstance(value, list) and value and all(_is_number(p) and 0 <= p <= 1 for p in value):
         return [float(p) for p in value]
     return None
 
@@ -145,6 +150,12 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
+def _sane(value: Any) -> Any:
+    if _is_number(value) and not (abs(value) <= MAX_MAGNITUDE and math.isfinite(value)):
+        return str(value)
+    return value
+
+
 def response_rows(payload: Any) -> List[Dict[str, Any]]:
     """Feature rows of one parsed response, one per image; a response without probabilities is one row of nulls."""
     rows = answer_rows(payload)
@@ -165,9 +176,10 @@ def _image_row(image: Dict[str, Any]) -> Dict[str, Any]:
     for name, value in image.items():
         if name not in row and name not in PREDICTION_FEATURES and _scalar(value):
             row[name] = value
-    for name in IMAGE_FEATURES:
-        if not _scalar(row[name]):
-            row[name] = str(row[name])  # a nested value is not a number: the data-type check reports it
+    for name, value in row.items():
+        # A nested value is not a number, and neither is an infinite or absurdly large one: the data-type check
+        # reports them.
+        row[name] = _sane(value) if _scalar(value) else str(value)
     return row
 
 

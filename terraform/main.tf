@@ -64,14 +64,16 @@ module "training_pipeline" {
   dataset_prefix      = var.dataset_prefix
   baseline_s3_uri     = module.monitoring.baseline_s3_uri
 
+  # What every endpoint config gets (instance type and count, or serverless; data capture), as modules/endpoint
+  # decides it. The launcher run on apply picks its serving image for the same instance type.
   endpoint_name               = module.endpoint.endpoint_name
+  production_variant          = module.endpoint.production_variant
+  capture_percentage          = module.endpoint.data_capture_percentage
   accuracy_threshold          = var.accuracy_threshold
-  capture_percentage          = var.capture_percentage
   endpoint_poll_seconds       = var.endpoint_poll_seconds
   write_baseline_function_arn = module.write_baseline.function_arn
   notification_emails         = var.notification_emails
   training_instance_type      = var.training_instance_type
-  inference_instance_type     = var.endpoint_instance_type
   launch_on_apply             = var.launch_on_apply
 
   powertools_layer_version = local.powertools_layer_version

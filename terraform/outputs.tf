@@ -97,3 +97,24 @@ output "autoscaling_target_id" {
   description = "Application Auto Scaling target of the endpoint (null until endpoint_exists, or when serverless)."
   value       = module.endpoint.autoscaling_target_id
 }
+
+output "kms_key_principals" {
+  description = "With kms_key_arn: the roles the key's policy must allow (README, \"Customer-managed KMS key\"). grant_to_sagemaker: the roles that create grants on the key for the ML storage volumes SageMaker attaches; use: every role that encrypts or decrypts with it. null without kms_key_arn."
+  value = var.kms_key_arn == null ? null : {
+    grant_to_sagemaker = sort(compact([
+      module.training_pipeline.state_machine_role_arn,
+      module.training_pipeline.sagemaker_execution_role_arn,
+      module.monitoring.monitoring_role_arn, # null with the scheduled_check engine
+    ]))
+    use = sort(compact([
+      module.training_pipeline.state_machine_role_arn,
+      module.training_pipeline.sagemaker_execution_role_arn,
+      module.monitoring.monitoring_role_arn,
+      module.monitoring.retrain_guard_role_arn,
+      module.monitoring.scheduled_check_role_arn,
+      module.write_baseline.role_arn,
+      module.inference_workflow.state_machine_role_arn,
+      module.inference_workflow.function_role_arns["serialize_image"],
+    ]))
+  }
+}

@@ -51,7 +51,7 @@ variable "tags" {
 ################################################################################
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for the buckets and queues. null uses SSE-S3 and SQS-managed encryption."
+  description = "Customer-managed KMS key for the buckets, queues, the pipeline's topic and SageMaker's data at rest (model artifacts, captures, ML storage volumes); the key policy must allow the roles in the kms_key_principals output (README, \"Customer-managed KMS key\"). null uses SSE-S3, SQS-managed encryption and SageMaker's defaults."
   type        = string
   default     = null
 
@@ -314,13 +314,13 @@ variable "endpoint_exists" {
 }
 
 variable "endpoint_instance_type" {
-  description = "Instance type of the endpoint's variant."
+  description = "Instance type of the endpoint's variant: every endpoint config the pipeline creates uses it, and the launcher must pick the serving image for it (--inference-instance-type; launch_command has it)."
   type        = string
   default     = "ml.m5.large"
 }
 
 variable "endpoint_initial_instance_count" {
-  description = "Instances of the endpoint's variant when a model version is deployed."
+  description = "Instances a new endpoint starts with; a retrain keeps the running (autoscaled) count."
   type        = number
   default     = 1
 }
@@ -335,13 +335,13 @@ variable "endpoint_serverless" {
 }
 
 variable "capture_percentage" {
-  description = "Share of endpoint requests and responses captured for Model Monitor."
+  description = "Share of endpoint requests and responses captured for Model Monitor; 0 turns capture (and with it the monitoring schedule) off. Must be 0 with endpoint_serverless: Serverless Inference cannot capture."
   type        = number
   default     = 100
 
   validation {
-    condition     = var.capture_percentage >= 1 && var.capture_percentage <= 100
-    error_message = "capture_percentage must be between 1 and 100."
+    condition     = var.capture_percentage >= 0 && var.capture_percentage <= 100 && floor(var.capture_percentage) == var.capture_percentage
+    error_message = "capture_percentage must be a whole number between 0 and 100."
   }
 }
 

@@ -22,6 +22,13 @@ state):
   FailureReasons, so they quote AWS's access-denied message after "ClientError:".
 * CreateEndpoint goes Creating → InService (or Failed); UpdateEndpoint goes Updating → InService, switching to
   the new endpoint config only once its model loads - a failed update keeps the old config serving (blue/green).
+* The fleet's size, as DescribeEndpoint's ProductionVariants report it: a new endpoint runs each variant's
+  InitialInstanceCount; UpdateEndpointWeightsAndCapacities changes a variant's count or weight (Updating →
+  InService); UpdateEndpoint without RetainAllVariantProperties resets every variant to the new config's count and
+  weight, with it keeps them (less ExcludeRetainedVariantProperties). An update that would change the instance
+  type of a variant registered for autoscaling, or turn an instance-based endpoint serverless, is refused, and so
+  is a serverless endpoint config with DataCaptureConfig. DeploymentConfig (rolling/canary) is not emulated and is
+  refused by name (NotEmulatedByEmbeddedAws).
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from moto.sagemaker.exceptions import SagemakerClientError
 
 LOG = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -524,6 +533,74 @@ def final_metrics(definitions: list[dict[str, str]], lines: list[str]) -> list[d
 
 
 # -- endpoints -----------------------------------------------------------------------------------------------------
+# UpdateEndpoint: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html
+# VariantProperty: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_VariantProperty.html
+RETAINABLE_PROPERTIES = frozenset({"DesiredInstanceCount", "DesiredWeight"})
+# The third VariantPropertyType, documented as "(Not currently supported.)".
+UNSUPPORTED_PROPERTIES = frozenset({"DataCaptureConfig"})
+AUTOSCALING_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+class NotEmulatedError(SagemakerClientError):
+    """A documented request field the embedded AWS does not emulate; refused by name instead of ignored."""
+
+    code = "NotEmulatedByEmbeddedAws"
+
+
+def variant_summary(variant: dict[str, Any]) -> dict[str, Any]:
+    """DescribeEndpoint's ProductionVariantSummary of a config's ProductionVariant once it is deployed: the
+    fleet runs InitialInstanceCount instances at InitialVariantWeight (1.0 when unset, as ProductionVariant
+    documents: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html)."""
+    summary: dict[str, Any] = {"VariantName": variant["VariantName"]}
+    if "ServerlessConfig" in variant:
+        summary["CurrentServerlessConfig"] = dict(variant["ServerlessConfig"])
+        summary["DesiredServerlessConfig"] = dict(variant["ServerlessConfig"])
+    else:
+        count = int(variant.get("InitialInstanceCount") or 1)
+        summary["CurrentInstanceCount"] = summary["DesiredInstanceCount"] = count
+    weight = float(variant.get("InitialVariantWeight", 1.0))
+    summary["CurrentWeight"] = summary["DesiredWeight"] = weight
+    return summary
+
+
+def updated_variants(
+    config_variants: list[dict[str, Any]],
+    serving: list[dict[str, Any]],
+    retain_all: bool,
+    excluded: frozenset[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """The variants an UpdateEndpoint leaves serving. Without RetainAllVariantProperties every property comes from
+    the new endpoint config, so a fleet that was scaled to N instances starts again at InitialInstanceCount. With
+    it, each variant of the same name keeps its instance count and weight, except the properties listed in
+    ExcludeRetainedVariantProperties, which come from the config (API_UpdateEndpoint, API_VariantProperty).
+    A variant the endpoint did not have, and a serverless one (no instance count), takes the config's values;
+    the docs say nothing of serverless variants under retention."""
+    before = {variant["VariantName"]: variant for variant in serving}
+    result = []
+    for variant in config_variants:
+        summary = variant_summary(variant)
+        previous = before.get(variant["VariantName"])
+        if retain_all and previous is not None:
+            if (
+                "DesiredInstanceCount" not in excluded
+                and "DesiredInstanceCount" in summary
+                and "DesiredInstanceCount" in previous
+            ):
+                summary["CurrentInstanceCount"] = summary["DesiredInstanceCount"] = previous["DesiredInstanceCount"]
+            if "DesiredWeight" not in excluded and "DesiredWeight" in previous:
+                summary["CurrentWeight"] = summary["DesiredWeight"] = previous["DesiredWeight"]
+        result.append(summary)
+    return result
+
+
+def _scalable_target(account: str, region: str, endpoint_name: str, variant_name: str) -> Any:
+    """The Application Auto Scaling target registered on a variant, if any."""
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    targets = applicationautoscaling_backends[account][region].targets.get(AUTOSCALING_DIMENSION, {})
+    return targets.get(f"endpoint/{endpoint_name}/variant/{variant_name}")
+
+
 class EndpointDeployer:
     """Brings endpoints into service once their model loads (through the endpoint host when there is one)."""
 
@@ -564,7 +641,16 @@ class EndpointDeployer:
             except Exception as error:  # the reason goes to the endpoint's FailureReason
                 raise LocalTrainingError(f"the model in {model_data} failed to load: {error}") from None
 
-    def deploy(self, account: str, backend: Any, endpoint: Any, config_name: str, updating: bool) -> None:
+    def deploy(
+        self,
+        account: str,
+        backend: Any,
+        endpoint: Any,
+        config_name: str,
+        updating: bool,
+        retain_all: bool = False,
+        excluded: frozenset[str] = frozenset(),
+    ) -> None:
         def run() -> None:
             try:
                 self.check(account, backend, config_name)
@@ -577,7 +663,8 @@ class EndpointDeployer:
                 LOG.info("endpoint %s: %s", endpoint.endpoint_name, reason)
                 return
             config = backend.endpoint_configs[config_name]
-            endpoint.production_variants = endpoint._process_production_variants(config.production_variants)
+            serving = endpoint.production_variants if updating else []
+            endpoint.production_variants = updated_variants(config.production_variants, serving, retain_all, excluded)
             endpoint.data_capture_config = config.data_capture_config
             endpoint.endpoint_config_name = config_name
             endpoint.failure_reason = None
@@ -585,6 +672,63 @@ class EndpointDeployer:
             endpoint.endpoint_status = "InService"
 
         threading.Thread(target=run, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
+
+    @staticmethod
+    def change_capacity(endpoint: Any, desired: list[dict[str, Any]]) -> None:
+        """UpdateEndpointWeightsAndCapacities once accepted: Updating, then InService with the new weights and
+        counts. Only the fields a request names change (both are optional in DesiredWeightAndCapacity:
+        https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DesiredWeightAndCapacity.html)."""
+        endpoint.endpoint_status = "Updating"
+        endpoint.last_modified_time = datetime.now(UTC)
+
+        def run() -> None:
+            by_name = {variant["VariantName"]: variant for variant in endpoint.production_variants}
+            for change in desired:
+                variant = by_name[change["VariantName"]]
+                if change.get("DesiredInstanceCount") is not None:
+                    variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = change["DesiredInstanceCount"]
+                if change.get("DesiredWeight") is not None:
+                    variant["CurrentWeight"] = variant["DesiredWeight"] = float(change["DesiredWeight"])
+            endpoint.last_modified_time = datetime.now(UTC)
+            endpoint.endpoint_status = "InService"
+
+        threading.Thread(target=run, name=f"capacity-{endpoint.endpoint_name}", daemon=True).start()
+
+
+def check_update(
+    account: str,
+    region: str,
+    endpoint: Any,
+    current_config: Any,
+    new_config: Any,
+) -> None:
+    """What SageMaker refuses before an update starts, as documented:
+    an instance type change of a variant registered for autoscaling
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html), and an instance-based
+    endpoint turned serverless (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html,
+    "Feature exclusions": a ValidationError). The messages are ours; the docs do not quote AWS's."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    current = {v["VariantName"]: v for v in (current_config.production_variants if current_config else [])}
+    for variant in new_config.production_variants:
+        before = current.get(variant["VariantName"])
+        if before is None:
+            continue
+        if "InstanceType" in before and "ServerlessConfig" in variant:
+            raise ValidationError(
+                message=f'Endpoint "{endpoint.endpoint_name}" is instance-based; variant {variant["VariantName"]} '
+                "cannot be updated to serverless. Create a new endpoint for a serverless variant."
+            )
+        if (
+            "InstanceType" in before
+            and before.get("InstanceType") != variant.get("InstanceType")
+            and _scalable_target(account, region, endpoint.endpoint_name, variant["VariantName"]) is not None
+        ):
+            raise ValidationError(
+                message=f"The variant {variant['VariantName']} of endpoint {endpoint.endpoint_name} is registered "
+                f"for autoscaling; its instance type cannot change from {before['InstanceType']} to "
+                f"{variant.get('InstanceType')}. Deregister the scalable target, update, then register it again."
+            )
 
 
 # -- install -------------------------------------------------------------------------------------------------------
@@ -635,6 +779,7 @@ def install(ctx: Any) -> None:
     original_create_training_job = SageMakerModelBackend.create_training_job
     original_create_endpoint = SageMakerModelBackend.create_endpoint
     original_create_model = SageMakerModelBackend.create_model
+    original_create_endpoint_config = SageMakerModelBackend.create_endpoint_config
 
     def create_model(self: Any, **kwargs: Any) -> Any:
         _assumable(kwargs.get("execution_role_arn"))
@@ -681,7 +826,15 @@ def install(ctx: Any) -> None:
         _Active.deployer.deploy(self.account_id, self, endpoint, endpoint_config_name, updating=False)
         return endpoint
 
-    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str) -> Any:
+    def update_endpoint(
+        self: Any,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        retain_all_variant_properties: bool = False,
+        exclude_retained_variant_properties: list[dict[str, str]] | None = None,
+        deployment_config: dict[str, Any] | None = None,
+        retain_deployment_config: bool = False,
+    ) -> Any:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
@@ -690,20 +843,128 @@ def install(ctx: Any) -> None:
             raise ValidationError(message=f'Could not find endpoint configuration "{endpoint_config_name}".')
         if endpoint.endpoint_status != "InService":
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        if deployment_config or retain_deployment_config:
+            raise NotEmulatedError(
+                "UpdateEndpoint DeploymentConfig/RetainDeploymentConfig (rolling or canary deployments, "
+                "auto-rollback alarms) is not emulated: the embedded AWS only does the default all-at-once "
+                "blue/green update."
+            )
+        excluded = frozenset(p.get("VariantPropertyType") for p in exclude_retained_variant_properties or [])
+        unknown = excluded - RETAINABLE_PROPERTIES - UNSUPPORTED_PROPERTIES
+        if unknown:
+            raise ValidationError(
+                message=f"ExcludeRetainedVariantProperties: unknown VariantPropertyType {sorted(unknown)}; valid "
+                "values are DesiredInstanceCount, DesiredWeight and DataCaptureConfig."
+            )
+        if excluded & UNSUPPORTED_PROPERTIES:
+            # API_VariantProperty: "DataCaptureConfig: (Not currently supported.)"; what AWS answers is not documented.
+            raise ValidationError(message="VariantPropertyType DataCaptureConfig is not currently supported.")
+        new_config = self.endpoint_configs[endpoint_config_name]
+        check_update(
+            self.account_id,
+            self.region_name,
+            endpoint,
+            self.endpoint_configs.get(endpoint.endpoint_config_name),
+            new_config,
+        )
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = datetime.now(UTC)
-        _Active.deployer.deploy(self.account_id, self, endpoint, endpoint_config_name, updating=True)
+        # Without RetainAllVariantProperties, ExcludeRetainedVariantProperties has nothing to exclude from (the
+        # docs describe it only together with RetainAllVariantProperties = true), so it changes nothing.
+        _Active.deployer.deploy(
+            self.account_id,
+            self,
+            endpoint,
+            endpoint_config_name,
+            updating=True,
+            retain_all=bool(retain_all_variant_properties),
+            excluded=excluded,
+        )
         return endpoint
 
     def update_endpoint_response(self: Any) -> Any:
         endpoint = self.sagemaker_backend.update_endpoint(
             endpoint_name=self._get_param("EndpointName"),
             endpoint_config_name=self._get_param("EndpointConfigName"),
+            retain_all_variant_properties=self._get_param("RetainAllVariantProperties") or False,
+            exclude_retained_variant_properties=self._get_param("ExcludeRetainedVariantProperties"),
+            deployment_config=self._get_param("DeploymentConfig"),
+            retain_deployment_config=self._get_param("RetainDeploymentConfig") or False,
         )
         return ActionResult({"EndpointArn": endpoint.arn})
+
+    def update_endpoint_weights_and_capacities(
+        self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]
+    ) -> str:
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpointWeightsAndCapacities.html:
+        # "Updates variant weight of one or more variants ..., or capacity of one variant"; the endpoint goes
+        # Updating, then InService. moto applies it at once and blanks the fields a request leaves out.
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is None:
+            arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Could not find endpoint "{arn}".')
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
+        names = [change.get("VariantName") for change in desired_weights_and_capacities]
+        serving = {variant["VariantName"]: variant for variant in endpoint.production_variants}
+        for name in names:
+            if names.count(name) > 1:
+                raise ValidationError(message=f'The variant name "{name}" was non-unique within the request.')
+            if name not in serving:
+                raise ValidationError(
+                    message=f'The variant name(s) "{name}" is/are not present within endpoint configuration '
+                    f'"{endpoint.endpoint_config_name}".'
+                )
+        capacity_changes = [c for c in desired_weights_and_capacities if c.get("DesiredInstanceCount") is not None]
+        if len(capacity_changes) > 1:
+            raise ValidationError(message="The capacity of only one variant can be updated per request.")
+        for change in capacity_changes:
+            if "DesiredInstanceCount" not in serving[change["VariantName"]]:
+                raise ValidationError(
+                    message=f"Variant {change['VariantName']} is serverless; it has no instance count to update."
+                )
+        _Active.deployer.change_capacity(endpoint, desired_weights_and_capacities)
+        return endpoint.arn
+
+    def create_endpoint_config(self: Any, **kwargs: Any) -> Any:
+        variants = kwargs.get("production_variants") or []
+        if any("ServerlessConfig" in variant for variant in variants) and kwargs.get("data_capture_config"):
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature exclusions":
+            # Serverless Inference supports neither data capture nor Model Monitor. The message is ours.
+            raise ValidationError(
+                message="DataCaptureConfig is not supported for an endpoint configuration with a serverless "
+                "production variant."
+            )
+        return original_create_endpoint_config(self, **kwargs)
 
     _patch(SageMakerModelBackend, "create_training_job", create_training_job)
     _patch(SageMakerModelBackend, "create_model", create_model)
     _patch(SageMakerModelBackend, "create_endpoint", create_endpoint)
+    _patch(SageMakerModelBackend, "create_endpoint_config", create_endpoint_config)
     _patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
+    _patch(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_endpoint_weights_and_capacities)
     _patch(SageMakerResponse, "update_endpoint", update_endpoint_response)
+
+
+def scale_variant(account: str, region: str, endpoint_name: str, variant_name: str, count: int) -> bool:
+    """Set a variant's instance count the way Application Auto Scaling does (through
+    UpdateEndpointWeightsAndCapacities); False when the endpoint is not in service, which it leaves alone."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[account][region]
+    endpoint = backend.endpoints.get(endpoint_name)
+    if endpoint is None or endpoint.endpoint_status != "InService" or _Active.deployer is None:
+        return False
+    _Active.deployer.change_capacity(endpoint, [{"VariantName": variant_name, "DesiredInstanceCount": count}])
+    return True
+
+
+def variant_instance_count(account: str, region: str, endpoint_name: str, variant_name: str) -> int | None:
+    """A variant's DesiredInstanceCount, or None (no such endpoint or variant, or a serverless one)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    endpoint = sagemaker_backends[account][region].endpoints.get(endpoint_name)
+    for variant in getattr(endpoint, "production_variants", None) or []:
+        if variant["VariantName"] == variant_name:
+            return variant.get("DesiredInstanceCount")
+    return None

@@ -92,6 +92,107 @@ run "confidence_threshold_reaches_filter_inferences" {
   }
 }
 
+run "terraforms_endpoint_settings_reach_the_pipeline" {
+  variables {
+    endpoint_instance_type          = "ml.c5.xlarge"
+    endpoint_initial_instance_count = 2
+    capture_percentage              = 30
+  }
+
+  assert {
+    condition = jsondecode(module.training_pipeline.state_machine_definition).States.LoadProvisionedVariant.Parameters == {
+      VariantName              = "AllTraffic"
+      InstanceType             = "ml.c5.xlarge"
+      "InitialInstanceCount.$" = "States.StringToJson('2')"
+      "InitialVariantWeight.$" = "States.StringToJson('1')"
+    }
+    error_message = "endpoint_instance_type and endpoint_initial_instance_count must reach the endpoint configs the pipeline creates."
+  }
+
+  assert {
+    condition     = jsondecode(module.training_pipeline.state_machine_definition).States.LoadSettings.Parameters.DataCapture["InitialSamplingPercentage.$"] == "States.StringToJson('30')"
+    error_message = "capture_percentage must reach the endpoint configs' data capture."
+  }
+
+  assert {
+    condition     = jsondecode(module.training_pipeline.state_machine_definition).States.UpdateEndpoint.Parameters.RetainAllVariantProperties
+    error_message = "A retrain must keep the autoscaled fleet (RetainAllVariantProperties)."
+  }
+
+  assert {
+    condition     = strcontains(output.launch_command, "--inference-instance-type ml.c5.xlarge")
+    error_message = "The launch command must pick the serving image for the endpoint's instance type; got ${output.launch_command}."
+  }
+}
+
+run "a_serverless_endpoint_reaches_the_pipeline_without_data_capture" {
+  variables {
+    endpoint_serverless = { memory_size_mb = 3072, max_concurrency = 8 }
+    capture_percentage  = 0
+  }
+
+  assert {
+    condition = (
+      jsondecode(module.training_pipeline.state_machine_definition).States.LoadSettings.Parameters.EndpointConfigShape == "serverless" &&
+      jsondecode(module.training_pipeline.state_machine_definition).States.LoadServerlessVariant.Parameters.ServerlessConfig == {
+        "MemorySizeInMB.$" = "States.StringToJson('3072')"
+        "MaxConcurrency.$" = "States.StringToJson('8')"
+      }
+    )
+    error_message = "endpoint_serverless must reach the pipeline as a serverless endpoint config."
+  }
+
+  assert {
+    condition     = jsondecode(module.training_pipeline.state_machine_definition).States.LoadSettings.Parameters.DataCapture["EnableCapture.$"] == "States.StringToJson('false')"
+    error_message = "A serverless endpoint captures nothing."
+  }
+}
+
+run "names_the_key_users_only_with_a_customer_key" {
+  variables {
+    kms_key_arn       = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    monitoring_engine = "model_monitor"
+  }
+
+  assert {
+    condition = (
+      length(output.kms_key_principals.grant_to_sagemaker) == 3 &&
+      contains(output.kms_key_principals.grant_to_sagemaker, module.training_pipeline.state_machine_role_arn) &&
+      contains(output.kms_key_principals.grant_to_sagemaker, module.training_pipeline.sagemaker_execution_role_arn) &&
+      contains(output.kms_key_principals.grant_to_sagemaker, module.monitoring.monitoring_role_arn)
+    )
+    error_message = "The key's policy must let the pipeline's state machine, the SageMaker execution role and the monitoring role create grants for SageMaker; got ${jsonencode(output.kms_key_principals)}."
+  }
+
+  assert {
+    # state machines (2), SageMaker execution and monitoring roles, baseline writer, retrain guard, serialize_image.
+    condition     = length(output.kms_key_principals.use) == 7 && length(setsubtract(output.kms_key_principals.grant_to_sagemaker, output.kms_key_principals.use)) == 0
+    error_message = "Every role that encrypts or decrypts with the key must be named, those that grant it included."
+  }
+}
+
+run "names_the_scheduled_checks_role_as_a_key_user_with_that_engine" {
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = (
+      length(output.kms_key_principals.grant_to_sagemaker) == 2 &&
+      contains(output.kms_key_principals.use, module.monitoring.scheduled_check_role_arn) &&
+      length(output.kms_key_principals.use) == 7
+    )
+    error_message = "With scheduled_check (the default) no monitoring role exists; the check function reads and writes with the key; got ${jsonencode(output.kms_key_principals)}."
+  }
+}
+
+run "names_no_key_users_without_a_customer_key" {
+  assert {
+    condition     = output.kms_key_principals == null
+    error_message = "Without kms_key_arn there is no key policy to write."
+  }
+}
+
 run "every_log_group_expires" {
   variables {
     log_retention_days = 90

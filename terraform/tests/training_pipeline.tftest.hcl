@@ -51,6 +51,13 @@ variables {
   capture_bucket_arn          = "arn:aws:s3:::cv-capture"
   dataset_prefix              = "datasets/cifar-bikes"
   write_baseline_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:cv-write-baseline"
+  production_variant = {
+    VariantName          = "AllTraffic"
+    InstanceType         = "ml.m5.large"
+    InitialInstanceCount = 1
+    InitialVariantWeight = 1
+  }
+  capture_percentage = 100
 }
 
 run "renders_the_gate_threshold_and_deployment_settings_into_the_definition" {
@@ -103,8 +110,11 @@ run "renders_the_gate_threshold_and_deployment_settings_into_the_definition" {
   }
 
   assert {
-    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters["CapturePercentage.$"] == "States.StringToJson('40')"
-    error_message = "capture_percentage did not land in the definition."
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.DataCapture["InitialSamplingPercentage.$"] == "States.StringToJson('40')" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.DataCapture["EnableCapture.$"] == "States.StringToJson('true')"
+    )
+    error_message = "capture_percentage did not land in the definition's DataCapture settings."
   }
 
   assert {
@@ -113,7 +123,7 @@ run "renders_the_gate_threshold_and_deployment_settings_into_the_definition" {
   }
 
   assert {
-    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.CaptureS3Uri == "s3://cv-capture/datacapture"
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.DataCapture.DestinationS3Uri == "s3://cv-capture/datacapture"
     error_message = "Data capture must go to the capture bucket."
   }
 
@@ -301,5 +311,372 @@ run "passes_only_the_execution_role_and_only_to_sagemaker" {
       "arn:aws:s3:::cv-capture/datacapture/*",
     ])
     error_message = "SageMaker may write model artifacts and data capture, nowhere else."
+  }
+
+  assert {
+    condition = length([
+      for statement in concat(
+        jsondecode(data.aws_iam_policy_document.state_machine.json).Statement,
+        jsondecode(data.aws_iam_policy_document.sagemaker.json).Statement,
+      ) : statement if anytrue([for action in flatten([statement.Action]) : startswith(action, "kms:")])
+    ]) == 0
+    error_message = "Without kms_key_arn neither role may have any kms: permission."
+  }
+
+  assert {
+    condition = [
+      for statement in jsondecode(data.aws_iam_policy_document.sagemaker.json).Statement : statement.Condition
+      if contains(flatten([statement.Action]), "cloudwatch:PutMetricData")
+      ] == [{
+        StringEquals = { "cloudwatch:namespace" = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"] }
+    }]
+    error_message = "The execution role may publish metrics to the training jobs' and the endpoint instances' namespaces only; its policy is ${data.aws_iam_policy_document.sagemaker.json}"
+  }
+}
+
+run "deploys_terraforms_provisioned_variant_and_keeps_the_autoscaled_fleet" {
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    production_variant = {
+      VariantName          = "AllTraffic"
+      InstanceType         = "ml.c5.xlarge"
+      InitialInstanceCount = 3
+      InitialVariantWeight = 1
+    }
+    capture_percentage = 25
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.this.definition).States.LoadProvisionedVariant.Parameters == {
+      VariantName              = "AllTraffic"
+      InstanceType             = "ml.c5.xlarge"
+      "InitialInstanceCount.$" = "States.StringToJson('3')"
+      "InitialVariantWeight.$" = "States.StringToJson('1')"
+    }
+    error_message = "The production variant (instance type, count, weight) must come from var.production_variant."
+  }
+
+  assert {
+    condition = alltrue([
+      for name, state in jsondecode(aws_sfn_state_machine.this.definition).States :
+      name == "LoadProvisionedVariant" || !strcontains(jsonencode(try(state.Parameters, {})), "InitialInstanceCount")
+    ])
+    error_message = "No state but LoadProvisionedVariant may set an instance count: the count is Terraform's."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.EndpointMode == "provisioned" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.EndpointConfigShape == "provisioned" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.KmsKeyId == ""
+    )
+    error_message = "A provisioned endpoint without a customer key gets the plain provisioned endpoint config."
+  }
+
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.this.definition).States.CreateEndpointConfig.Parameters == {
+      "EndpointConfigName.$" = "$.names.TrainingJobName"
+      "ProductionVariants.$" = "States.Array(States.JsonMerge($.settings.ProductionVariant, $.variant_model, false))"
+      "DataCaptureConfig.$"  = "States.JsonMerge($.settings.DataCapture, $.encryption.CaptureKey, false)"
+    }
+    error_message = "CreateEndpointConfig must deploy Terraform's variant (with the version's model) and its data capture."
+  }
+
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.this.definition).States.UpdateEndpoint.Parameters.RetainAllVariantProperties == true
+    error_message = "UpdateEndpoint must keep the autoscaled instance count (RetainAllVariantProperties = true)."
+  }
+
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.this.definition).States.CheckProvisionedServingImage.Choices == [{
+      Variable         = "$.deploy.instance_type"
+      StringEqualsPath = "$.settings.EndpointInstanceType"
+      Next             = "ChooseVariantShape"
+    }]
+    error_message = "A run must train only if its serving image was chosen for Terraform's endpoint instance type."
+  }
+
+  assert {
+    condition     = output.serving_image_instance_type == "ml.c5.xlarge" && strcontains(output.launch_command, "--inference-instance-type ml.c5.xlarge")
+    error_message = "The launcher must pick the serving image for Terraform's endpoint instance type; got ${output.launch_command}."
+  }
+}
+
+run "deploys_a_serverless_variant_without_data_capture_or_volume_key" {
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    production_variant = {
+      VariantName      = "AllTraffic"
+      ServerlessConfig = { MemorySizeInMB = 2048, MaxConcurrency = 10 }
+    }
+    capture_percentage = null
+    kms_key_arn        = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.this.definition).States.LoadServerlessVariant.Parameters == {
+      VariantName = "AllTraffic"
+      ServerlessConfig = {
+        "MemorySizeInMB.$" = "States.StringToJson('2048')"
+        "MaxConcurrency.$" = "States.StringToJson('10')"
+      }
+    }
+    error_message = "A serverless production variant must come from var.production_variant.ServerlessConfig."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.EndpointMode == "serverless" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.EndpointConfigShape == "serverless" &&
+      output.endpoint_config_shape == "serverless"
+    )
+    error_message = "A serverless variant must be deployed with CreateServerlessEndpointConfig, with or without a customer key."
+  }
+
+  assert {
+    condition = keys(jsondecode(aws_sfn_state_machine.this.definition).States.CreateServerlessEndpointConfig.Parameters) == [
+      "EndpointConfigName.$", "ProductionVariants.$",
+    ]
+    error_message = "A serverless endpoint config must carry no DataCaptureConfig (Serverless Inference refuses it) and no KmsKeyId."
+  }
+
+  assert {
+    condition     = output.serving_image_instance_type == "ml.m5.large"
+    error_message = "Serverless endpoints run CPU images: the launcher must pick the image for a CPU instance type."
+  }
+}
+
+run "refuses_data_capture_on_a_serverless_variant" {
+  command = plan
+
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    production_variant = {
+      VariantName      = "AllTraffic"
+      ServerlessConfig = { MemorySizeInMB = 2048, MaxConcurrency = 10 }
+    }
+    capture_percentage = 100
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+run "rejects_a_variant_that_is_both_provisioned_and_serverless" {
+  command = plan
+
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    production_variant = {
+      VariantName          = "AllTraffic"
+      InstanceType         = "ml.m5.large"
+      InitialInstanceCount = 1
+      ServerlessConfig     = { MemorySizeInMB = 2048, MaxConcurrency = 10 }
+    }
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  expect_failures = [var.production_variant]
+}
+
+run "puts_the_customer_key_on_artifacts_captures_and_volumes" {
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.KmsKeyId == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.LoadSettings.Parameters.EndpointConfigShape == "provisioned-volume-key" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.CreateEndpointConfigWithVolumeKey.Parameters["KmsKeyId.$"] == "$.settings.KmsKeyId"
+    )
+    error_message = "With kms_key_arn on an instance type without local storage, the endpoint's ML storage volume must use the key."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.WithCustomerKey.Parameters.TrainingOutput == {
+        S3OutputPath = "s3://cv-data/models"
+        "KmsKeyId.$" = "$.settings.KmsKeyId"
+      } &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.WithCustomerKey.Parameters.CaptureKey == { "KmsKeyId.$" = "$.settings.KmsKeyId" } &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.KeyTrainingVolume.Parameters == { "VolumeKmsKeyId.$" = "$.settings.KmsKeyId" } &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.Train.Parameters["OutputDataConfig.$"] == "$.encryption.TrainingOutput"
+    )
+    error_message = "With kms_key_arn the model artifacts, the captured data and the training volume must use the key."
+  }
+}
+
+run "leaves_the_volume_key_off_an_endpoint_with_local_storage" {
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    production_variant = {
+      VariantName          = "AllTraffic"
+      InstanceType         = "ml.g4dn.xlarge"
+      InitialInstanceCount = 1
+    }
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  assert {
+    condition     = output.endpoint_config_shape == "provisioned" && contains(var.instance_store_families, "g4dn")
+    error_message = "SageMaker refuses a KmsKeyId for an instance type with local NVMe storage (ml.g4dn): the endpoint config must not carry one."
+  }
+}
+
+run "grants_sagemaker_the_customer_key_only_for_aws_resources" {
+  providers = {
+    aws = aws.offline
+  }
+
+  module {
+    source = "./modules/training_pipeline"
+  }
+
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  override_data {
+    target = data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+
+  override_module {
+    target = module.evaluate_model
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
+      function_name  = "cv-evaluate-model"
+      log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  override_resource {
+    target = aws_iam_role.sagemaker
+    values = { arn = "arn:aws:iam::123456789012:role/cv-sagemaker-execution" }
+  }
+
+  override_resource {
+    target = aws_iam_role.state_machine
+    values = { arn = "arn:aws:iam::123456789012:role/cv-training-pipeline-sfn" }
+  }
+
+  override_resource {
+    target = aws_iam_role_policy.sagemaker
+  }
+
+  override_resource {
+    target = aws_iam_role_policy.state_machine
+  }
+
+  override_resource {
+    target = aws_sns_topic.notifications
+    values = { arn = "arn:aws:sns:eu-west-1:123456789012:cv-training-pipeline" }
+  }
+
+  override_resource {
+    target = aws_cloudwatch_log_group.state_machine
+    values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/vendedlogs/states/cv-training-pipeline" }
+  }
+
+  override_resource {
+    target = aws_sfn_state_machine.this
+  }
+
+  assert {
+    condition = alltrue([
+      for document in [data.aws_iam_policy_document.state_machine.json, data.aws_iam_policy_document.sagemaker.json] :
+      [
+        for statement in jsondecode(document).Statement : {
+          actions   = toset(flatten([statement.Action]))
+          resources = flatten([statement.Resource])
+          condition = statement.Condition
+        } if contains(flatten([statement.Action]), "kms:CreateGrant")
+        ] == [{
+          actions   = toset(["kms:CreateGrant", "kms:DescribeKey"])
+          resources = ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+          condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+      }]
+    ])
+    error_message = "The state machine role (it creates the training jobs and endpoints) and the execution role (it runs the jobs) need kms:CreateGrant and kms:DescribeKey on the key, for AWS resources only; their policies are ${data.aws_iam_policy_document.state_machine.json} and ${data.aws_iam_policy_document.sagemaker.json}"
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(data.aws_iam_policy_document.sagemaker.json).Statement :
+      flatten([statement.Action]) if contains(flatten([statement.Resource]), "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab") && try(statement.Condition, null) == null
+    ])) == toset(["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+    error_message = "The execution role must read, write and encrypt SSE-KMS data with the key, nothing more."
   }
 }

@@ -239,3 +239,14 @@ def test_whatever_the_model_answered_the_monitoring_job_does_not_fail(answer, en
     rows = rp.record_rows(rp.CapturedRecord.from_line(line))
     assert rows
     assert all(set(rp.FEATURE_TYPES) <= set(r) for r in rows)
+
+
+def test_numbers_no_image_or_probability_has_are_not_taken_as_features(encode_png) -> None:
+    """Found by write_baseline's property test: [5.99e307] as an answer overflowed the baseline statistics."""
+    image = encode_png(np.zeros((2, 2, 3), dtype=np.uint8))
+    assert rp.preprocess_capture_line(rp.build_capture_line(image, [5.99e307]))["top_confidence"] is None
+    assert rp.preprocess_capture_line(rp.build_capture_line(image, [1.2, -0.2]))["top_confidence"] is None
+    answer = {"probabilities": [0.4, 0.6], "features": {"brightness": 1e308, "width": 10**400, "r_mean": "NaN"}}
+    row = rp.preprocess_capture_line(rp.build_capture_line(image, answer))
+    assert (row["brightness"], row["width"]) == ("1e+308", str(10**400))
+    assert row["top_confidence"] == 0.6

@@ -119,6 +119,46 @@ def load_synthetic_dataset(s3: Any, bucket: str, prefix: str, work: Path, **arch
 
 
 # -- the pipeline on the embedded AWS -------------------------------------------------------------------------------
+# A stand-in for terraform/modules/training_pipeline's instance_store_families default (the Terraform tests check
+# the module's own list and decisions; these tests only need one family with and one without instance storage).
+INSTANCE_STORE_FAMILIES = ("m5d", "g4dn")
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """What modules/endpoint and modules/training_pipeline render into the definition for one endpoint."""
+
+    instance_type: str | None = "ml.m5.large"
+    initial_instance_count: int = 1
+    serverless: tuple[int, int] | None = None  # (MemorySizeInMB, MaxConcurrency)
+    capture_percentage: int | None = 100
+    kms_key_arn: str | None = None
+
+    @property
+    def shape(self) -> str:
+        if self.serverless:
+            return "serverless"
+        family = (self.instance_type or "").split(".")[1]
+        return "provisioned-volume-key" if self.kms_key_arn and family not in INSTANCE_STORE_FAMILIES else "provisioned"
+
+    def template_variables(self) -> dict[str, str]:
+        serverless = self.serverless is not None
+        return {
+            "endpoint_mode": "serverless" if serverless else "provisioned",
+            "endpoint_instance_type": "serverless" if serverless else str(self.instance_type),
+            "endpoint_config_shape": self.shape,
+            "variant_name": "AllTraffic",
+            "initial_instance_count": "null" if serverless else str(self.initial_instance_count),
+            "initial_variant_weight": "1",
+            "serverless_memory_size_mb": str(self.serverless[0]) if serverless else "null",
+            "serverless_max_concurrency": str(self.serverless[1]) if serverless else "null",
+            "capture_enabled": "true" if self.capture_percentage is not None else "false",
+            "capture_percentage": str(self.capture_percentage or 0),
+            "kms_key_arn": self.kms_key_arn or "",
+            "instance_store_families": ",".join(INSTANCE_STORE_FAMILIES),
+        }
+
+
 @dataclass
 class TrainingPipeline:
     aws: Any
@@ -138,6 +178,7 @@ class TrainingPipeline:
         accuracy_threshold: float = 0.8,
         endpoint_name: str | None = None,
         baseline_function_arn: str | None = None,
+        endpoint: EndpointSettings | None = None,
     ) -> str:
         """A training pipeline state machine rendered as Terraform renders it (name must end -training-pipeline)."""
         definition = render(
@@ -145,9 +186,9 @@ class TrainingPipeline:
             {
                 "name_prefix": name.removesuffix("-training-pipeline"),
                 "accuracy_threshold": str(accuracy_threshold),
-                "capture_percentage": "100",
                 "endpoint_poll_seconds": "1",
                 "endpoint_name": endpoint_name or self.endpoint_name,
+                **(endpoint or EndpointSettings()).template_variables(),
                 "capture_s3_uri": f"s3://{self.capture_bucket}/datacapture",
                 "baseline_s3_uri": f"s3://{self.data_bucket}/monitoring/baseline",
                 "model_output_s3_uri": f"s3://{self.data_bucket}/models",

@@ -278,3 +278,191 @@ def test_a_failed_sync_training_task_fails_as_on_aws(jobs):
     assert execution["status"] == "FAILED"
     assert execution["error"] == "SageMaker.AmazonSageMakerException"
     assert "cannot run locally" in execution["cause"]
+
+
+def variant(endpoint: dict) -> dict:
+    (only,) = endpoint["ProductionVariants"]
+    return only
+
+
+def counts(endpoint: dict) -> tuple[int, int]:
+    return variant(endpoint)["CurrentInstanceCount"], variant(endpoint)["DesiredInstanceCount"]
+
+
+def test_update_endpoint_keeps_a_scaled_fleet_only_with_retain_all_variant_properties(jobs):
+    """UpdateEndpoint (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html): without
+    RetainAllVariantProperties the new config's InitialInstanceCount applies, so a fleet scaled out goes back to it;
+    with it, the variant keeps its instance count and weight."""
+    start_job(jobs, "jobs-capacity")
+    job = wait_for_job(jobs, "jobs-capacity")
+    sagemaker = jobs.aws.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="jobs-capacity",
+        ExecutionRoleArn=jobs.role_arn,
+        PrimaryContainer={
+            "Image": "local/pytorch-inference",
+            "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+        },
+    )
+    for config, count in (("jobs-capacity-1", 1), ("jobs-capacity-2", 1), ("jobs-capacity-3", 2)):
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "jobs-capacity",
+                    "InitialInstanceCount": count,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1,
+                }
+            ],
+        )
+    sagemaker.create_endpoint(EndpointName="jobs-capacity", EndpointConfigName="jobs-capacity-1")
+    assert counts(wait_for_endpoint(jobs, "jobs-capacity")) == (1, 1)
+
+    # Scaled out by hand, then by Application Auto Scaling: registering a target whose MinCapacity is above the
+    # current count brings the variant into the range (API_RegisterScalableTarget).
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName="jobs-capacity",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
+    )
+    assert counts(wait_for_endpoint(jobs, "jobs-capacity")) == (3, 3)
+    jobs.aws.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/jobs-capacity/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=4,
+        MaxCapacity=6,
+    )
+    scaled = wait_for_endpoint(jobs, "jobs-capacity")
+    assert counts(scaled) == (4, 4)
+    assert variant(scaled)["CurrentWeight"] == 1.0
+
+    sagemaker.update_endpoint(
+        EndpointName="jobs-capacity", EndpointConfigName="jobs-capacity-2", RetainAllVariantProperties=True
+    )
+    kept = wait_for_endpoint(jobs, "jobs-capacity")
+    assert kept["EndpointConfigName"] == "jobs-capacity-2"
+    assert counts(kept) == (4, 4), "RetainAllVariantProperties must keep the autoscaled fleet"
+
+    sagemaker.update_endpoint(EndpointName="jobs-capacity", EndpointConfigName="jobs-capacity-3")
+    reset = wait_for_endpoint(jobs, "jobs-capacity")
+    assert reset["EndpointConfigName"] == "jobs-capacity-3"
+    assert counts(reset) == (2, 2), "without RetainAllVariantProperties the config's InitialInstanceCount applies"
+
+    # Excluding DesiredInstanceCount from the retention takes the config's count again (API_VariantProperty).
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName="jobs-capacity",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 5}],
+    )
+    assert counts(wait_for_endpoint(jobs, "jobs-capacity")) == (5, 5)
+    sagemaker.update_endpoint(
+        EndpointName="jobs-capacity",
+        EndpointConfigName="jobs-capacity-2",
+        RetainAllVariantProperties=True,
+        ExcludeRetainedVariantProperties=[{"VariantPropertyType": "DesiredInstanceCount"}],
+    )
+    assert counts(wait_for_endpoint(jobs, "jobs-capacity")) == (1, 1)
+
+
+def test_an_update_that_changes_an_autoscaled_variants_instance_type_is_refused(jobs):
+    """https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html: "If the update would change the
+    instance type for any model that is a target for auto scaling, the update fails." The old fleet keeps serving."""
+    start_job(jobs, "jobs-retype")
+    job = wait_for_job(jobs, "jobs-retype")
+    sagemaker = jobs.aws.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="jobs-retype",
+        ExecutionRoleArn=jobs.role_arn,
+        PrimaryContainer={
+            "Image": "local/pytorch-inference",
+            "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+        },
+    )
+    for config, instance_type in (("jobs-retype-m5", "ml.m5.large"), ("jobs-retype-c5", "ml.c5.large")):
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "jobs-retype",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": instance_type,
+                }
+            ],
+        )
+    sagemaker.create_endpoint(EndpointName="jobs-retype", EndpointConfigName="jobs-retype-m5")
+    wait_for_endpoint(jobs, "jobs-retype")
+    autoscaling = jobs.aws.client("application-autoscaling")
+    autoscaling.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/jobs-retype/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
+
+    with pytest.raises(ClientError, match="registered for autoscaling") as refused:
+        sagemaker.update_endpoint(EndpointName="jobs-retype", EndpointConfigName="jobs-retype-c5")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert sagemaker.describe_endpoint(EndpointName="jobs-retype")["EndpointConfigName"] == "jobs-retype-m5"
+
+    # Deregistered first, as the endpoint module's README says, the same update goes through.
+    autoscaling.deregister_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/jobs-retype/variant/AllTraffic",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    )
+    sagemaker.update_endpoint(EndpointName="jobs-retype", EndpointConfigName="jobs-retype-c5")
+    assert wait_for_endpoint(jobs, "jobs-retype")["EndpointConfigName"] == "jobs-retype-c5"
+
+
+def test_a_serverless_endpoint_config_with_data_capture_is_refused(jobs):
+    """Serverless Inference supports no data capture
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature exclusions")."""
+    sagemaker = jobs.aws.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="jobs-serverless",
+        ExecutionRoleArn=jobs.role_arn,
+        PrimaryContainer={"Image": "local/pytorch-inference", "ModelDataUrl": f"s3://{jobs.data_bucket}/none.tar.gz"},
+    )
+    serverless = [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": "jobs-serverless",
+            "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
+        }
+    ]
+    with pytest.raises(ClientError, match="DataCaptureConfig is not supported") as refused:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="jobs-serverless-capture",
+            ProductionVariants=serverless,
+            DataCaptureConfig={
+                "EnableCapture": True,
+                "InitialSamplingPercentage": 100,
+                "DestinationS3Uri": f"s3://{jobs.capture_bucket}/datacapture",
+                "CaptureOptions": [{"CaptureMode": "Input"}],
+            },
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    sagemaker.create_endpoint_config(EndpointConfigName="jobs-serverless", ProductionVariants=serverless)
+    assert not sagemaker.describe_endpoint_config(EndpointConfigName="jobs-serverless").get("DataCaptureConfig")
+
+
+def test_deployment_config_is_refused_by_name_rather_than_ignored(jobs):
+    sagemaker = jobs.aws.client("sagemaker")
+    endpoints = {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
+    if "jobs-capacity" not in endpoints:
+        pytest.skip("needs the endpoint of test_update_endpoint_keeps_a_scaled_fleet_only_with_retain_all_...")
+    wait_for_endpoint(jobs, "jobs-capacity")
+    with pytest.raises(ClientError, match="not emulated") as refused:
+        sagemaker.update_endpoint(
+            EndpointName="jobs-capacity",
+            EndpointConfigName="jobs-capacity-2",
+            DeploymentConfig={
+                "BlueGreenUpdatePolicy": {
+                    "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+                }
+            },
+        )
+    assert refused.value.response["Error"]["Code"] == "NotEmulatedByEmbeddedAws"

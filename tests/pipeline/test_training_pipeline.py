@@ -17,6 +17,7 @@ from tests.pipeline.conftest import (
     DOUBLE_SOURCEDIR,
     FLAKY_BASELINE_STAND_IN,
     REAL_SOURCEDIR,
+    EndpointSettings,
     TrainingPipeline,
     lambda_zip,
     load_synthetic_dataset,
@@ -477,3 +478,166 @@ def test_a_baseline_writer_that_timed_out_is_retried_and_one_that_keeps_crashing
     assert attempts(crashes.job_name) == 3  # the first try and two retries (MaxAttempts 2), no more
     assert [m for m in stack.notifications() if crashes.job_name in m and "Runtime.ExitError" in m]
     assert endpoint(stack)["EndpointConfigName"] == crashes.job_name  # deployed before the baseline: it serves
+
+
+# -- what Terraform says about the endpoint reaches it -----------------------------------------------------------
+KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def variant_counts(stack: TrainingPipeline, name: str) -> tuple[int, int]:
+    (variant,) = endpoint(stack, name)["ProductionVariants"]
+    return variant["CurrentInstanceCount"], variant["DesiredInstanceCount"]
+
+
+def wait_in_service(stack: TrainingPipeline, name: str, timeout: float = 60) -> dict:
+    deadline = time.time() + timeout
+    while (described := endpoint(stack, name))["EndpointStatus"] != "InService":
+        assert time.time() < deadline, described
+        time.sleep(0.2)
+    return described
+
+
+def test_the_endpoint_runs_terraforms_variant_and_a_retrain_keeps_the_scaled_fleet(pipeline):
+    """Instance type and count come from Terraform's production_variant; UpdateEndpoint's
+    RetainAllVariantProperties keeps the count autoscaling (here: UpdateEndpointWeightsAndCapacities) set."""
+    stack: TrainingPipeline = pipeline["stack"]
+    settings = EndpointSettings(instance_type="ml.c5.xlarge", initial_instance_count=2)
+    arn = stack.state_machine(
+        "pt-fleet-training-pipeline", THRESHOLD, endpoint_name="pipeline-test-fleet", endpoint=settings
+    )
+    sagemaker = stack.aws.client("sagemaker")
+
+    first, _ = run(
+        pipeline,
+        "datasets/learnable",
+        DOUBLE_SOURCEDIR,
+        arn=arn,
+        job_name="pt-fleet-1",
+        inference_instance_type="ml.c5.xlarge",
+    )
+    assert first.exit_code == 0, first.summary()
+    (variant,) = sagemaker.describe_endpoint_config(EndpointConfigName="pt-fleet-1")["ProductionVariants"]
+    assert (variant["InstanceType"], variant["InitialInstanceCount"], variant["ModelName"]) == (
+        "ml.c5.xlarge",
+        2,
+        "pt-fleet-1",
+    )
+    assert variant_counts(stack, "pipeline-test-fleet") == (2, 2)
+
+    sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName="pipeline-test-fleet",
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 4}],
+    )
+    wait_in_service(stack, "pipeline-test-fleet")
+    second, progress = run(
+        pipeline,
+        "datasets/learnable",
+        DOUBLE_SOURCEDIR,
+        arn=arn,
+        job_name="pt-fleet-2",
+        inference_instance_type="ml.c5.xlarge",
+    )
+
+    assert second.exit_code == 0, second.summary()
+    assert any(line.endswith("UpdateEndpoint") for line in progress)
+    assert endpoint(stack, "pipeline-test-fleet")["EndpointConfigName"] == "pt-fleet-2"
+    assert variant_counts(stack, "pipeline-test-fleet") == (4, 4), "the retrain must keep the scaled-out fleet"
+
+
+def test_a_serving_image_chosen_for_another_instance_type_stops_the_run_before_training(pipeline):
+    stack: TrainingPipeline = pipeline["stack"]
+    arn = stack.state_machine("pt-image-training-pipeline", THRESHOLD, endpoint_name="pipeline-test-image")
+    stack.notifications()
+
+    result, progress = run(
+        pipeline,
+        "datasets/learnable",
+        DOUBLE_SOURCEDIR,
+        arn=arn,
+        job_name="pt-image-gpu",
+        inference_instance_type="ml.g4dn.xlarge",
+    )
+
+    assert result.exit_code == launcher.EXIT_FAILED
+    assert result.error == "ServingImageMismatch"
+    assert "ml.g4dn.xlarge" in result.cause
+    assert "ml.m5.large" in result.cause
+    assert not any(line.endswith("Train") for line in progress)
+    with pytest.raises(ClientError):
+        stack.aws.client("sagemaker").describe_training_job(TrainingJobName="pt-image-gpu")
+    assert [m for m in stack.notifications() if "ml.g4dn.xlarge" in m and "Nothing was trained" in m]
+
+    # An input that does not say which instance type its image is for cannot be checked: refused as well.
+    unspecified = launcher.prepare_input(
+        arn,
+        stack.data_bucket,
+        "datasets/learnable",
+        region=stack.aws.region,
+        s3=stack.aws.client("s3"),
+        sourcedir=DOUBLE_SOURCEDIR,
+        progress=lambda _: None,
+    )
+    del unspecified["deploy"]["instance_type"]  # type: ignore[misc]
+    execution = run_input(stack, arn, dict(unspecified))
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "ServingImageMismatch"
+    assert "does not say which instance type" in execution["cause"]
+
+
+def test_a_serverless_endpoint_gets_its_serverless_config_and_no_data_capture(pipeline):
+    stack: TrainingPipeline = pipeline["stack"]
+    settings = EndpointSettings(instance_type=None, serverless=(2048, 5), capture_percentage=None)
+    arn = stack.state_machine(
+        "pt-serverless-training-pipeline", THRESHOLD, endpoint_name="pipeline-test-serverless", endpoint=settings
+    )
+    stack.notifications()
+
+    gpu, _ = run(
+        pipeline,
+        "datasets/learnable",
+        DOUBLE_SOURCEDIR,
+        arn=arn,
+        job_name="pt-serverless-gpu",
+        inference_instance_type="ml.g5.xlarge",
+    )
+    assert gpu.error == "ServingImageMismatch"
+    assert "serverless" in gpu.cause
+
+    result, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, arn=arn, job_name="pt-serverless-1")
+
+    assert result.exit_code == 0, result.summary()
+    config = stack.aws.client("sagemaker").describe_endpoint_config(EndpointConfigName="pt-serverless-1")
+    (variant,) = config["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    assert "InstanceType" not in variant
+    assert "InitialInstanceCount" not in variant
+    assert not config.get("DataCaptureConfig")
+    assert not config.get("KmsKeyId")
+
+
+def test_with_a_customer_key_the_artifacts_captures_and_volumes_use_it(pipeline):
+    stack: TrainingPipeline = pipeline["stack"]
+    arn = stack.state_machine(
+        "pt-kms-training-pipeline",
+        THRESHOLD,
+        endpoint_name="pipeline-test-kms",
+        endpoint=EndpointSettings(kms_key_arn=KMS_KEY),
+    )
+
+    result, _ = run(pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, arn=arn, job_name="pt-kms-1")
+
+    assert result.exit_code == 0, result.summary()
+    sagemaker = stack.aws.client("sagemaker")
+    job = sagemaker.describe_training_job(TrainingJobName="pt-kms-1")
+    assert job["OutputDataConfig"]["KmsKeyId"] == KMS_KEY
+    assert job["ResourceConfig"]["VolumeKmsKeyId"] == KMS_KEY  # ml.m5.xlarge has no local storage
+    config = sagemaker.describe_endpoint_config(EndpointConfigName="pt-kms-1")
+    assert config["KmsKeyId"] == KMS_KEY
+    assert config["DataCaptureConfig"]["KmsKeyId"] == KMS_KEY
+
+    local_storage, _ = run(
+        pipeline, "datasets/learnable", DOUBLE_SOURCEDIR, arn=arn, job_name="pt-kms-2", instance_type="ml.m5d.xlarge"
+    )
+    assert local_storage.exit_code == 0, local_storage.summary()
+    resources = sagemaker.describe_training_job(TrainingJobName="pt-kms-2")["ResourceConfig"]
+    assert "VolumeKmsKeyId" not in resources, "SageMaker refuses a volume key for an instance type with NVMe storage"

@@ -45,7 +45,7 @@ variable "instance_type" {
 }
 
 variable "initial_instance_count" {
-  description = "Instances the pipeline starts a new endpoint with (ignored when serverless is set). Once autoscaling is registered it moves the count between autoscaling.min_capacity and max_capacity."
+  description = "Instances the pipeline starts a new endpoint with (ignored when serverless is set). A retrain keeps the running count (UpdateEndpoint with RetainAllVariantProperties); once autoscaling is registered it moves the count between autoscaling.min_capacity and max_capacity."
   type        = number
   default     = 1
 

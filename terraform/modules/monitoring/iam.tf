@@ -36,6 +36,24 @@ resource "aws_iam_role" "monitoring" {
 locals {
   s3_arn       = "arn:${data.aws_partition.current.partition}:s3:::"
   capture_keys = var.capture_prefix == "" ? "*" : "${trim(var.capture_prefix, "/")}/*"
+
+  # The CloudWatch namespaces Model Monitor's data-quality analyzer publishes to for a real-time endpoint, as AWS
+  # writes them. AWS spells it three ways: the SageMaker Python SDK's Model Monitor dashboards read
+  # aws/sagemaker/Endpoints/data-metrics (sagemaker/model_monitor/dashboards.py, with the Endpoint and
+  # MonitoringSchedule dimensions; the model-quality page names aws/sagemaker/Endpoints/model-metrics alike:
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-cw.html); the Developer Guide's
+  # built-in container page says /aws/sagemaker/Endpoints/data-metric
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-interpreting-cloudwatch.html) and its
+  # bring-your-own-container page /aws/sagemaker/Endpoint/data-metrics
+  # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-cloudwatch.html). A denied PutMetricData
+  # would leave the drift alarm without data, so all three are admitted; the first is the one the dashboard, the
+  # alarm and the embedded analyzer use. The batch-transform namespaces (aws/sagemaker/ModelMonitoring/...) are
+  # not: this module monitors an endpoint only.
+  model_monitor_metric_namespaces = [
+    "aws/sagemaker/Endpoints/data-metrics",
+    "/aws/sagemaker/Endpoints/data-metric",
+    "/aws/sagemaker/Endpoint/data-metrics",
+  ]
 }
 
 data "aws_iam_policy_document" "monitoring" {
@@ -96,7 +114,7 @@ data "aws_iam_policy_document" "monitoring" {
   }
 
   statement {
-    # PutMetricData has no resource-level permissions; the condition pins it to Model Monitor's namespace.
+    # PutMetricData has no resource-level permissions; the condition pins it to Model Monitor's namespaces.
     sid       = "PublishDataQualityMetrics"
     effect    = "Allow"
     actions   = ["cloudwatch:PutMetricData"]
@@ -105,7 +123,7 @@ data "aws_iam_policy_document" "monitoring" {
     condition {
       test     = "StringEquals"
       variable = "cloudwatch:namespace"
-      values   = ["aws/sagemaker/Endpoints/data-metrics"]
+      values   = local.model_monitor_metric_namespaces
     }
   }
 
@@ -146,13 +164,37 @@ data "aws_iam_policy_document" "monitoring" {
   }
 
   dynamic "statement" {
+    # Decrypt/GenerateDataKey: reading and writing SSE-KMS objects. Encrypt: a processing job with a KMS key in its
+    # output configuration (the job definition's kms_key_id), as SageMaker lists for the processing job's role
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html, CreateProcessingJob API).
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
     content {
       sid       = "UseBucketKey"
       effect    = "Allow"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    # The job definition puts the key on the processing volume (volume_kms_key_id): "If you specify a volume KMS
+    # key in the resource configuration of your processing job, add kms:CreateGrant" (same page). The grant is for
+    # the volume SageMaker attaches (kms:GrantIsForAWSResource,
+    # https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource).
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "GrantVolumeKeyToSageMaker"
+      effect    = "Allow"
+      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
     }
   }
 }

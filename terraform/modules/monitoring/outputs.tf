@@ -88,6 +88,11 @@ output "monitoring_violations_rule_name" {
   value       = one(aws_cloudwatch_event_rule.monitoring_violations[*].name)
 }
 
+output "retrain_guard_role_arn" {
+  description = "Role of the retrain guard function (null when auto_retrain_enabled is false); it decrypts violation reports with kms_key_arn."
+  value       = one(module.retrain_guard[*].role_arn)
+}
+
 output "scheduled_check_function_name" {
   description = "The check Lambda of the scheduled_check engine (null with model_monitor)."
   value       = one(module.scheduled_check[*].function_name)
@@ -101,4 +106,9 @@ output "check_event_source" {
 output "ground_truth_s3_uri" {
   description = "Where reviewed labels (SageMaker ground-truth records, <prefix>/yyyy/mm/dd/hh/) are read for the model-quality metrics; nothing writes them before issue 20."
   value       = "${local.monitoring_root}/ground-truth"
+}
+
+output "scheduled_check_role_arn" {
+  description = "Role of the scheduled_check function (null with model_monitor); it reads and writes with kms_key_arn."
+  value       = one(module.scheduled_check[*].role_arn)
 }

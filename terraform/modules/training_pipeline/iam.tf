@@ -72,6 +72,9 @@ data "aws_iam_policy_document" "sagemaker" {
   }
 
   dynamic "statement" {
+    # Decrypt: reading SSE-KMS objects. GenerateDataKey: writing them (S3 asks for a data key per object).
+    # Encrypt: SageMaker's execution-role permissions for a job with a KMS key in its output configuration
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html, CreateTrainingJob API).
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
     content {
@@ -79,9 +82,31 @@ data "aws_iam_policy_document" "sagemaker" {
       effect = "Allow"
       actions = [
         "kms:Decrypt",
+        "kms:Encrypt",
         "kms:GenerateDataKey",
       ]
       resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    # A training job with VolumeKmsKeyId: "If you specify a volume KMS key in the resource configuration of your
+    # training job, add kms:CreateGrant" to the execution role (same page). SageMaker creates the grant for the
+    # volume it attaches, hence kms:GrantIsForAWSResource
+    # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource).
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "GrantVolumeKeyToSageMaker"
+      effect    = "Allow"
+      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
     }
   }
 
@@ -100,16 +125,20 @@ data "aws_iam_policy_document" "sagemaker" {
   }
 
   statement {
-    # PutMetricData supports no resource-level permissions; the namespace condition scopes it instead.
+    # PutMetricData supports no resource-level permissions; the namespace condition scopes it instead, to the two
+    # namespaces SageMaker documents for what this role runs: training jobs (instance and algorithm metrics,
+    # /aws/sagemaker/TrainingJobs) and endpoint instances (/aws/sagemaker/Endpoints)
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html,
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/training-metrics.html).
     sid       = "PublishSageMakerMetrics"
     effect    = "Allow"
     actions   = ["cloudwatch:PutMetricData"]
     resources = ["*"]
 
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "cloudwatch:namespace"
-      values   = ["/aws/sagemaker/*"]
+      values   = local.sagemaker_metric_namespaces
     }
   }
 
@@ -294,6 +323,28 @@ data "aws_iam_policy_document" "state_machine" {
         "kms:Decrypt",
       ]
       resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    # The caller of CreateTrainingJob with a VolumeKmsKeyId, and of CreateEndpoint/UpdateEndpoint with an endpoint
+    # config that has a KmsKeyId, needs kms:CreateGrant (SageMaker API permissions reference,
+    # https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html); the grant is for the
+    # volumes SageMaker attaches (kms:GrantIsForAWSResource). DescribeKey: SageMaker reads the key's metadata to
+    # validate it (its permissions for encrypted notebook instances and domains pair the two).
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "GrantVolumeKeyToSageMaker"
+      effect    = "Allow"
+      actions   = ["kms:CreateGrant", "kms:DescribeKey"]
+      resources = [statement.value]
+
+      condition {
+        test     = "Bool"
+        variable = "kms:GrantIsForAWSResource"
+        values   = ["true"]
+      }
     }
   }
 }

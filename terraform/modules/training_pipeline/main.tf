@@ -32,7 +32,28 @@ locals {
   endpoint_config_arns = "${local.sagemaker_arn_prefix}:endpoint-config/${var.name_prefix}-*"
   endpoint_arn         = "${local.sagemaker_arn_prefix}:endpoint/${lower(local.endpoint_name)}"
 
+  # What the SageMaker execution role may publish metrics to (iam.tf, PublishSageMakerMetrics).
+  sagemaker_metric_namespaces = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"]
+
   launcher_working_dir = coalesce(var.launcher_working_dir, abspath("${path.module}/../../.."))
+
+  # The endpoint, as modules/endpoint decides it (production_variant). Provisioned or serverless.
+  serverless             = var.production_variant.ServerlessConfig != null
+  endpoint_instance_type = local.serverless ? "serverless" : var.production_variant.InstanceType
+  # The instance type the launcher picks the serving image (CPU or GPU build) for. Serverless Inference runs no
+  # GPUs, so a serverless endpoint gets a CPU image: any CPU instance type picks the same one.
+  serving_image_instance_type = local.serverless ? "ml.m5.large" : var.production_variant.InstanceType
+
+  # The customer key goes on the endpoint's ML storage volume unless the instance type has local NVMe storage
+  # ("If you specify a value for KmsKeyId when using any nitro-based instances with local storage, the call to
+  # CreateEndpointConfig fails": https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html)
+  # or the endpoint is serverless. The training volume gets the same rule in the state machine (WithCustomerKey),
+  # from the same list: the launcher, not Terraform, picks the training instance type.
+  endpoint_family     = local.serverless ? "" : split(".", var.production_variant.InstanceType)[1]
+  endpoint_volume_key = var.kms_key_arn != null && !local.serverless && !contains(var.instance_store_families, local.endpoint_family)
+  endpoint_config_shape = (
+    local.serverless ? "serverless" : (local.endpoint_volume_key ? "provisioned-volume-key" : "provisioned")
+  )
 }
 
 ################################################################################
@@ -97,12 +118,25 @@ resource "aws_sfn_state_machine" "this" {
 
   # Numbers go in as strings (the ASL converts them with States.StringToJson), so the template is valid JSON
   # before rendering. Decoded and re-encoded so that whitespace and key order never show up as a plan diff.
+  # The production variant's fields the other shape lacks render as null: that Pass state is never entered.
   definition = jsonencode(jsondecode(templatefile(local.definition_path, {
-    name_prefix                  = var.name_prefix
-    accuracy_threshold           = tostring(var.accuracy_threshold)
-    capture_percentage           = tostring(var.capture_percentage)
-    endpoint_poll_seconds        = tostring(var.endpoint_poll_seconds)
-    endpoint_name                = local.endpoint_name
+    name_prefix                = var.name_prefix
+    accuracy_threshold         = tostring(var.accuracy_threshold)
+    endpoint_poll_seconds      = tostring(var.endpoint_poll_seconds)
+    endpoint_name              = local.endpoint_name
+    endpoint_mode              = local.serverless ? "serverless" : "provisioned"
+    endpoint_instance_type     = local.endpoint_instance_type
+    endpoint_config_shape      = local.endpoint_config_shape
+    variant_name               = var.production_variant.VariantName
+    initial_instance_count     = local.serverless ? "null" : tostring(var.production_variant.InitialInstanceCount)
+    initial_variant_weight     = tostring(coalesce(var.production_variant.InitialVariantWeight, 1))
+    serverless_memory_size_mb  = local.serverless ? tostring(var.production_variant.ServerlessConfig.MemorySizeInMB) : "null"
+    serverless_max_concurrency = local.serverless ? tostring(var.production_variant.ServerlessConfig.MaxConcurrency) : "null"
+    capture_enabled            = tostring(var.capture_percentage != null)
+    capture_percentage         = tostring(coalesce(var.capture_percentage, 0))
+    kms_key_arn                = var.kms_key_arn == null ? "" : var.kms_key_arn
+    instance_store_families    = join(",", var.instance_store_families)
+
     capture_s3_uri               = local.capture_s3_uri
     baseline_s3_uri              = local.baseline_s3_uri
     model_output_s3_uri          = local.model_output_s3_uri
@@ -126,6 +160,13 @@ resource "aws_sfn_state_machine" "this" {
 
   # Step Functions checks at creation that the role can deliver logs and invoke the tasks.
   depends_on = [aws_iam_role_policy.state_machine]
+
+  lifecycle {
+    precondition {
+      condition     = !local.serverless || var.capture_percentage == null
+      error_message = "A serverless production_variant cannot capture data (Serverless Inference supports no data capture): capture_percentage must be null."
+    }
+  }
 }
 
 # Step Functions vended logs go to a group under /aws/vendedlogs/ (see the inference_workflow module).
@@ -156,6 +197,7 @@ resource "terraform_data" "launch" {
       filesha256("${local.launcher_working_dir}/training/sourcedir/${file}")
     ]))
     hyperparameters = jsonencode(var.launch_hyperparameters)
+    serving_image   = local.serving_image_instance_type
   }
 
   provisioner "local-exec" {
@@ -169,7 +211,9 @@ resource "terraform_data" "launch" {
         "--algorithm", var.launch_algorithm,
         "--code-s3-uri", local.code_s3_uri,
         "--instance-type", var.training_instance_type,
-        "--inference-instance-type", var.inference_instance_type,
+        # The serving image is built for the instance type Terraform deploys the endpoint on; the pipeline's
+        # CheckServingImage state refuses a run whose image was chosen for another one.
+        "--inference-instance-type", local.serving_image_instance_type,
         "--region", data.aws_region.current.name,
       ],
       [for key, value in var.launch_hyperparameters : format("--hyperparameter %q", "${key}=${value}")],

@@ -101,7 +101,18 @@ output "launch_command" {
     "--bucket", var.data_bucket_name,
     "--dataset-prefix", var.dataset_prefix,
     "--code-s3-uri", local.code_s3_uri,
+    "--inference-instance-type", local.serving_image_instance_type,
   ])
+}
+
+output "serving_image_instance_type" {
+  description = "The instance type the launcher must pick the serving image for (--inference-instance-type): the endpoint's instance type, or a CPU type (ml.m5.large) for a serverless endpoint. The pipeline refuses a run whose image was chosen for another one (ServingImageMismatch)."
+  value       = local.serving_image_instance_type
+}
+
+output "endpoint_config_shape" {
+  description = "Which CreateEndpointConfig the pipeline runs: provisioned, provisioned-volume-key (the customer key on the endpoint's ML storage volume) or serverless."
+  value       = local.endpoint_config_shape
 }
 
 output "launch_id" {

@@ -60,7 +60,7 @@ variable "capture_bucket_arn" {
 }
 
 variable "kms_key_arn" {
-  description = "KMS key that encrypts the buckets (SageMaker's role may use it). null: the buckets use SSE-S3."
+  description = "Customer-managed KMS key. With it SageMaker encrypts the model artifacts (OutputDataConfig), the captured data (DataCaptureConfig) and the ML storage volumes of training jobs and the endpoint (where the instance type allows) with it, and the roles get the grants that needs; the key's policy must allow those roles too (README, \"KMS\"). null: SSE-S3 buckets, SageMaker's default keys."
   type        = string
   default     = null
 
@@ -147,14 +147,56 @@ variable "accuracy_threshold" {
   }
 }
 
-variable "capture_percentage" {
-  description = "Percentage of endpoint requests (and responses) captured for Model Monitor."
-  type        = number
-  default     = 100
+variable "production_variant" {
+  description = "The ProductionVariant every endpoint config gets, less ModelName: modules/endpoint's production_variant output. Provisioned: {VariantName, InstanceType, InitialInstanceCount, InitialVariantWeight}; serverless: {VariantName, ServerlessConfig = {MemorySizeInMB, MaxConcurrency}}."
+  type = object({
+    VariantName          = string
+    InstanceType         = optional(string)
+    InitialInstanceCount = optional(number)
+    InitialVariantWeight = optional(number, 1)
+    ServerlessConfig = optional(object({
+      MemorySizeInMB = number
+      MaxConcurrency = number
+    }))
+  })
 
   validation {
-    condition     = var.capture_percentage >= 1 && var.capture_percentage <= 100 && floor(var.capture_percentage) == var.capture_percentage
-    error_message = "capture_percentage must be a whole number between 1 and 100."
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.production_variant.VariantName))
+    error_message = "production_variant.VariantName must be 1-63 letters, digits and hyphens."
+  }
+
+  validation {
+    condition = (
+      var.production_variant.ServerlessConfig != null
+      ? var.production_variant.InstanceType == null && var.production_variant.InitialInstanceCount == null
+      : can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.production_variant.InstanceType)) && try(var.production_variant.InitialInstanceCount >= 1 && floor(var.production_variant.InitialInstanceCount) == var.production_variant.InitialInstanceCount, false)
+    )
+    error_message = "production_variant must be either provisioned (InstanceType such as ml.m5.large and a whole InitialInstanceCount of at least 1, no ServerlessConfig) or serverless (ServerlessConfig only)."
+  }
+}
+
+variable "capture_percentage" {
+  description = "Percentage of endpoint requests (and responses) captured for Model Monitor: modules/endpoint's data_capture_percentage. null: no capture (the endpoint configs of a provisioned endpoint say EnableCapture = false; a serverless one gets no DataCaptureConfig, which Serverless Inference refuses)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.capture_percentage == null || try(var.capture_percentage >= 1 && var.capture_percentage <= 100 && floor(var.capture_percentage) == var.capture_percentage, false)
+    error_message = "capture_percentage must be a whole number between 1 and 100, or null for no capture."
+  }
+}
+
+variable "instance_store_families" {
+  description = "Instance families (the middle of ml.<family>.<size>) with local NVMe instance storage. SageMaker refuses a KMS key for their ML storage volume (it is encrypted by the instance's hardware), so with kms_key_arn set the pipeline passes VolumeKmsKeyId (training) and the endpoint config's KmsKeyId only for other families. Extend it when AWS adds such a family (EC2 User Guide, \"Instance store volumes\"; SageMaker names ml.p4d, ml.g4dn and ml.g5 among them: https://docs.aws.amazon.com/sagemaker/latest/dg/model-train-storage-tips-considerations.html)."
+  type        = list(string)
+  default = [
+    "c5d", "c6gd", "c6id", "c7gd", "m5d", "m5ad", "m6gd", "m6id", "m7gd", "r5d", "r6gd", "r6id", "r7gd",
+    "g4dn", "g4ad", "g5", "g6", "g6e", "gr6", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "trn1", "trn1n",
+  ]
+
+  validation {
+    condition     = alltrue([for family in var.instance_store_families : can(regex("^[a-z0-9]+$", family))])
+    error_message = "instance_store_families must be family names such as m5d or g4dn (lowercase letters and digits)."
   }
 }
 
@@ -198,17 +240,6 @@ variable "training_instance_type" {
   validation {
     condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.training_instance_type))
     error_message = "training_instance_type must be a SageMaker instance type such as ml.m5.xlarge."
-  }
-}
-
-variable "inference_instance_type" {
-  description = "Endpoint instance type the launcher asks for when Terraform launches a run (launch_on_apply)."
-  type        = string
-  default     = "ml.m5.large"
-
-  validation {
-    condition     = can(regex("^ml\\.[a-z0-9]+\\.[a-z0-9]+$", var.inference_instance_type))
-    error_message = "inference_instance_type must be a SageMaker instance type such as ml.m5.large."
   }
 }
 

@@ -355,3 +355,58 @@ run "every_alarm_links_to_the_runbook_and_notifies_sns" {
     error_message = "Each function, the retrain guard and the check function included, needs an errors alarm."
   }
 }
+
+run "monitoring_role_publishes_only_to_model_monitors_namespaces" {
+  command = plan
+
+  assert {
+    condition = [
+      for statement in data.aws_iam_policy_document.monitoring.statement : [
+        for condition in statement.condition : { test = condition.test, variable = condition.variable, values = toset(condition.values) }
+      ] if contains(statement.actions, "cloudwatch:PutMetricData")
+      ] == [[{
+        test     = "StringEquals"
+        variable = "cloudwatch:namespace"
+        values   = toset(["aws/sagemaker/Endpoints/data-metrics", "/aws/sagemaker/Endpoints/data-metric", "/aws/sagemaker/Endpoint/data-metrics"])
+    }]]
+    error_message = "PutMetricData must be pinned (StringEquals) to the namespaces AWS documents for Model Monitor's real-time data-quality metrics, and only those."
+  }
+
+  assert {
+    condition     = length([for statement in data.aws_iam_policy_document.monitoring.statement : statement if contains(statement.actions, "kms:CreateGrant")]) == 0
+    error_message = "Without kms_key_arn the monitoring role needs no grant on any key."
+  }
+}
+
+run "monitoring_role_may_grant_the_volume_key_to_sagemaker_only" {
+  command = plan
+
+  variables {
+    endpoint_exists   = true
+    monitoring_engine = "model_monitor"
+    kms_key_arn       = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = [
+      for statement in data.aws_iam_policy_document.monitoring.statement : {
+        actions   = statement.actions
+        resources = statement.resources
+        condition = [for condition in statement.condition : { test = condition.test, variable = condition.variable, values = toset(condition.values) }]
+      } if contains(statement.actions, "kms:CreateGrant")
+      ] == [{
+        actions   = toset(["kms:CreateGrant", "kms:DescribeKey"])
+        resources = toset(["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"])
+        condition = [{ test = "Bool", variable = "kms:GrantIsForAWSResource", values = toset(["true"]) }]
+    }]
+    error_message = "The job definition puts the key on the processing volume: the monitoring role needs kms:CreateGrant (and DescribeKey) on it, for AWS resources only."
+  }
+
+  assert {
+    condition = (
+      aws_sagemaker_data_quality_job_definition.this[0].job_resources[0].cluster_config[0].volume_kms_key_id == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" &&
+      aws_sagemaker_data_quality_job_definition.this[0].data_quality_job_output_config[0].kms_key_id == "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    error_message = "The monitoring jobs' volume and reports must be encrypted with kms_key_arn."
+  }
+}
