@@ -360,12 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
 
         def drift_pass() -> dict:
-            began["darkened"] = time.time()
+            traffic_began["darkened"] = time.time()
             inference(darkened, over_seconds=3.0)
-            began["darkened_end"] = time.time()
             return monitoring_pass("darkened images", "scheduled_check", True)
 
-        began = {"load": load_began}
+        traffic_began = {"load": load_began}  # when each window of captured traffic began (time.time())
         passes.append(stages.run(f"monitoring pass on {len(darkened)} darkened images (scheduled_check)", drift_pass))
 
         def apply_phase_three() -> None:
@@ -380,10 +379,12 @@ def main(argv: list[str] | None = None) -> int:
                 "captured traffic",
                 "model_monitor",
                 False,
-                window=seconds_ago(began["load"]),
-                until=seconds_ago(began["darkened"]),  # ends a second before the darkened images
+                window=seconds_ago(traffic_began["load"]),
+                until=seconds_ago(traffic_began["darkened"]),  # ends a second before the darkened images
             )
-            dark = monitoring_pass("darkened images", "model_monitor", True, window=seconds_ago(began["darkened"]))
+            dark = monitoring_pass(
+                "darkened images", "model_monitor", True, window=seconds_ago(traffic_began["darkened"])
+            )
             return [captured, dark]
 
         passes += stages.run("monitoring passes with Model Monitor (model_monitor)", model_monitor_passes)
