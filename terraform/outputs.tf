@@ -14,13 +14,18 @@ output "endpoint_name" {
 }
 
 output "inference_state_machine_arn" {
-  description = "Start an inference with this state machine (input: {\"s3_bucket\": ..., \"s3_key\": ...})."
+  description = "Start an inference with this state machine (input: {\"s3_bucket\": ..., \"s3_key\": ...}); with the default EXPRESS type, StartSyncExecution answers the route."
   value       = module.inference_workflow.state_machine_arn
 }
 
 output "inference_state_machine_name" {
   description = "Name of the inference state machine."
   value       = module.inference_workflow.state_machine_name
+}
+
+output "inference_log_group_name" {
+  description = "Log group of the inference state machine's execution logs: the only record an Express execution leaves (filter on $.execution_arn)."
+  value       = module.inference_workflow.state_machine_log_group_name
 }
 
 output "human_review_queue_url" {

@@ -146,8 +146,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "scripts")]
+    from demo.execution_logs import ExecutionLogMissing, execution_log, execution_status, states_entered
     from demo.load import Image, LoadResult, run_load
-    from demo.report import write_report
+    from demo.report import path_taken, write_report
     from demo.terraform import Terraform, planned_changes, planned_value
     from local_aws.monitoring_runs import run_schedule
     from local_aws.server import start
@@ -177,8 +178,6 @@ def main(argv: list[str] | None = None) -> int:
                 "aws_endpoint_url": aws.endpoint_url,
                 "region": aws.region,
                 "force_destroy_buckets": True,
-                # STANDARD keeps execution histories, which the report draws; production keeps EXPRESS.
-                "inference_workflow_type": "STANDARD",
                 # A local endpoint is in service within seconds; AWS's take minutes (the default polls every 30 s).
                 "endpoint_poll_seconds": 2,
                 "endpoint_exists": False,
@@ -357,20 +356,26 @@ def main(argv: list[str] | None = None) -> int:
         graphs = [
             {
                 "definition": pipeline_definition,
-                "events": history(sfn, pipeline_arn),
+                "visited": path_taken(history(sfn, pipeline_arn)),
                 "status": "SUCCEEDED",
                 "title": "Training pipeline",
                 "file": "pipeline_execution.png",
             }
         ]
+        # The inference workflow is EXPRESS: no execution history; its CloudWatch Logs hold the path taken.
+        logs = aws.client("logs")
         for route in ("nearby", "distant", "human_review"):
             sample = next((i for i in items if i["route"] == route), None)
             if sample is not None:
+                try:
+                    records = execution_log(logs, outputs["inference_log_group_name"], sample["execution_arn"])
+                except ExecutionLogMissing as error:
+                    raise DemoError(f"cannot draw the {route} path: {error}") from error
                 graphs.append(
                     {
                         "definition": inference_definition,
-                        "events": history(sfn, sample["execution_arn"]),
-                        "status": "SUCCEEDED",
+                        "visited": states_entered(records),
+                        "status": execution_status(records),
                         "title": f"Inference workflow ({route.replace('_', ' ')})",
                         "file": f"inference_{route}.png",
                     }

@@ -1,8 +1,9 @@
 """The demo's human-readable report: `report.md` with PNG figures drawn from `report.json` and the executions.
 
 Figures: confusion matrix (true label by decision, human review included), a grid of sample predictions, both
-state machines' graphs with the path one execution took (from the ASL and the execution history), and accuracy
-and coverage against the confidence threshold.
+state machines' graphs with the path one execution took (from the ASL and, for the Standard training pipeline,
+its execution history; for the Express inference workflow, its CloudWatch Logs), and accuracy and coverage
+against the confidence threshold.
 """
 
 from __future__ import annotations
@@ -162,13 +163,13 @@ def layers_of(definition: dict, edges: dict[str, list[tuple[str, str]]]) -> list
 
 
 def path_taken(events: list[dict]) -> list[str]:
+    """The states a Standard execution entered, from GetExecutionHistory's events."""
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
-def draw_execution_graph(definition: dict, events: list[dict], status: str, title: str, path: Path) -> None:
+def draw_execution_graph(definition: dict, visited: list[str], status: str, title: str, path: Path) -> None:
     edges = edges_of(definition)
     layers = layers_of(definition, edges)
-    visited = path_taken(events)
     taken = set(itertools.pairwise(visited))
     box_w, box_h, gap_x, gap_y = 190, 40, 24, 56
     width = max(len(layer) for layer in layers) * (box_w + gap_x) + gap_x
@@ -227,7 +228,7 @@ def write_report(
     draw_threshold_curve(curve, report["inference"]["threshold"], out_dir / "accuracy_vs_threshold.png")
     for graph in graphs:
         draw_execution_graph(
-            graph["definition"], graph["events"], graph["status"], graph["title"], out_dir / graph["file"]
+            graph["definition"], graph["visited"], graph["status"], graph["title"], out_dir / graph["file"]
         )
     total = len(items)
     automatic = [i for i in items if i["route"] != "human_review"]

@@ -6,6 +6,8 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `lambda_runtime`: Lambda Invoke runs the deployed zip in a worker process;
 - `endpoints`: InvokeEndpoint is answered by the deployed model, with data capture;
 - `stepfunctions`: unnamed executions and ValidateStateMachineDefinition;
+- `sfn_express`: Express workflows (StartSyncExecution, no history, execution logs in CloudWatch Logs);
+- `logs_filter_patterns`: FilterLogEvents with JSON filter patterns;
 - `autoscaling`: tags on scalable targets;
 - `monitoring_schedules`: SageMaker monitoring schedules;
 - `events`: EventBridge delivery to Lambda and Step Functions targets;
@@ -39,11 +41,13 @@ from local_aws.endpoints import install as install_endpoints
 from local_aws.events import install as install_events
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
+from local_aws.logs_filter_patterns import install as install_logs_filter_patterns
 from local_aws.monitoring_schedules import MonitoringScheduleStore
 from local_aws.monitoring_schedules import install as install_monitoring_schedules
 from local_aws.s3_delete_markers import install as install_s3_delete_markers
 from local_aws.s3_policies import install as install_s3_policies
 from local_aws.sagemaker_jobs import install as install_sagemaker_jobs
+from local_aws.sfn_express import install as install_sfn_express
 from local_aws.sfn_sagemaker import install as install_sfn_sagemaker
 from local_aws.stepfunctions import install as install_stepfunctions
 
@@ -85,6 +89,8 @@ class LocalAws:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
+            # StartSyncExecution's host is sync-<endpoint>: an IP address cannot take the prefix.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
     def stop(self) -> None:
@@ -162,6 +168,8 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_lambdas(ctx)
     install_endpoints(ctx)
     install_stepfunctions(ctx)
+    install_sfn_express(ctx)  # after stepfunctions: it wraps the StartExecution installed there
+    install_logs_filter_patterns(ctx)
     install_autoscaling(ctx)
     install_monitoring_schedules(ctx)
     install_events(ctx)

@@ -35,7 +35,7 @@ def test_every_test_image_went_through_the_inference_state_machine(demo):
     assert len({item["s3_key"] for item in items}) == 200
     arns = {item["execution_arn"] for item in items}
     assert len(arns) == 200
-    assert all(":execution:courier-vehicle-inference:" in arn for arn in arns)
+    assert all(":express:courier-vehicle-inference:" in arn for arn in arns)  # the default EXPRESS workflow
     for item in items:
         assert item["true_label"] in {"bicycle", "motorcycle"}
         assert item["route"] in {"nearby", "distant", "human_review"}
@@ -63,6 +63,8 @@ def test_figures_are_written(demo):
         "sample_predictions.png",
         "accuracy_vs_threshold.png",
         "pipeline_execution.png",
+        "inference_nearby.png",  # drawn from the Express execution's CloudWatch Logs
+        "inference_distant.png",
     ):
         assert (out / figure).stat().st_size > 1000
         assert figure in markdown

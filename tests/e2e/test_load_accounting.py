@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from demo.load import Image, LoadError, account, execution_name, peak_running, run_load
+from demo.load import Image, LoadError, account, execution_name, inference_item, peak_running, run_load, sync_client
 
 
 def item(key: str, route: str) -> dict:
@@ -61,3 +61,32 @@ def test_a_load_that_cannot_be_accounted_for_is_refused_before_anything_is_sent(
     # The client factory hands out no clients: any upload or start would fail with AttributeError instead.
     with pytest.raises(LoadError, match=message):
         run_load(lambda service: None, "arn", "bucket", "queue", images)
+
+
+class FakeClient:
+    def __init__(self, endpoint_url: str, config) -> None:
+        self.meta = type("Meta", (), {"endpoint_url": endpoint_url})()
+        self.config = config
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "prefix_injected"),
+    [("https://states.eu-west-1.amazonaws.com", True), ("http://127.0.0.1:4566", False)],
+)
+def test_the_sync_client_makes_one_attempt_and_drops_the_host_prefix_only_for_a_local_endpoint(
+    endpoint, prefix_injected
+):
+    client = sync_client(lambda service, config: FakeClient(endpoint, config))
+
+    assert client.config.retries["total_max_attempts"] == 1  # a retried StartSyncExecution runs the workflow again
+    assert client.config.read_timeout > 300  # an Express execution may take five minutes
+    assert (client.config.inject_host_prefix is not False) is prefix_injected
+
+
+def test_a_failed_sync_execution_becomes_a_failed_route_with_its_error():
+    answer = {"executionArn": "arn:aws:states:eu-west-1:1:express:m:n:i", "status": "FAILED", "error": "ImageRejected"}
+
+    item = inference_item(answer, "incoming/x.png", "bicycle")
+
+    assert item["route"] == "failed:ImageRejected"
+    assert account([item], Counter()) == (["incoming/x.png"], [])  # no route and nothing queued: lost

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from tests.cifar import cifar_png_images
 from tests.workflows.asl import render
@@ -40,6 +41,19 @@ class InferenceStack:
     role_arn: str = ""
     function_arns: dict[str, str] = field(default_factory=dict)  # step → function ARN in the state machine
     environments: dict[str, dict[str, str]] = field(default_factory=dict)  # step → the function's environment
+    express_state_machine_arn: str = ""  # the same definition as EXPRESS (the module's default type), logging ALL
+    log_group: str = ""  # the Express state machine's execution logs
+
+    def execute_sync(self, payload: dict) -> dict:
+        """StartSyncExecution on the Express copy: what a caller gets back on AWS (no history to read)."""
+        sfn = self.aws.client("stepfunctions", config=Config(inject_host_prefix=False))
+        return sfn.start_sync_execution(stateMachineArn=self.express_state_machine_arn, input=json.dumps(payload))
+
+    def execution_log(self, execution_arn: str) -> list[dict]:
+        """The Express execution's log records, as a reader gets them from CloudWatch Logs."""
+        from demo.execution_logs import execution_log
+
+        return execution_log(self.aws.client("logs"), self.log_group, execution_arn, timeout=10)
 
     def execute(self, payload: dict, timeout: float = 90) -> tuple[dict, list[dict]]:
         sfn = self.aws.client("stepfunctions")
@@ -87,8 +101,14 @@ def create_function(stack: InferenceStack, name: str, step: str, code: bytes, ti
     )["FunctionArn"]
 
 
-def create_state_machine(stack: InferenceStack, name: str, function_arns: dict[str, str]) -> str:
-    """Deploy inference.asl.json, rendered as Terraform renders it, calling the given functions."""
+def create_state_machine(
+    stack: InferenceStack, name: str, function_arns: dict[str, str], machine_type: str = "STANDARD"
+) -> str:
+    """Deploy inference.asl.json, rendered as Terraform renders it, calling the given functions.
+
+    STANDARD keeps a history the fault tests read; EXPRESS logs to `stack.log_group` as the module configures it
+    (level ALL, no execution data).
+    """
     definition = render(
         REPO_ROOT / "inference.asl.json",
         {
@@ -98,8 +118,15 @@ def create_state_machine(stack: InferenceStack, name: str, function_arns: dict[s
             "human_review_queue_url": stack.queue_url,
         },
     )
+    logging = {"level": "OFF"}
+    if machine_type == "EXPRESS":
+        logs = stack.aws.client("logs")
+        logs.create_log_group(logGroupName=stack.log_group)
+        group_arn = logs.describe_log_groups(logGroupNamePrefix=stack.log_group)["logGroups"][0]["arn"]
+        destination = {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn.removesuffix(":*") + ":*"}}
+        logging = {"level": "ALL", "includeExecutionData": False, "destinations": [destination]}
     return stack.aws.client("stepfunctions").create_state_machine(
-        name=name, definition=definition, roleArn=stack.role_arn, type="STANDARD"
+        name=name, definition=definition, roleArn=stack.role_arn, type=machine_type, loggingConfiguration=logging
     )["stateMachineArn"]
 
 
@@ -196,6 +223,10 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
         code = (lambda_zips / f"{step}.zip").read_bytes()
         stack.function_arns[step] = create_function(stack, stack.functions[step], step, code, FUNCTION_TIMEOUT_S)
     stack.state_machine_arn = create_state_machine(stack, "inference-test", stack.function_arns)
+    stack.log_group = "/aws/vendedlogs/states/inference-test-express"
+    stack.express_state_machine_arn = create_state_machine(
+        stack, "inference-test-express", stack.function_arns, machine_type="EXPRESS"
+    )
     return stack
 
 

@@ -64,7 +64,8 @@ def review_messages_for(stack, key: str) -> list[dict]:
 def test_endpoint_throttling_is_retried_until_the_image_is_classified(inference_stack, faults):
     faults[inference_stack.endpoint_name] = EndpointFault("ThrottlingException", count=2)
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert json.loads(execution["output"])["route"] == "nearby"
@@ -96,7 +97,8 @@ def test_endpoint_errors_beyond_the_retry_budget_fail_by_name_and_keep_the_image
 def test_a_model_error_is_not_retried(inference_stack, faults):
     faults[inference_stack.endpoint_name] = EndpointFault("ModelError", count=1)
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "ClassificationFailed"
@@ -108,7 +110,8 @@ def test_a_model_error_is_not_retried(inference_stack, faults):
 def test_a_lambda_crash_is_retried_and_the_image_still_routed(inference_stack, lambda_faults, step):
     lambda_faults[inference_stack.functions[step]] = LambdaFault("crash", count=1)
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert json.loads(execution["output"])["route"] == "nearby"

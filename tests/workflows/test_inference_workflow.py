@@ -6,6 +6,7 @@ import base64
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.workflows.conftest import THRESHOLD, entered_states
 
@@ -156,3 +157,29 @@ def test_endpoint_traffic_is_captured_in_sagemaker_format(inference_stack):
     assert len(json.loads(endpoint_output["data"])) == 2
     assert record["eventMetadata"]["eventId"]
     assert record["eventMetadata"]["inferenceTime"].endswith("Z")
+
+
+def test_the_express_workflow_answers_the_route_synchronously_and_logs_the_path(inference_stack):
+    answer = inference_stack.execute_sync(
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["motorcycle"]}
+    )
+
+    assert answer["status"] == "SUCCEEDED", answer.get("cause")
+    assert json.loads(answer["output"])["route"] == "distant"
+    assert ":express:inference-test-express:" in answer["executionArn"]
+    from demo.execution_logs import states_entered
+
+    records = inference_stack.execution_log(answer["executionArn"])
+    assert states_entered(records)[-2:] == ["RouteByVehicle", "DistantOrders"]
+    assert "image_data" not in json.dumps(records)  # the image never reaches CloudWatch Logs
+
+
+def test_an_express_execution_cannot_be_described_as_on_aws(inference_stack):
+    answer = inference_stack.execute_sync(
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["not_an_image"]}
+    )
+
+    assert (answer["status"], answer["error"]) == ("FAILED", "InvalidImage")  # the caller still learns why
+    with pytest.raises(ClientError) as refused:
+        inference_stack.aws.client("stepfunctions").describe_execution(executionArn=answer["executionArn"])
+    assert refused.value.response["Error"]["Code"] == "InvalidArn"
