@@ -49,7 +49,7 @@ output "log_groups" {
 }
 
 output "confidence_threshold" {
-  description = "Confidence below which the inference workflow sends an image to human review."
+  description = "Terraform's override of the confidence threshold, or null: then each decision uses the deployed model's own (its confidence_threshold field says which applied)."
   value       = var.confidence_threshold
 }
 

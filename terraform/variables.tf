@@ -173,13 +173,13 @@ variable "label_routes" {
 }
 
 variable "confidence_threshold" {
-  description = "Minimum top-class confidence for an automatic route; below it the image goes to human review. 0.91 is the threshold train.py chose on validation data for the default model (lowest with >= 99 % precision; model_config.json records it per model)."
+  description = "Override of the minimum top-class confidence for an automatic route; below it the image goes to human review. null (default): the threshold the deployed model chose on validation data in training (model_config.json; the model reports it with every answer), so each model version is routed by its own."
   type        = number
-  default     = 0.91
+  default     = null
 
   validation {
-    condition     = var.confidence_threshold > 0 && var.confidence_threshold < 1
-    error_message = "confidence_threshold must be strictly between 0 and 1."
+    condition     = var.confidence_threshold == null || try(var.confidence_threshold > 0 && var.confidence_threshold < 1, false)
+    error_message = "confidence_threshold must be strictly between 0 and 1, or null for the model's own threshold."
   }
 }
 

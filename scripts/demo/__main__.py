@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", "4566")))
     parser.add_argument("--accuracy-threshold", type=float, help="the pipeline's gate (default: Terraform's)")
     parser.add_argument(
+        "--confidence-threshold",
+        type=float,
+        help="Terraform's confidence_threshold override (default: none, each model's own threshold applies)",
+    )
+    parser.add_argument(
         "--destroy",
         action="store_true",
         help="terraform destroy at the end and report what is left (the end-to-end test does)",
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 "endpoint_poll_seconds": 2,
                 "endpoint_exists": False,
             }
-            | ({"accuracy_threshold": args.accuracy_threshold} if args.accuracy_threshold else {}),
+            | ({"accuracy_threshold": args.accuracy_threshold} if args.accuracy_threshold else {})
+            | ({"confidence_threshold": args.confidence_threshold} if args.confidence_threshold else {}),
             aws.environment(),
         )
 
@@ -295,8 +302,18 @@ def main(argv: list[str] | None = None) -> int:
         # Phase 2 adds the monitoring schedule and autoscaling, which inference does not need. It runs after the
         # load test rather than beside it: Terraform's CPU would otherwise be in the latency figures.
         outputs = outputs | stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
-        threshold = float(outputs.get("confidence_threshold", 0.0))
-        report["inference"] = {"threshold": threshold, "items": items, "load": load.summary()}
+        # The threshold each decision applied: Terraform's override when set, else the deployed model's own.
+        applied = Counter(i["confidence_threshold"] for i in items if i.get("confidence_threshold") is not None)
+        if not applied:
+            raise DemoError("no inference decision reported the confidence threshold it applied")
+        threshold = applied.most_common(1)[0][0]
+        report["inference"] = {
+            "threshold": threshold,
+            "threshold_source": "terraform" if outputs.get("confidence_threshold") is not None else "model",
+            "model_versions": sorted({i["model_version"] for i in items if i.get("model_version")}),
+            "items": items,
+            "load": load.summary(),
+        }
 
         schedule = outputs["monitoring_schedule_name"]
         first = stages.run("monitoring pass on the captured traffic", lambda: run_schedule(aws, schedule))

@@ -96,6 +96,8 @@ def inference_item(execution: dict, key: str, true_label: str) -> dict[str, Any]
         "predicted_label": output.get("predicted_label", labels[best]),
         "confidence": output.get("confidence", probabilities[best]),
         "route": output["route"],
+        "confidence_threshold": output.get("confidence_threshold"),
+        "model_version": output.get("model_version"),
     }
 
 

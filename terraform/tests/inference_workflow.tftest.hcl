@@ -159,6 +159,7 @@ run "wires_the_environment_of_each_function" {
     error_message = "confidence_threshold must reach filter_inferences as CONFIDENCE_THRESHOLD."
   }
 
+
   assert {
     condition     = jsondecode(output.function_environments.filter_inferences["LABEL_ROUTES"]) == { bicycle = "nearby", motorcycle = "distant" }
     error_message = "LABEL_ROUTES must be the JSON object label -> route."
@@ -181,6 +182,17 @@ run "wires_the_environment_of_each_function" {
   assert {
     condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences" }
     error_message = "Function names must derive from name_prefix."
+  }
+}
+
+run "leaves_the_threshold_to_the_model_by_default" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = !contains(keys(output.function_environments.filter_inferences), "CONFIDENCE_THRESHOLD")
+    error_message = "Without confidence_threshold, filter_inferences must get no CONFIDENCE_THRESHOLD: the model's own threshold applies."
   }
 }
 

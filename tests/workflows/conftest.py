@@ -23,7 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
 DOUBLE_MODEL = Path(__file__).parent / "doubles" / "fixed_probability_model.py"
 LABELS = ["bicycle", "motorcycle"]
-THRESHOLD = 0.8
+THRESHOLD = 0.8  # the double model's own confidence_threshold: Terraform sets no override by default
+MODEL_VERSION = "inference-test-train-1"  # the training job the double model says it came from
 FUNCTION_TIMEOUT_S = 30
 SHORT_TIMEOUT_S = 3  # the classify function of `short_timeout_stack`: timeout tests wait this long per attempt
 
@@ -136,6 +137,9 @@ def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
         for name, data in {
             "code/inference.py": DOUBLE_MODEL.read_bytes(),
             "probabilities.json": json.dumps(probabilities).encode(),
+            "model_config.json": json.dumps(
+                {"labels": LABELS, "confidence_threshold": THRESHOLD, "model_version": MODEL_VERSION}
+            ).encode(),
         }.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -207,10 +211,7 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
             "CLASS_LABELS": ",".join(LABELS),
             "MODEL_CONTENT_TYPE": "application/x-image",
         },
-        "filter_inferences": {
-            "CONFIDENCE_THRESHOLD": str(THRESHOLD),
-            "LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"}),
-        },
+        "filter_inferences": {"LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"})},
     }
     stack = InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, "", keys, role_arn=role_arn)
     for step, env in environments.items():

@@ -8,7 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.workflows.conftest import THRESHOLD, entered_states
+from tests.workflows.conftest import MODEL_VERSION, THRESHOLD, entered_states
 
 pytestmark = pytest.mark.embedded
 
@@ -36,6 +36,8 @@ def test_confident_bicycle_is_routed_to_nearby_orders(inference_stack):
     assert output["route"] == "nearby"
     assert output["confidence"] == pytest.approx(0.97)
     assert output["labels"] == ["bicycle", "motorcycle"]
+    assert (output["model_version"], output["confidence_threshold"]) == (MODEL_VERSION, THRESHOLD)
+    assert output["threshold_source"] == "model"  # no Terraform override: the model's own threshold
     assert entered_states(events) == [
         "SerializeImage",
         "ClassifyImage",
@@ -79,17 +81,25 @@ def test_low_confidence_image_goes_to_the_human_review_queue(inference_stack):
     )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
-    assert entered_states(events)[-3:] == ["RequestHumanReview", "MarkForHumanReview", "HumanReviewRequested"]
+    # Unsure is a route: the filter answered, a Choice sent it on; no task failed on the way.
+    assert entered_states(events)[-4:] == [
+        "FilterInferences",
+        "RouteByVehicle",
+        "RequestHumanReview",
+        "HumanReviewRequested",
+    ]
+    assert not [e for e in events if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
     output = json.loads(execution["output"])
-    assert output["route"] == "human_review"
+    assert (output["route"], output["review_reason"]) == ("human_review", "BelowConfidenceThreshold")
+    assert output["human_review"]["message_id"]
     messages = sqs.receive_message(QueueUrl=inference_stack.queue_url, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(m["Body"]) for m in messages]
     mine = [b for b in bodies if b["s3_key"] == inference_stack.images["ambiguous"]]
     assert len(mine) == 1
-    assert mine[0]["reason"] == "ThresholdConfidenceNotMet"
+    assert mine[0]["reason"] == "BelowConfidenceThreshold"
     assert mine[0]["inferences"] == pytest.approx([0.55, 0.45])
-    assert mine[0]["error"]["Error"] == "ThresholdConfidenceNotMet"
-    assert str(THRESHOLD) in mine[0]["error"]["Cause"]
+    assert (mine[0]["predicted_label"], mine[0]["confidence_threshold"]) == ("bicycle", THRESHOLD)
+    assert mine[0]["model_version"] == MODEL_VERSION
     assert "image_data" not in messages[0]["Body"]
 
 
@@ -154,7 +164,7 @@ def test_endpoint_traffic_is_captured_in_sagemaker_format(inference_stack):
     assert endpoint_input["observedContentType"] == "application/x-image"
     assert base64.b64decode(endpoint_input["data"]).startswith(b"\x89PNG")
     endpoint_output = record["captureData"]["endpointOutput"]
-    assert len(json.loads(endpoint_output["data"])) == 2
+    assert len(json.loads(endpoint_output["data"])["probabilities"]) == 2
     assert record["eventMetadata"]["eventId"]
     assert record["eventMetadata"]["inferenceTime"].endswith("Z")
 

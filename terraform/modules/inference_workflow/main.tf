@@ -111,15 +111,17 @@ module "filter_inferences" {
   source = "../lambda_function"
 
   function_name = "${var.name_prefix}-filter-inferences"
-  description   = "Picks the top class and its route, or raises ThresholdConfidenceNotMet below the confidence threshold."
+  description   = "Picks the top class and its route, or human_review below the confidence threshold (a route, not an error)."
   zip_path      = "${var.lambda_artifacts_dir}/filter_inferences.zip"
   memory_size   = var.lambda_memory_mb
   timeout       = var.lambda_timeout_seconds
 
-  environment = {
-    CONFIDENCE_THRESHOLD = tostring(var.confidence_threshold)
-    LABEL_ROUTES         = jsonencode(var.label_routes)
-  }
+  # CONFIDENCE_THRESHOLD only as an override: without it the function applies the threshold the model chose in
+  # training, which classify_image reads from the model's answer.
+  environment = merge(
+    { LABEL_ROUTES = jsonencode(var.label_routes) },
+    var.confidence_threshold == null ? {} : { CONFIDENCE_THRESHOLD = tostring(var.confidence_threshold) },
+  )
   # Pure computation on its input: no permissions beyond its own logs and traces.
   policy_json = null
 

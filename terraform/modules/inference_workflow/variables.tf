@@ -98,13 +98,13 @@ variable "label_routes" {
 }
 
 variable "confidence_threshold" {
-  description = "Minimum top-class confidence; below it the image goes to human review (CONFIDENCE_THRESHOLD of filter_inferences). 0.91: chosen on validation data for the default model."
+  description = "Override of the minimum top-class confidence for an automatic route (CONFIDENCE_THRESHOLD of filter_inferences); below it the image goes to human review. null: the threshold the deployed model chose in training, which it reports with every answer."
   type        = number
-  default     = 0.91
+  default     = null
 
   validation {
-    condition     = var.confidence_threshold > 0 && var.confidence_threshold < 1
-    error_message = "confidence_threshold must be strictly between 0 and 1."
+    condition     = var.confidence_threshold == null || try(var.confidence_threshold > 0 && var.confidence_threshold < 1, false)
+    error_message = "confidence_threshold must be strictly between 0 and 1, or null for the model's own threshold."
   }
 }
 
