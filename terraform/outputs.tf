@@ -28,6 +28,21 @@ output "inference_log_group_name" {
   value       = module.inference_workflow.state_machine_log_group_name
 }
 
+output "decision_bus_name" {
+  description = "EventBridge bus every inference decision is published on; dispatch subscribes with a rule on it (see modules/inference_workflow/README.md)."
+  value       = module.inference_workflow.decision_bus_name
+}
+
+output "decision_event_source" {
+  description = "source of the decision events."
+  value       = module.inference_workflow.decision_event_source
+}
+
+output "decision_detail_type" {
+  description = "detail-type of the decision events."
+  value       = module.inference_workflow.decision_detail_type
+}
+
 output "human_review_queue_url" {
   description = "Queue of images waiting for a person to classify them."
   value       = module.inference_workflow.human_review_queue_url

@@ -152,8 +152,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "scripts")]
+    from demo.decisions import DECIDED_ROUTES, DecisionConsumer
     from demo.execution_logs import ExecutionLogMissing, execution_log, execution_status, states_entered
-    from demo.load import Image, LoadResult, run_load
+    from demo.load import UNACCOUNTED, Image, LoadResult, run_load
     from demo.report import path_taken, write_report
     from demo.terraform import Terraform, planned_changes, planned_value
     from local_aws.monitoring_runs import run_schedule
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     source = dataset_source()
     aws = None
     running_apply = None
+    decisions = None
     began = time.monotonic()
     try:
         stages.run(
@@ -254,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         pipeline_arn = result.execution_arn
         outputs = phase_one()
         running_apply = None
+        # A dispatch system's view: a rule on the decision bus delivering to a queue the demo counts.
+        decisions = DecisionConsumer.subscribe(
+            aws.client,
+            outputs["decision_bus_name"],
+            outputs["decision_event_source"],
+            outputs["decision_detail_type"],
+            "demo-decisions",
+        )
 
         def apply_phase_two() -> dict:
             terraform.apply("apply-phase-2", endpoint_exists=True)
@@ -277,17 +287,20 @@ def main(argv: list[str] | None = None) -> int:
                 images,
                 over_seconds=over_seconds,
                 progress=lambda line: print(f"    {line}", flush=True),
+                decisions=decisions,
             )
             summary = load.summary()
             print(
                 f"    {summary['executions']} executions started over {summary['submit_seconds']:.1f} s, at most "
                 f"{summary['peak_running']} running at once, all ended after {summary['wall_seconds']:.1f} s; "
                 f"latency p50 {summary['p50_seconds']:.2f} s, p95 {summary['p95_seconds']:.2f} s; "
-                f"routes {summary['routes']}",
+                f"routes {summary['routes']}; {summary['decisions_published']} decisions published "
+                f"{summary['decisions_by_route']}",
                 flush=True,
             )
-            if load.lost or load.duplicated:
-                raise DemoError(f"images lost {load.lost[:5]} or duplicated {load.duplicated[:5]}")
+            if not load.complete():
+                unaccounted = {k: v for k, v in summary.items() if k in UNACCOUNTED and v}
+                raise DemoError(f"images or decisions not accounted for exactly once: {unaccounted}")
             return load
 
         load = stages.run(
@@ -296,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             note=" (started over 10 s)",
         )
         items = load.items
-        failed = [i for i in items if str(i["route"]).startswith("failed")]
+        failed = [i for i in items if i["route"] not in DECIDED_ROUTES]
         if failed:
             raise DemoError(f"{len(failed)} inference executions failed, e.g. {failed[0]}")
         # Phase 2 adds the monitoring schedule and autoscaling, which inference does not need. It runs after the
@@ -313,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             "model_versions": sorted({i["model_version"] for i in items if i.get("model_version")}),
             "items": items,
             "load": load.summary(),
+            # Every image the model classified has its decision on the bus, once (run_load checked each key).
+            "decisions_published": load.summary()["decisions_published"],
+            "decisions_by_route": load.summary()["decisions_by_route"],
         }
 
         schedule = outputs["monitoring_schedule_name"]
@@ -398,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
 
+        decisions.close()
+        decisions = None
         if args.destroy:
 
             def destroy() -> list[str]:
@@ -429,6 +447,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
+        if decisions is not None and aws is not None:
+            try:
+                decisions.close()
+            except Exception as error:  # the embedded AWS goes away next; a real stack keeps the rule
+                print(f"warning: could not remove the demo's decision consumer: {error}", file=sys.stderr)
         if running_apply is not None:
             running_apply.stop()
         if aws is not None:

@@ -27,9 +27,20 @@ from typing import Any
 from urllib.parse import urlparse
 
 from botocore.config import Config
+from demo.decisions import DECIDED_ROUTES, DecisionConsumer, decision_accounting
 
-QUEUED_ROUTES = {"human_review", "failed:ClassificationFailed"}  # routes whose image must be on the queue once
+# Routes whose image must be on the human-review queue exactly once (a decision that could not be published is
+# queued for a person, or already was).
+QUEUED_ROUTES = {"human_review", "failed:ClassificationFailed", "failed:DecisionNotPublished"}
 COURIER_ROUTES = {"nearby", "distant"}
+UNACCOUNTED = (
+    "lost",
+    "duplicated",
+    "decisions_missing",
+    "decisions_duplicated",
+    "decisions_unexpected",
+    "decisions_with_another_route",
+)  # summary keys that must be empty
 MAX_IN_FLIGHT = 64  # StartSyncExecution calls waiting for their answer at once
 SYNC_READ_TIMEOUT_S = 330  # an Express execution runs for at most 300 s
 
@@ -55,6 +66,7 @@ class LoadResult:
     queue_messages: Counter = field(default_factory=Counter)  # human-review messages per image key
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    decisions: dict[str, Any] | None = None  # decision_accounting() of the events a consumer of the bus received
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -71,7 +83,12 @@ class LoadResult:
             "human_review_messages": sum(self.queue_messages.values()),
             "lost": self.lost,
             "duplicated": self.duplicated,
-        }
+        } | (self.decisions or {})
+
+    def complete(self) -> bool:
+        """Every image routed or queued once, and (when counted) every decision published once."""
+        summary = self.summary()
+        return not any(summary.get(key) for key in UNACCOUNTED)
 
 
 def peak_running(spans: list[tuple[Any, Any]]) -> int:
@@ -134,8 +151,12 @@ def run_load(
     over_seconds: float = 10.0,
     timeout_seconds: float = 600.0,
     progress: Callable[[str], None] = lambda _: None,
+    decisions: DecisionConsumer | None = None,
 ) -> LoadResult:
-    """Upload the images, run one execution each, started evenly over `over_seconds`; wait for all, account."""
+    """Upload the images, run one execution each, started evenly over `over_seconds`; wait for all, account.
+
+    With `decisions` (a consumer subscribed to the decision bus), the decision events are counted as well.
+    """
     run_id = uuid.uuid4().hex[:8]
     keys = [image.key for image in images]
     if not images:
@@ -205,7 +226,11 @@ def run_load(
 
     messages = take_queue_messages(client("sqs"), queue_url, set(keys))
     lost, duplicated = account(items, messages)
-    return LoadResult(items, latencies, submit_seconds, wall, peak_running(spans), messages, lost, duplicated)
+    counted = None
+    if decisions is not None:
+        decided = sum(1 for item in items if item["route"] in DECIDED_ROUTES)
+        counted = decision_accounting(items, decisions.take(set(keys), expected=decided))
+    return LoadResult(items, latencies, submit_seconds, wall, peak_running(spans), messages, lost, duplicated, counted)
 
 
 def account(items: list[dict[str, Any]], messages: Counter) -> tuple[list[str], list[str]]:

@@ -249,6 +249,8 @@ def write_report(
         f"- {total} images through the inference state machine; {len(automatic)} decided automatically "
         f"(confidence ≥ {report['inference']['threshold']}), {total - len(automatic)} sent to human review",
         f"- accuracy of automatic decisions: {correct / len(automatic):.4f}" if automatic else "- none decided",
+        f"- {report['inference'].get('decisions_published', 0)} decisions published on the decision bus "
+        f"({', '.join(f'{route} {n}' for route, n in report['inference'].get('decisions_by_route', {}).items())})",
         "",
         "![confusion matrix](confusion_matrix.png)",
         "",

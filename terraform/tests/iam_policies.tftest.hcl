@@ -95,6 +95,11 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
     target = aws_sfn_state_machine.this
   }
 
+  override_resource {
+    target = aws_cloudwatch_event_bus.decisions
+    values = { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" }
+  }
+
   assert {
     condition = toset(flatten([
       for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement :
@@ -119,6 +124,17 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
   }
 
   assert {
+    condition = [
+      for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement :
+      { resource = statement.Resource, condition = statement.Condition } if contains(flatten([statement.Action]), "events:PutEvents")
+      ] == [{
+        resource  = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions"
+        condition = { StringEquals = { "events:source" = "cv.inference" } }
+    }]
+    error_message = "The state machine may put only its decision events (source cv.inference) on the decision bus."
+  }
+
+  assert {
     condition = alltrue([
       for statement in jsondecode(module.state_machine_observability.policy_json).Statement :
       alltrue([for action in flatten([statement.Action]) : startswith(action, "logs:") || startswith(action, "xray:")])
@@ -131,7 +147,7 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
     condition = (
       aws_iam_role_policy.state_machine.policy == module.state_machine_observability.policy_json &&
       [for statement in jsondecode(module.state_machine_observability.policy_json).Statement : statement.Sid] == [
-        "InvokeWorkflowFunctions", "SendToHumanReview", "DeliverExecutionLogs", "SendTraces",
+        "InvokeWorkflowFunctions", "SendToHumanReview", "PublishDecisions", "DeliverExecutionLogs", "SendTraces",
       ]
     )
     error_message = "The role's policy is the workflow's own statements followed by log delivery and X-Ray; it is ${module.state_machine_observability.policy_json}"

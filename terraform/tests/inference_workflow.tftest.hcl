@@ -59,6 +59,11 @@ override_resource {
   }
 }
 
+override_resource {
+  target = aws_cloudwatch_event_bus.decisions
+  values = { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" }
+}
+
 variables {
   name_prefix          = "cv"
   lambda_artifacts_dir = "tests/fixtures"
@@ -99,6 +104,42 @@ run "renders_the_definition_with_every_placeholder_filled" {
       keys(jsondecode(aws_sfn_state_machine.this.definition).States) == keys(jsondecode(file("../inference.asl.json")).States)
     )
     error_message = "The definition must be the rendered inference.asl.json: same start state, same states."
+  }
+}
+
+run "publishes_every_decision_on_the_stack_s_bus" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_bus.decisions.name == "cv-decisions" && output.decision_bus_name == "cv-decisions"
+    error_message = "The module must own the decision bus <name_prefix>-decisions and output its name."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Resource == "arn:aws:states:::events:putEvents" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Parameters.Entries[0].EventBusName == "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Parameters.Entries[0].Source == "cv.inference" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Parameters.Entries[0].DetailType == output.decision_detail_type &&
+      output.decision_event_source == "cv.inference"
+    )
+    error_message = "PublishDecision must put the decision on the module's bus with source <name_prefix>.inference."
+  }
+
+  assert {
+    condition = toset([
+      for choice in jsondecode(aws_sfn_state_machine.this.definition).States.RouteByVehicle.Choices : choice.Next
+    ]) == toset(["PublishDecision", "RequestHumanReview"]) && jsondecode(aws_sfn_state_machine.this.definition).States.RequestHumanReview.Next == "PublishDecision"
+    error_message = "Every route, human_review included, must pass through PublishDecision."
+  }
+
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.state_machine.statement : statement.resources if statement.sid == "PublishDecisions"
+    ]) == toset(["arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions"])
+    error_message = "The state machine may put events on the decision bus only."
   }
 }
 

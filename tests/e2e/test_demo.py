@@ -87,3 +87,12 @@ def test_the_inference_load_accounts_for_every_image_exactly_once(demo):
     assert load["submit_seconds"] >= 10  # the 200 starts are spread over 10 s ...
     assert load["peak_running"] > 1  # ... and do not wait for each other
     assert "latency p50" in stdout
+
+
+def test_every_decision_reached_the_decision_bus_once(demo):
+    report, _out, _stdout = demo
+    items, inference = report["inference"]["items"], report["inference"]
+    classified = [item for item in items if item["route"] in {"nearby", "distant", "human_review"}]
+    assert inference["decisions_published"] == len(classified) == 200
+    assert inference["decisions_by_route"] == dict(Counter(item["route"] for item in classified))
+    assert inference["load"]["decisions_missing"] == inference["load"]["decisions_duplicated"] == []

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from demo.load import Image, LoadError, account, execution_name, inference_item, peak_running, run_load, sync_client
+from demo.decisions import decision_accounting
+from demo.load import (
+    UNACCOUNTED,
+    Image,
+    LoadError,
+    LoadResult,
+    account,
+    execution_name,
+    inference_item,
+    peak_running,
+    run_load,
+    sync_client,
+)
 
 
 def item(key: str, route: str) -> dict:
@@ -15,7 +27,8 @@ def item(key: str, route: str) -> dict:
 def test_routed_and_queued_images_are_accounted_for():
     items = [item("a", "nearby"), item("b", "distant"), item("c", "human_review")]
     items.append(item("d", "failed:ClassificationFailed"))
-    assert account(items, Counter({"c": 1, "d": 1})) == ([], [])
+    items.append(item("e", "failed:DecisionNotPublished"))  # the workflow queued the image for a person
+    assert account(items, Counter({"c": 1, "d": 1, "e": 1})) == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -90,3 +103,35 @@ def test_a_failed_sync_execution_becomes_a_failed_route_with_its_error():
 
     assert item["route"] == "failed:ImageRejected"
     assert account([item], Counter()) == (["incoming/x.png"], [])  # no route and nothing queued: lost
+
+
+def decision(key: str, route: str) -> dict:
+    return {"detail": {"image": {"s3_bucket": "b", "s3_key": key}, "route": route, "decided_by": "model"}}
+
+
+def test_every_classified_image_has_exactly_one_decision_event():
+    items = [item("a", "nearby"), item("b", "distant"), item("c", "human_review"), item("d", "failed:ImageRejected")]
+    events = [decision("a", "nearby"), decision("b", "distant"), decision("c", "human_review")]
+
+    counted = decision_accounting(items, events)
+
+    assert counted["decisions_published"] == counted["images_classified"] == 3  # a rejected image has no decision
+    assert counted["decisions_by_route"] == {"nearby": 1, "distant": 1, "human_review": 1}
+    assert not any(counted[key] for key in UNACCOUNTED if key.startswith("decisions_"))
+
+
+@pytest.mark.parametrize(
+    ("events", "problem"),
+    [
+        ([decision("a", "nearby")], "decisions_missing"),  # b's decision never reached the bus
+        ([decision("a", "nearby"), decision("a", "nearby"), decision("b", "distant")], "decisions_duplicated"),
+        ([decision("a", "distant"), decision("b", "distant")], "decisions_with_another_route"),
+        ([decision("a", "nearby"), decision("b", "distant"), decision("z", "nearby")], "decisions_unexpected"),
+    ],
+)
+def test_missing_duplicated_or_wrong_decision_events_are_reported(events, problem):
+    counted = decision_accounting([item("a", "nearby"), item("b", "distant")], events)
+
+    assert counted[problem]
+    result = LoadResult([], [], 0.0, 0.0, decisions=counted)
+    assert not result.complete()

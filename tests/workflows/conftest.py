@@ -25,6 +25,8 @@ DOUBLE_MODEL = Path(__file__).parent / "doubles" / "fixed_probability_model.py"
 LABELS = ["bicycle", "motorcycle"]
 THRESHOLD = 0.8  # the double model's own confidence_threshold: Terraform sets no override by default
 MODEL_VERSION = "inference-test-train-1"  # the training job the double model says it came from
+DECISION_SOURCE = "inference-test.inference"
+DECISION_DETAIL_TYPE = "Courier Vehicle Decision"
 FUNCTION_TIMEOUT_S = 30
 SHORT_TIMEOUT_S = 3  # the classify function of `short_timeout_stack`: timeout tests wait this long per attempt
 
@@ -44,6 +46,27 @@ class InferenceStack:
     environments: dict[str, dict[str, str]] = field(default_factory=dict)  # step → the function's environment
     express_state_machine_arn: str = ""  # the same definition as EXPRESS (the module's default type), logging ALL
     log_group: str = ""  # the Express state machine's execution logs
+    decision_bus_arn: str = ""  # the bus decisions are published on
+    decisions_queue_url: str = ""  # a consumer's queue: a rule on the bus delivers every decision there
+
+    def decisions_for(self, key: str, expected: int = 1, timeout: float = 10) -> list[dict]:
+        """The decision events a consumer received for one image key (taken off its queue; others put back)."""
+        sqs, found, others, deadline = self.aws.client("sqs"), [], [], time.time() + timeout
+        while len(found) < expected and time.time() < deadline:
+            batch = sqs.receive_message(
+                QueueUrl=self.decisions_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+            ).get("Messages", [])
+            if not batch:
+                time.sleep(0.1)
+            for message in batch:
+                if json.loads(message["Body"])["detail"]["image"]["s3_key"] == key:
+                    found.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=self.decisions_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    others.append(message["ReceiptHandle"])
+        for handle in others:
+            sqs.change_message_visibility(QueueUrl=self.decisions_queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return found
 
     def execute_sync(self, payload: dict) -> dict:
         """StartSyncExecution on the Express copy: what a caller gets back on AWS (no history to read)."""
@@ -117,6 +140,9 @@ def create_state_machine(
             "classify_image_function_arn": function_arns["classify_image"],
             "filter_inferences_function_arn": function_arns["filter_inferences"],
             "human_review_queue_url": stack.queue_url,
+            "decision_bus_arn": stack.decision_bus_arn,
+            "decision_event_source": DECISION_SOURCE,
+            "decision_detail_type": DECISION_DETAIL_TYPE,
         },
     )
     logging = {"level": "OFF"}
@@ -145,6 +171,33 @@ def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def decision_consumer(aws: Any, bus_name: str) -> tuple[str, str]:
+    """The decision bus and a consumer on it (a rule on source and detail-type, an SQS target): (bus ARN, queue URL)."""
+    events, sqs = aws.client("events"), aws.client("sqs")
+    bus_arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
+    queue_url = sqs.create_queue(QueueName=f"{bus_name}-consumer")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": [DECISION_SOURCE], "detail-type": [DECISION_DETAIL_TYPE]}
+    rule_arn = events.put_rule(Name=f"{bus_name}-all", EventBusName=bus_name, EventPattern=json.dumps(pattern))[
+        "RuleArn"
+    ]
+    events.put_targets(Rule=f"{bus_name}-all", EventBusName=bus_name, Targets=[{"Id": "consumer", "Arn": queue_arn}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return bus_arn, queue_url
 
 
 @pytest.fixture(scope="session")
@@ -214,6 +267,7 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
         "filter_inferences": {"LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"})},
     }
     stack = InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, "", keys, role_arn=role_arn)
+    stack.decision_bus_arn, stack.decisions_queue_url = decision_consumer(aws, "inference-test-decisions")
     for step, env in environments.items():
         stack.environments[step] = {
             **env,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -9,7 +10,7 @@ import pytest
 from local_aws.endpoints import EndpointFault
 from local_aws.lambda_runtime import LambdaFault
 
-from tests.workflows.conftest import SHORT_TIMEOUT_S, entered_states, failed_attempts
+from tests.workflows.conftest import SHORT_TIMEOUT_S, create_state_machine, entered_states, failed_attempts
 
 pytestmark = pytest.mark.embedded
 
@@ -179,3 +180,27 @@ def test_classify_timeouts_beyond_the_retry_budget_fail_by_name_and_keep_the_ima
     assert lambda_faults[stack.functions["classify_image"]].count == 0
     kept = review_messages_for(stack, key)
     assert [(m["reason"], m["error"]["Error"]) for m in kept] == [("ClassificationFailed", "Sandbox.Timedout")]
+
+
+@pytest.fixture(scope="module")
+def busless_stack(inference_stack):
+    """The workflow publishing to a bus that does not exist: every PutEvents fails."""
+    missing = inference_stack.decision_bus_arn.rsplit("/", 1)[0] + "/no-such-bus"
+    stack = dataclasses.replace(inference_stack, decision_bus_arn=missing)
+    return dataclasses.replace(
+        stack, state_machine_arn=create_state_machine(stack, "inference-test-no-bus", stack.function_arns)
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "reason"), [("bicycle", "DecisionNotPublished"), ("ambiguous", "BelowConfidenceThreshold")]
+)
+def test_a_decision_that_cannot_be_published_fails_by_name_and_keeps_the_image_once(busless_stack, role, reason):
+    key = fresh_copy(busless_stack, role)
+    execution, events = busless_stack.execute({"s3_bucket": busless_stack.bucket, "s3_key": key})
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "DecisionNotPublished"
+    assert [state for state, _error, _cause in failed_attempts(events)] == ["PublishDecision"] * 4  # 1 + 3 retries
+    kept = review_messages_for(busless_stack, key)
+    assert [message["reason"] for message in kept] == [reason]  # a person has it: queued once, not twice

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.workflows.conftest import MODEL_VERSION, THRESHOLD, entered_states
+from tests.workflows.conftest import (
+    DECISION_DETAIL_TYPE,
+    DECISION_SOURCE,
+    MODEL_VERSION,
+    THRESHOLD,
+    entered_states,
+)
 
 pytestmark = pytest.mark.embedded
 
@@ -43,6 +50,8 @@ def test_confident_bicycle_is_routed_to_nearby_orders(inference_stack):
         "ClassifyImage",
         "FilterInferences",
         "RouteByVehicle",
+        "PublishDecision",
+        "DecisionPublished",
         "NearbyOrders",
     ]
 
@@ -82,10 +91,12 @@ def test_low_confidence_image_goes_to_the_human_review_queue(inference_stack):
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     # Unsure is a route: the filter answered, a Choice sent it on; no task failed on the way.
-    assert entered_states(events)[-4:] == [
+    assert entered_states(events)[-6:] == [
         "FilterInferences",
         "RouteByVehicle",
         "RequestHumanReview",
+        "PublishDecision",
+        "DecisionPublished",
         "HumanReviewRequested",
     ]
     assert not [e for e in events if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
@@ -180,7 +191,7 @@ def test_the_express_workflow_answers_the_route_synchronously_and_logs_the_path(
     from demo.execution_logs import states_entered
 
     records = inference_stack.execution_log(answer["executionArn"])
-    assert states_entered(records)[-2:] == ["RouteByVehicle", "DistantOrders"]
+    assert states_entered(records)[-4:] == ["RouteByVehicle", "PublishDecision", "DecisionPublished", "DistantOrders"]
     assert "image_data" not in json.dumps(records)  # the image never reaches CloudWatch Logs
 
 
@@ -193,3 +204,35 @@ def test_an_express_execution_cannot_be_described_as_on_aws(inference_stack):
     with pytest.raises(ClientError) as refused:
         inference_stack.aws.client("stepfunctions").describe_execution(executionArn=answer["executionArn"])
     assert refused.value.response["Error"]["Code"] == "InvalidArn"
+
+
+@pytest.mark.parametrize(
+    ("role", "route", "label"),
+    [
+        ("bicycle", "nearby", "bicycle"),
+        ("motorcycle", "distant", "motorcycle"),
+        ("ambiguous", "human_review", "bicycle"),
+    ],
+)
+def test_every_decision_is_published_once_on_the_decision_bus(inference_stack, role, route, label):
+    key = f"incoming/decision-{role}-{uuid.uuid4().hex[:8]}.png"
+    inference_stack.aws.client("s3").copy_object(
+        Bucket=inference_stack.bucket,
+        Key=key,
+        CopySource={"Bucket": inference_stack.bucket, "Key": inference_stack.images[role]},
+    )
+    answer = inference_stack.execute_sync({"s3_bucket": inference_stack.bucket, "s3_key": key})
+    assert answer["status"] == "SUCCEEDED", answer.get("cause")
+
+    events = inference_stack.decisions_for(key, expected=2, timeout=3)  # wait a little for a second one
+
+    assert len(events) == 1, f"expected exactly one decision for {key}, got {len(events)}"
+    event = events[0]
+    assert (event["source"], event["detail-type"]) == (DECISION_SOURCE, DECISION_DETAIL_TYPE)
+    detail = event["detail"]
+    assert detail["image"] == {"s3_bucket": inference_stack.bucket, "s3_key": key}
+    assert (detail["route"], detail["predicted_label"], detail["decided_by"]) == (route, label, "model")
+    assert (detail["model_version"], detail["confidence_threshold"]) == (MODEL_VERSION, THRESHOLD)
+    assert detail["confidence"] == json.loads(answer["output"])["confidence"]
+    assert detail["execution_arn"] == answer["executionArn"]
+    assert json.loads(answer["output"])["decision_event"]["event_id"]

@@ -9,7 +9,10 @@ data "aws_caller_identity" "current" {}
 
 locals {
   state_machine_name = "${var.name_prefix}-inference"
-  definition_path    = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
+  # Every decision (nearby, distant, human_review) is published with this source and detail-type.
+  decision_event_source = "${var.name_prefix}.inference"
+  decision_detail_type  = "Courier Vehicle Decision"
+  definition_path       = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
 
   # SageMaker lowercases endpoint names in ARNs.
   endpoint_arn = format(
@@ -171,6 +174,16 @@ resource "aws_sqs_queue_redrive_policy" "human_review" {
 }
 
 ################################################################################
+# Decisions: one EventBridge event per decision, on a bus the stack owns
+################################################################################
+
+resource "aws_cloudwatch_event_bus" "decisions" {
+  name = "${var.name_prefix}-decisions"
+
+  tags = var.tags
+}
+
+################################################################################
 # State machine
 ################################################################################
 
@@ -186,6 +199,9 @@ resource "aws_sfn_state_machine" "this" {
     classify_image_function_arn    = module.classify_image.function_arn
     filter_inferences_function_arn = module.filter_inferences.function_arn
     human_review_queue_url         = aws_sqs_queue.human_review.url
+    decision_bus_arn               = aws_cloudwatch_event_bus.decisions.arn
+    decision_event_source          = local.decision_event_source
+    decision_detail_type           = local.decision_detail_type
   })))
 
   logging_configuration {

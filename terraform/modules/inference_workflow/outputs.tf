@@ -33,6 +33,26 @@ output "state_machine_log_group_name" {
   value       = aws_cloudwatch_log_group.state_machine.name
 }
 
+output "decision_bus_name" {
+  description = "EventBridge bus every decision is published on (one event per image: nearby, distant or human_review)."
+  value       = aws_cloudwatch_event_bus.decisions.name
+}
+
+output "decision_bus_arn" {
+  description = "ARN of the decision bus."
+  value       = aws_cloudwatch_event_bus.decisions.arn
+}
+
+output "decision_event_source" {
+  description = "source of the decision events (match it in a consumer rule)."
+  value       = local.decision_event_source
+}
+
+output "decision_detail_type" {
+  description = "detail-type of the decision events (match it in a consumer rule)."
+  value       = local.decision_detail_type
+}
+
 output "human_review_queue_url" {
   description = "URL of the human-review queue."
   value       = aws_sqs_queue.human_review.url
