@@ -28,6 +28,16 @@ output "inference_log_group_name" {
   value       = module.inference_workflow.state_machine_log_group_name
 }
 
+output "inference_api_url" {
+  description = "HTTPS entry point for the courier app (Lambda function URL, AWS_IAM: sign requests with SigV4 for the service lambda): POST an image (image/png, image/jpeg) or {\"s3_bucket\", \"s3_key\"} as JSON; the answer is the route."
+  value       = module.inference_workflow.api_url
+}
+
+output "inference_api_caller_policy_json" {
+  description = "Identity policy to attach to the role of whatever calls inference_api_url."
+  value       = module.inference_workflow.api_caller_policy_json
+}
+
 output "decision_bus_name" {
   description = "EventBridge bus every inference decision is published on; dispatch subscribes with a rule on it (see modules/inference_workflow/README.md)."
   value       = module.inference_workflow.decision_bus_name
@@ -54,7 +64,7 @@ output "human_review_dlq_url" {
 }
 
 output "inference_function_names" {
-  description = "Inference function names, keyed serialize_image, classify_image, filter_inferences."
+  description = "Inference function names, keyed serialize_image, classify_image, filter_inferences, inference_api."
   value       = module.inference_workflow.function_names
 }
 

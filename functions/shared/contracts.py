@@ -180,6 +180,35 @@ class RoutedPrediction(Classification):
     review_reason: ReviewReason | None = None
 
 
+class ImageRef(_Contract):
+    s3_bucket: BucketName
+    s3_key: ObjectKey
+
+
+class InferenceAnswer(BaseModel):
+    """What inference_api answers a caller (HTTP 200): the decision the workflow made and published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    route: RouteName
+    predicted_label: Label
+    confidence: Probability
+    confidence_threshold: Threshold
+    model_version: ModelVersion
+    review_reason: ReviewReason | None = None
+    image: ImageRef
+    execution_arn: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class ApiError(BaseModel):
+    """What inference_api answers with a 4xx/5xx: the named reason and a sentence about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error: Annotated[str, Field(min_length=1, max_length=128)]
+    message: Annotated[str, Field(max_length=2048)]
+
+
 def parse_event(event: Any, model: type[ModelT]) -> ModelT:
     """Validate `event` against `model`; a mismatch becomes InvalidEvent naming the offending fields."""
     try:

@@ -36,6 +36,7 @@ DATASET_PREFIX = "datasets/cifar-bikes"
 ETL_NEEDS = ("module.storage.",)
 ETL_DOES_NOT_NEED = "aws_s3_bucket_lifecycle_configuration"
 PIPELINE_NEEDS = ("module.training_pipeline.", "module.write_baseline.", "module.endpoint.")
+API_IMAGES = 10  # test images the demo also sends through the HTTPS API
 
 
 class DemoError(Exception):
@@ -152,9 +153,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "scripts")]
+    from demo.api_client import exercise
     from demo.decisions import DECIDED_ROUTES, DecisionConsumer
     from demo.execution_logs import ExecutionLogMissing, execution_log, execution_status, states_entered
-    from demo.load import UNACCOUNTED, Image, LoadResult, run_load
+    from demo.load import UNACCOUNTED, Image, LoadResult, run_load, take_queue_messages
     from demo.report import path_taken, write_report
     from demo.terraform import Terraform, planned_changes, planned_value
     from local_aws.monitoring_runs import run_schedule
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.launch import launch
 
     out = args.out.resolve()
-    stages = Stages(total=12 if args.destroy else 11)
+    stages = Stages(total=13 if args.destroy else 12)
     report: dict[str, Any] = {}
     source = dataset_source()
     aws = None
@@ -312,6 +314,32 @@ def main(argv: list[str] | None = None) -> int:
         failed = [i for i in items if i["route"] not in DECIDED_ROUTES]
         if failed:
             raise DemoError(f"{len(failed)} inference executions failed, e.g. {failed[0]}")
+        # The courier app's way in: images through the HTTPS API (function URL, SigV4-signed), and the requests
+        # it must refuse (unsigned, malformed, oversize).
+        api_images = [test_images[i] for i in range(0, len(test_images), max(1, len(test_images) // API_IMAGES))]
+
+        def api_stage() -> dict:
+            result = exercise(outputs["inference_api_url"], [(i.data, i.true_label) for i in api_images], aws.region)
+            keys = {a["image"]["s3_key"] for a in result["answers"] if a["status"] == 200}
+            events = decisions.take(keys, expected=len(keys))
+            result["decisions_published"] = len(events)
+            take_queue_messages(aws.client("sqs"), outputs["human_review_queue_url"], keys)  # as a reviewer would
+            print(
+                f"    {result['answered']}/{result['requests']} answered {result['routes']}, p50 "
+                f"{result['p50_seconds']} s; refused: "
+                + ", ".join(f"{name} {r['status']}" for name, r in result["refused"].items()),
+                flush=True,
+            )
+            expected = {"unsigned": 403, "malformed": 400, "oversize": 413}
+            wrong = {n: r["status"] for n, r in result["refused"].items() if r["status"] != expected[n]}
+            if result["answered"] != result["requests"] or wrong or len(events) != len(keys):
+                raise DemoError(
+                    f"the HTTPS API misbehaved: {result['answered']}/{result['requests']} answered, "
+                    f"refusals {wrong or 'as expected'}, {len(events)} decisions for {len(keys)} answers"
+                )
+            return result
+
+        api_result = stages.run(f"HTTPS API: {len(api_images)} images, signed (SigV4)", api_stage)
         # Phase 2 adds the monitoring schedule and autoscaling, which inference does not need. It runs after the
         # load test rather than beside it: Terraform's CPU would otherwise be in the latency figures.
         outputs = outputs | stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
@@ -329,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             # Every image the model classified has its decision on the bus, once (run_load checked each key).
             "decisions_published": load.summary()["decisions_published"],
             "decisions_by_route": load.summary()["decisions_by_route"],
+            "api": {k: v for k, v in api_result.items() if k != "answers"},
         }
 
         schedule = outputs["monitoring_schedule_name"]

@@ -251,6 +251,16 @@ def write_report(
         f"- accuracy of automatic decisions: {correct / len(automatic):.4f}" if automatic else "- none decided",
         f"- {report['inference'].get('decisions_published', 0)} decisions published on the decision bus "
         f"({', '.join(f'{route} {n}' for route, n in report['inference'].get('decisions_by_route', {}).items())})",
+    ]
+    api = report["inference"].get("api")
+    if api:
+        refused = ", ".join(f"{name} → {r['status']}" for name, r in api["refused"].items())
+        lines.append(
+            f"- HTTPS API (function URL, AWS_IAM): {api['answered']}/{api['requests']} signed requests answered "
+            f"{api['routes']} (p50 {api['p50_seconds']} s), {api['decisions_published']} decisions published; "
+            f"refused: {refused}"
+        )
+    lines += [
         "",
         "![confusion matrix](confusion_matrix.png)",
         "",

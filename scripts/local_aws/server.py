@@ -11,6 +11,7 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `autoscaling`: tags on scalable targets;
 - `monitoring_schedules`: SageMaker monitoring schedules;
 - `events`: EventBridge delivery to Lambda and Step Functions targets;
+- `function_urls`: Lambda function URLs served (AWS_IAM: SigV4 checked), payload format 2.0, the 6 MB limit;
 - `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint;
 - `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
 - `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included);
@@ -39,6 +40,7 @@ from local_aws.dispatch import install as install_dispatch
 from local_aws.endpoints import EndpointHost
 from local_aws.endpoints import install as install_endpoints
 from local_aws.events import install as install_events
+from local_aws.function_urls import install as install_function_urls
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
 from local_aws.logs_filter_patterns import install as install_logs_filter_patterns
@@ -173,6 +175,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_autoscaling(ctx)
     install_monitoring_schedules(ctx)
     install_events(ctx)
+    install_function_urls(ctx)
     install_sagemaker_jobs(ctx)
     install_sfn_sagemaker(ctx)
     install_s3_policies(ctx)

@@ -64,6 +64,11 @@ override_resource {
   values = { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" }
 }
 
+override_resource {
+  target = aws_sfn_state_machine.this
+  values = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference" }
+}
+
 variables {
   name_prefix          = "cv"
   lambda_artifacts_dir = "tests/fixtures"
@@ -143,6 +148,69 @@ run "publishes_every_decision_on_the_stack_s_bus" {
   }
 }
 
+run "serves_a_synchronous_https_api_with_iam_auth" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.api[0].authorization_type == "AWS_IAM" && aws_lambda_function_url.api[0].function_name == "cv-inference-api"
+    error_message = "The API must be a function URL of <prefix>-inference-api with AWS_IAM auth (signed requests only)."
+  }
+
+  assert {
+    condition = (
+      output.function_environments.inference_api["STATE_MACHINE_ARN"] == "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference" &&
+      output.function_environments.inference_api["UPLOAD_BUCKET"] == "cv-data-123456789012-eu-west-1" &&
+      output.function_environments.inference_api["UPLOAD_PREFIX"] == "incoming/api/" &&
+      tonumber(output.function_environments.inference_api["ANSWER_TIMEOUT_SECONDS"]) < var.api_timeout_seconds
+    )
+    error_message = "inference_api must run this workflow, store uploads under the first image prefix (which serialize_image reads) and answer before its own timeout."
+  }
+
+  assert {
+    condition = (
+      one([for statement in data.aws_iam_policy_document.inference_api.statement : statement.resources if statement.sid == "RunTheWorkflowSynchronously"]) == toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"]) &&
+      one([for statement in data.aws_iam_policy_document.inference_api.statement : statement.actions if statement.sid == "RunTheWorkflowSynchronously"]) == toset(["states:StartSyncExecution"]) &&
+      one([for statement in data.aws_iam_policy_document.inference_api.statement : statement.resources if statement.sid == "StoreUploadedImages"]) == toset(["arn:aws:s3:::cv-data-123456789012-eu-west-1/incoming/api/*"])
+    )
+    error_message = "inference_api may StartSyncExecution on this state machine and write under incoming/api/ only."
+  }
+
+  assert {
+    condition     = toset(flatten([for statement in data.aws_iam_policy_document.api_caller[0].statement : statement.actions])) == toset(["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"])
+    error_message = "The caller policy must grant lambda:InvokeFunctionUrl and lambda:InvokeFunction (through the URL) on the API function."
+  }
+}
+
+run "has_no_api_when_disabled" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    api_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_url.api) == 0 && output.api_url == null && !contains(keys(output.function_names), "inference_api")
+    error_message = "api_enabled = false must create no function URL and no inference_api function."
+  }
+}
+
+run "refuses_an_api_image_limit_over_the_invocation_payload" {
+  command = plan
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    api_max_image_bytes = 6291456
+  }
+
+  expect_failures = [var.api_max_image_bytes]
+}
+
 run "logs_executions_without_image_data" {
   module {
     source = "./modules/inference_workflow"
@@ -179,8 +247,8 @@ run "sets_retention_on_every_log_group" {
   }
 
   assert {
-    condition     = length(output.log_groups) == 4 && alltrue([for retention in values(output.log_groups) : retention == 7])
-    error_message = "The three function log groups and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
+    condition     = length(output.log_groups) == 5 && alltrue([for retention in values(output.log_groups) : retention == 7])
+    error_message = "The four function log groups (three steps and the API) and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
   }
 }
 
@@ -221,7 +289,7 @@ run "wires_the_environment_of_each_function" {
   }
 
   assert {
-    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences" }
+    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences", inference_api = "cv-inference-api" }
     error_message = "Function names must derive from name_prefix."
   }
 }

@@ -96,3 +96,15 @@ def test_every_decision_reached_the_decision_bus_once(demo):
     assert inference["decisions_published"] == len(classified) == 200
     assert inference["decisions_by_route"] == dict(Counter(item["route"] for item in classified))
     assert inference["load"]["decisions_missing"] == inference["load"]["decisions_duplicated"] == []
+
+
+def test_images_sent_through_the_https_api_got_their_route_and_bad_requests_were_refused(demo):
+    report, _out, _stdout = demo
+    api = report["inference"]["api"]
+    assert api["requests"] == api["answered"] == api["decisions_published"] == 10
+    assert set(api["routes"]) <= {"nearby", "distant", "human_review"}
+    assert {name: refused["status"] for name, refused in api["refused"].items()} == {
+        "unsigned": 403,
+        "malformed": 400,
+        "oversize": 413,
+    }

@@ -24,12 +24,19 @@ locals {
   )
 
   image_object_arns = [for prefix in var.image_prefixes : "${var.data_bucket_arn}/${prefix}*"]
+  data_bucket_name  = replace(var.data_bucket_arn, "/^arn:[^:]+:s3:::/", "")
 
+  # Images sent to the HTTPS API are stored under the first image prefix, where serialize_image may read them.
+  api_upload_prefix = "${var.image_prefixes[0]}api/"
+
+  # The workflow's three steps (the state machine invokes exactly these).
   functions = {
     serialize_image   = module.serialize_image
     classify_image    = module.classify_image
     filter_inferences = module.filter_inferences
   }
+  # Every function of the module, for logs, alarms and outputs.
+  all_functions = merge(local.functions, { for api in module.inference_api : "inference_api" => api })
 }
 
 ################################################################################
@@ -230,4 +237,103 @@ resource "aws_sfn_state_machine" "this" {
 
   # Step Functions checks at creation that the role can deliver logs and invoke the tasks.
   depends_on = [aws_iam_role_policy.state_machine]
+}
+
+################################################################################
+# Synchronous HTTPS entry point: a function URL (AWS_IAM auth) -> StartSyncExecution
+################################################################################
+
+module "inference_api" {
+  source = "../lambda_function"
+  count  = var.api_enabled ? 1 : 0
+
+  function_name = "${var.name_prefix}-inference-api"
+  description   = "HTTPS entry point (function URL, AWS_IAM): runs the inference workflow with StartSyncExecution and answers the route."
+  zip_path      = "${var.lambda_artifacts_dir}/inference_api.zip"
+  memory_size   = 256
+  timeout       = var.api_timeout_seconds
+
+  environment = {
+    STATE_MACHINE_ARN       = aws_sfn_state_machine.this.arn
+    UPLOAD_BUCKET           = local.data_bucket_name
+    UPLOAD_PREFIX           = local.api_upload_prefix
+    MAX_REQUEST_IMAGE_BYTES = tostring(var.api_max_image_bytes)
+    # The answer must come before the function's own Timeout ends it.
+    ANSWER_TIMEOUT_SECONDS = tostring(var.api_timeout_seconds - 3)
+  }
+  policy_json = data.aws_iam_policy_document.inference_api.json
+
+  powertools_service_name      = "inference_api"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "inference_api" {
+  statement {
+    sid       = "RunTheWorkflowSynchronously"
+    effect    = "Allow"
+    actions   = ["states:StartSyncExecution"]
+    resources = [aws_sfn_state_machine.this.arn]
+  }
+
+  statement {
+    sid       = "StoreUploadedImages"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.data_bucket_arn}/${local.api_upload_prefix}*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "EncryptUploadedImages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# AWS_IAM: only signed requests of principals whose policies allow it get through (the caller policy below).
+resource "aws_lambda_function_url" "api" {
+  count = var.api_enabled ? 1 : 0
+
+  function_name      = module.inference_api[0].function_name
+  authorization_type = "AWS_IAM"
+  invoke_mode        = "BUFFERED"
+}
+
+# What a caller (the courier app's role) needs: lambda:InvokeFunctionUrl, and since October 2025
+# lambda:InvokeFunction through the URL too (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+data "aws_iam_policy_document" "api_caller" {
+  count = var.api_enabled ? 1 : 0
+
+  statement {
+    sid       = "CallTheInferenceApi"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunctionUrl"]
+    resources = [module.inference_api[0].function_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "lambda:FunctionUrlAuthType"
+      values   = ["AWS_IAM"]
+    }
+  }
+
+  statement {
+    sid       = "InvokeThroughTheUrlOnly"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.inference_api[0].function_arn]
+
+    condition {
+      test     = "Bool"
+      variable = "lambda:InvokedViaFunctionUrl"
+      values   = ["true"]
+    }
+  }
 }

@@ -213,3 +213,31 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "api_enabled" {
+  description = "Create the synchronous HTTPS entry point: the inference_api function behind a function URL with AWS_IAM auth (StartSyncExecution of the workflow)."
+  type        = bool
+  default     = true
+}
+
+variable "api_max_image_bytes" {
+  description = "Largest image the HTTPS API accepts in a request body, in bytes. A binary body travels base64-encoded in the 6 MB invocation payload, so Lambda itself refuses bodies above about 4.4 MB before the function runs."
+  type        = number
+  default     = 4194304
+
+  validation {
+    condition     = var.api_max_image_bytes >= 1024 && var.api_max_image_bytes <= 4500000 && floor(var.api_max_image_bytes) == var.api_max_image_bytes
+    error_message = "api_max_image_bytes must be a whole number of bytes between 1024 and 4500000 (what fits a 6 MB invocation payload once base64-encoded)."
+  }
+}
+
+variable "api_timeout_seconds" {
+  description = "Timeout of the inference_api function, in seconds; it answers 504 AnswerTimedOut 3 s before it (the execution still runs to its end and publishes its decision). Express executions run for at most 300 s."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.api_timeout_seconds >= 10 && var.api_timeout_seconds <= 303 && floor(var.api_timeout_seconds) == var.api_timeout_seconds
+    error_message = "api_timeout_seconds must be a whole number between 10 and 303 (an Express execution's 300 s plus the answer)."
+  }
+}
