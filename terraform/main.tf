@@ -199,6 +199,7 @@ module "monitoring" {
   routes                       = distinct(values(var.label_routes))
   human_review_share_threshold = var.human_review_share_threshold
   auto_retrain_enabled         = var.auto_retrain_enabled
+  alarm_subscriptions          = var.alarm_subscriptions
 
   lambda_artifacts_dir     = local.lambda_artifacts_dir
   powertools_layer_version = local.powertools_layer_version

@@ -108,6 +108,11 @@ output "alarm_topic_arn" {
   value       = module.monitoring.alarm_topic_arn
 }
 
+output "alarm_subscriptions" {
+  description = "Subscriptions to the alarm topic from alarm_subscriptions, \"<protocol>:<endpoint>\" => {arn, topic_arn, protocol, endpoint}."
+  value       = module.monitoring.alarm_subscriptions
+}
+
 output "dashboard_name" {
   description = "CloudWatch dashboard for on-call."
   value       = module.monitoring.dashboard_name

@@ -60,6 +60,17 @@ resource "aws_sns_topic" "alarms" {
   tags = var.tags
 }
 
+# Someone on call gets every alarm: e-mail addresses and HTTPS endpoints (paging tools) from alarm_subscriptions.
+resource "aws_sns_topic_subscription" "alarms" {
+  for_each = { for s in var.alarm_subscriptions : "${s.protocol}:${s.endpoint}" => s }
+
+  topic_arn = local.alarm_topic_arn
+  protocol  = each.value.protocol
+  endpoint  = each.value.endpoint
+  # An HTTPS endpoint confirms SNS's request itself; Terraform does not wait for it.
+  endpoint_auto_confirms = false
+}
+
 ################################################################################
 # Model Monitor: data quality, hourly
 ################################################################################

@@ -53,6 +53,18 @@ output "alarm_topic_arn" {
   value       = local.alarm_topic_arn
 }
 
+output "alarm_subscriptions" {
+  description = "Subscriptions to the alarm topic, \"<protocol>:<endpoint>\" => {arn (\"pending confirmation\" until the subscriber confirms), topic_arn, protocol, endpoint}."
+  value = {
+    for key, subscription in aws_sns_topic_subscription.alarms : key => {
+      arn       = subscription.arn
+      topic_arn = subscription.topic_arn
+      protocol  = subscription.protocol
+      endpoint  = subscription.endpoint
+    }
+  }
+}
+
 output "alarm_names" {
   description = "Every alarm the module creates, keyed by what it watches."
   value = merge(

@@ -216,6 +216,33 @@ variable "alarm_topic_arn" {
   default     = null
 }
 
+variable "alarm_subscriptions" {
+  description = "Who the alarms reach: subscriptions to the alarm topic, each {protocol = \"email\" or \"https\", endpoint = an e-mail address or an https:// URL}. E-mail subscribers confirm from the message SNS sends; an HTTPS endpoint must confirm SNS's subscription request."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.alarm_subscriptions : contains(["email", "https"], s.protocol)])
+    error_message = "alarm_subscriptions protocols must be \"email\" or \"https\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for s in var.alarm_subscriptions :
+      s.protocol == "email" ? can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", s.endpoint)) : can(regex("^https://[^/\\s]+(/\\S*)?$", s.endpoint))
+    ])
+    error_message = "Each alarm_subscriptions endpoint must be an e-mail address (protocol email) or an https:// URL (protocol https)."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.alarm_subscriptions : "${s.protocol}:${s.endpoint}"])) == length(var.alarm_subscriptions)
+    error_message = "alarm_subscriptions lists the same subscription twice."
+  }
+}
+
 variable "runbook_url" {
   description = "Where docs/runbook.md is read; each alarm description ends with \"Runbook: <runbook_url>#<section>\"."
   type        = string

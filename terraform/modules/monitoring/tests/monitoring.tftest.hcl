@@ -161,3 +161,34 @@ run "every_alarm_links_to_the_runbook_and_notifies_sns" {
     error_message = "Each function, the retrain guard included, needs an errors alarm."
   }
 }
+
+run "subscribes_on_call_to_the_alarm_topic" {
+  command = plan
+
+  variables {
+    alarm_subscriptions = [
+      { protocol = "email", endpoint = "oncall@example.com" },
+      { protocol = "https", endpoint = "https://pager.example/sns" },
+    ]
+  }
+
+  assert {
+    condition = (
+      length(aws_sns_topic_subscription.alarms) == 2 &&
+      aws_sns_topic_subscription.alarms["email:oncall@example.com"].protocol == "email" &&
+      aws_sns_topic_subscription.alarms["https:https://pager.example/sns"].endpoint == "https://pager.example/sns" &&
+      aws_sns_topic_subscription.alarms["https:https://pager.example/sns"].endpoint_auto_confirms == false
+    )
+    error_message = "Each alarm_subscriptions entry must subscribe to the alarm topic; an HTTPS endpoint confirms on its own."
+  }
+}
+
+run "refuses_a_subscription_that_is_not_an_address_or_https_url" {
+  command = plan
+
+  variables {
+    alarm_subscriptions = [{ protocol = "https", endpoint = "oncall@example.com" }]
+  }
+
+  expect_failures = [var.alarm_subscriptions]
+}
