@@ -108,6 +108,16 @@ output "alarm_topic_arn" {
   value       = module.monitoring.alarm_topic_arn
 }
 
+output "probe_function_name" {
+  description = "The synthetic probe's function: `aws lambda invoke --function-name <it> out.json` runs the probe now."
+  value       = module.inference_workflow.probe_function_name
+}
+
+output "probe_images" {
+  description = "Where the probe's images must be (S3 keys in the data bucket) => the route each must get."
+  value       = module.inference_workflow.probe_images
+}
+
 output "alarm_subscriptions" {
   description = "Subscriptions to the alarm topic from alarm_subscriptions, \"<protocol>:<endpoint>\" => {arn, topic_arn, protocol, endpoint}."
   value       = module.monitoring.alarm_subscriptions

@@ -367,6 +367,37 @@ variable "auto_retrain_enabled" {
   default     = true
 }
 
+variable "probe_enabled" {
+  description = "Run the synthetic probe: the probe images through the inference workflow every probe_interval_minutes, alarming on a wrong route, a failure or silence (so breakage shows at zero traffic)."
+  type        = bool
+  default     = true
+}
+
+variable "probe_interval_minutes" {
+  description = "How often the synthetic probe runs, in minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.probe_interval_minutes >= 1 && var.probe_interval_minutes <= 1440 && floor(var.probe_interval_minutes) == var.probe_interval_minutes
+    error_message = "probe_interval_minutes must be a whole number of minutes between 1 and 1440."
+  }
+}
+
+variable "probe_images" {
+  description = "The probe's known images, file name under <first inference image prefix>probes/ => the route it must get. Place one bicycle and one motorcycle photo the deployed model classifies confidently there (the demo does, from the test images)."
+  type        = map(string)
+  default = {
+    "bicycle.png"    = "nearby"
+    "motorcycle.png" = "distant"
+  }
+
+  validation {
+    condition     = length(var.probe_images) >= 1 && alltrue([for name, route in var.probe_images : can(regex("^[A-Za-z0-9._-]+\\.(png|jpe?g)$", name)) && contains(["nearby", "distant"], route)])
+    error_message = "probe_images must map PNG/JPEG file names (letters, digits, . _ -) to nearby or distant."
+  }
+}
+
 variable "alarm_subscriptions" {
   description = "Who the on-call alarms reach: subscriptions to the alarm topic, each {protocol = \"email\" or \"https\", endpoint = an e-mail address or an https:// URL (a paging tool's SNS endpoint)}. E-mail subscribers confirm from the message SNS sends; an HTTPS endpoint must confirm SNS's subscription request."
   type = list(object({

@@ -231,6 +231,7 @@ def to_result(image: SerializedImage, labels: Sequence[str], output: ModelOutput
         s3_bucket=image.s3_bucket,
         s3_key=image.s3_key,
         execution_name=image.execution_name,
+        probe=image.probe,
         content_type=image.content_type,
         labels=list(labels),
         inferences=output.probabilities,

@@ -6,7 +6,8 @@ filter_inferences: `Classification` -> `RoutedPrediction` (route `nearby`, `dist
 
 Handlers, tests and the sample events in `functions/<name>/events/` all go through these models, so a
 field renamed here is renamed everywhere. Every model ignores unknown keys (Step Functions passes the whole
-state) and carries the optional `execution_name` along so each step logs the execution as its correlation id.
+state) and carries the optional `execution_name` along so each step logs the execution as its correlation id,
+and `probe` (false unless the synthetic probe sent the image) so that the published decision says so.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class ImageLocation(_Contract):
     s3_bucket: BucketName
     s3_key: ObjectKey
     execution_name: ExecutionName | None = None
+    probe: bool = False
+    """True for the synthetic probe's images: their decisions are published marked, for dispatch to ignore."""
 
     @field_validator("s3_key")
     @classmethod

@@ -37,6 +37,7 @@ ETL_NEEDS = ("module.storage.",)
 ETL_DOES_NOT_NEED = "aws_s3_bucket_lifecycle_configuration"
 PIPELINE_NEEDS = ("module.training_pipeline.", "module.write_baseline.", "module.endpoint.")
 API_IMAGES = 10  # test images the demo also sends through the HTTPS API
+ROUTE_OF = {"bicycle": "nearby", "motorcycle": "distant"}  # label -> route, as Terraform's label_routes
 
 
 class DemoError(Exception):
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.launch import launch
 
     out = args.out.resolve()
-    stages = Stages(total=13 if args.destroy else 12)
+    stages = Stages(total=14 if args.destroy else 13)
     report: dict[str, Any] = {}
     source = dataset_source()
     aws = None
@@ -340,6 +341,31 @@ def main(argv: list[str] | None = None) -> int:
             return result
 
         api_result = stages.run(f"HTTPS API: {len(api_images)} images, signed (SigV4)", api_stage)
+
+        def probe_stage() -> dict:
+            # The probe's known images: for each probe key, the test image the model routed there most surely.
+            by_key = {image.key: image for image in test_images}
+            placed = {}
+            for key, route in outputs["probe_images"].items():
+                right = [i for i in items if i["route"] == route and ROUTE_OF[i["true_label"]] == route]
+                if not right:
+                    raise DemoError(f"no test image was routed {route} correctly: nothing to probe with")
+                best = max(right, key=lambda i: i["confidence"])
+                aws.client("s3").put_object(Bucket=bucket, Key=key, Body=by_key[best["s3_key"]].data)
+                placed[key] = {"from": best["s3_key"], "confidence": best["confidence"], "route": route}
+            response = aws.client("lambda").invoke(FunctionName=outputs["probe_function_name"], Payload=b"{}")
+            answer = json.loads(response["Payload"].read())
+            if response.get("FunctionError"):
+                raise DemoError(f"the probe function failed: {answer}")
+            keys = {check["s3_key"] for check in answer["checks"]}
+            decisions.take(keys, expected=len(keys))  # probe decisions are marked probe: true; not the load's
+            take_queue_messages(aws.client("sqs"), outputs["human_review_queue_url"], keys)
+            print(f"    probe: {len(answer['checks'])} known images, {answer['failures']} failures", flush=True)
+            if answer["failures"]:
+                raise DemoError(f"the synthetic probe failed: {answer['checks']}")
+            return {"images": placed, "checks": answer["checks"], "failures": answer["failures"]}
+
+        probe_result = stages.run("synthetic probe: place the known images, run it now", probe_stage)
         # Phase 2 adds the monitoring schedule and autoscaling, which inference does not need. It runs after the
         # load test rather than beside it: Terraform's CPU would otherwise be in the latency figures.
         outputs = outputs | stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
@@ -358,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             "decisions_published": load.summary()["decisions_published"],
             "decisions_by_route": load.summary()["decisions_by_route"],
             "api": {k: v for k, v in api_result.items() if k != "answers"},
+            "probe": probe_result,
         }
 
         schedule = outputs["monitoring_schedule_name"]

@@ -260,6 +260,13 @@ def write_report(
             f"{api['routes']} (p50 {api['p50_seconds']} s), {api['decisions_published']} decisions published; "
             f"refused: {refused}"
         )
+    probe = report["inference"].get("probe")
+    if probe:
+        lines.append(
+            f"- synthetic probe (run now): {len(probe['checks'])} known images, {probe['failures']} failures ("
+            + ", ".join(f"{c['s3_key'].rsplit('/', 1)[-1]} → {c['route']}" for c in probe["checks"])
+            + ")"
+        )
     lines += [
         "",
         "![confusion matrix](confusion_matrix.png)",

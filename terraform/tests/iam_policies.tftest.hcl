@@ -109,6 +109,28 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
     target = aws_lambda_function_url.api
   }
 
+  override_module {
+    target = module.inference_probe
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-inference-probe"
+      function_name  = "cv-inference-probe"
+      log_group_name = "/aws/lambda/cv-inference-probe"
+    }
+  }
+
+  override_resource {
+    target = aws_cloudwatch_event_rule.probe
+    values = { arn = "arn:aws:events:eu-west-1:123456789012:rule/cv-inference-probe" }
+  }
+
+  override_resource {
+    target = aws_cloudwatch_event_target.probe
+  }
+
+  override_resource {
+    target = aws_lambda_permission.probe_schedule
+  }
+
   override_resource {
     target = aws_cloudwatch_event_bus.decisions
     values = { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" }

@@ -25,6 +25,14 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
   }
+
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mock" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/mock" }
+  }
 }
 
 # Distinct, recognisable ARNs for the three functions, so that a swapped placeholder shows.
@@ -211,6 +219,72 @@ run "refuses_an_api_image_limit_over_the_invocation_payload" {
   expect_failures = [var.api_max_image_bytes]
 }
 
+run "probes_known_images_on_a_schedule" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_rule.probe[0].schedule_expression == "rate(5 minutes)" &&
+      aws_cloudwatch_event_target.probe[0].rule == aws_cloudwatch_event_rule.probe[0].name &&
+      aws_lambda_permission.probe_schedule[0].principal == "events.amazonaws.com" &&
+      aws_lambda_permission.probe_schedule[0].function_name == "cv-inference-probe"
+    )
+    error_message = "An EventBridge rule must invoke <prefix>-inference-probe every 5 minutes by default."
+  }
+
+  assert {
+    condition = jsondecode(output.function_environments.inference_probe["PROBE_IMAGES"]) == {
+      "incoming/probes/bicycle.png"    = "nearby"
+      "incoming/probes/motorcycle.png" = "distant"
+    } && output.function_environments.inference_probe["STATE_MACHINE_ARN"] == "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"
+    error_message = "The probe must check one bicycle (nearby) and one motorcycle (distant) under incoming/probes/, through this state machine."
+  }
+
+  assert {
+    condition = (
+      one([for statement in data.aws_iam_policy_document.inference_probe.statement : statement.actions]) == toset(["states:StartSyncExecution"]) &&
+      one([for statement in data.aws_iam_policy_document.inference_probe.statement : statement.resources]) == toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"])
+    )
+    error_message = "The probe may only run this state machine synchronously."
+  }
+}
+
+run "probes_every_minute_when_asked_and_uploads_given_images" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    probe_interval_minutes = 1
+    probe_image_files      = { "bicycle.png" = "tests/fixtures/probe.png" }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.probe[0].schedule_expression == "rate(1 minute)"
+    error_message = "A one-minute interval is rate(1 minute) (EventBridge refuses rate(1 minutes))."
+  }
+
+  assert {
+    condition     = aws_s3_object.probe_images["bicycle.png"].key == "incoming/probes/bicycle.png" && aws_s3_object.probe_images["bicycle.png"].content_type == "image/png"
+    error_message = "A probe image given as a file must be uploaded to its probe key."
+  }
+}
+
+run "refuses_probe_images_without_a_known_route" {
+  command = plan
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    probe_images = { "bicycle.png" = "human_review" }
+  }
+
+  expect_failures = [var.probe_images]
+}
+
 run "logs_executions_without_image_data" {
   module {
     source = "./modules/inference_workflow"
@@ -247,8 +321,8 @@ run "sets_retention_on_every_log_group" {
   }
 
   assert {
-    condition     = length(output.log_groups) == 5 && alltrue([for retention in values(output.log_groups) : retention == 7])
-    error_message = "The four function log groups (three steps and the API) and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
+    condition     = length(output.log_groups) == 6 && alltrue([for retention in values(output.log_groups) : retention == 7])
+    error_message = "The five function log groups (three steps, the API, the probe) and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
   }
 }
 
@@ -289,7 +363,7 @@ run "wires_the_environment_of_each_function" {
   }
 
   assert {
-    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences", inference_api = "cv-inference-api" }
+    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences", inference_api = "cv-inference-api", inference_probe = "cv-inference-probe" }
     error_message = "Function names must derive from name_prefix."
   }
 }

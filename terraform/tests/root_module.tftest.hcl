@@ -98,7 +98,7 @@ run "every_log_group_expires" {
   }
 
   assert {
-    condition     = length(output.log_groups) == 5 && alltrue([for retention in values(output.log_groups) : retention == 90])
+    condition     = length(output.log_groups) == 6 && alltrue([for retention in values(output.log_groups) : retention == 90])
     error_message = "Every log group must expire after log_retention_days; got ${jsonencode(output.log_groups)}."
   }
 }

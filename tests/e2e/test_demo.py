@@ -108,3 +108,13 @@ def test_images_sent_through_the_https_api_got_their_route_and_bad_requests_were
         "malformed": 400,
         "oversize": 413,
     }
+
+
+def test_the_synthetic_probe_passes_on_the_deployed_model(demo):
+    report, _out, _stdout = demo
+    probe = report["inference"]["probe"]
+    assert probe["failures"] == 0
+    assert {(check["s3_key"], check["route"]) for check in probe["checks"]} == {
+        ("incoming/probes/bicycle.png", "nearby"),
+        ("incoming/probes/motorcycle.png", "distant"),
+    }

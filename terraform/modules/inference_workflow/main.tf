@@ -26,8 +26,12 @@ locals {
   image_object_arns = [for prefix in var.image_prefixes : "${var.data_bucket_arn}/${prefix}*"]
   data_bucket_name  = replace(var.data_bucket_arn, "/^arn:[^:]+:s3:::/", "")
 
-  # Images sent to the HTTPS API are stored under the first image prefix, where serialize_image may read them.
+  # Images sent to the HTTPS API are stored under the first image prefix, where serialize_image may read them;
+  # so are the probe's known images.
   api_upload_prefix = "${var.image_prefixes[0]}api/"
+  probe_prefix      = "${var.image_prefixes[0]}probes/"
+  probe_images      = { for name, route in var.probe_images : "${local.probe_prefix}${name}" => route }
+  probe_schedule    = var.probe_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.probe_interval_minutes} minutes)"
 
   # The workflow's three steps (the state machine invokes exactly these).
   functions = {
@@ -36,7 +40,11 @@ locals {
     filter_inferences = module.filter_inferences
   }
   # Every function of the module, for logs, alarms and outputs.
-  all_functions = merge(local.functions, { for api in module.inference_api : "inference_api" => api })
+  all_functions = merge(
+    local.functions,
+    { for api in module.inference_api : "inference_api" => api },
+    { for probe in module.inference_probe : "inference_probe" => probe },
+  )
 }
 
 ################################################################################
@@ -336,4 +344,91 @@ data "aws_iam_policy_document" "api_caller" {
       values   = ["true"]
     }
   }
+}
+
+################################################################################
+# Synthetic probe: known images through the whole workflow on a schedule, so breakage shows at zero traffic
+################################################################################
+
+module "inference_probe" {
+  source = "../lambda_function"
+  count  = var.probe_enabled ? 1 : 0
+
+  function_name = "${var.name_prefix}-inference-probe"
+  description   = "Runs the inference workflow on known probe images and reports a wrong route or a failure (ProbeFailures)."
+  zip_path      = "${var.lambda_artifacts_dir}/inference_probe.zip"
+  memory_size   = 256
+  # Each image waits for its answer in turn (at most 60 s each).
+  timeout = 60 * length(var.probe_images) + 30
+
+  environment = {
+    STATE_MACHINE_ARN      = aws_sfn_state_machine.this.arn
+    PROBE_BUCKET           = local.data_bucket_name
+    PROBE_IMAGES           = jsonencode(local.probe_images)
+    ANSWER_TIMEOUT_SECONDS = "60"
+  }
+  policy_json = data.aws_iam_policy_document.inference_probe.json
+
+  powertools_service_name      = "inference_probe"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "inference_probe" {
+  statement {
+    sid       = "RunTheWorkflowSynchronously"
+    effect    = "Allow"
+    actions   = ["states:StartSyncExecution"]
+    resources = [aws_sfn_state_machine.this.arn]
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "probe" {
+  count = var.probe_enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-inference-probe"
+  description         = "Every ${var.probe_interval_minutes} min: the known probe images through the inference workflow."
+  schedule_expression = local.probe_schedule
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "probe" {
+  count = var.probe_enabled ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.probe[0].name
+  target_id = "inference-probe"
+  arn       = module.inference_probe[0].function_arn
+
+  # A late probe is worth nothing: the next one is due.
+  retry_policy {
+    maximum_event_age_in_seconds = 60 * var.probe_interval_minutes
+    maximum_retry_attempts       = 0
+  }
+}
+
+resource "aws_lambda_permission" "probe_schedule" {
+  count = var.probe_enabled ? 1 : 0
+
+  statement_id  = "AllowProbeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.inference_probe[0].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.probe[0].arn
+}
+
+# Probe images Terraform uploads (optional): file name => local path. Without them, place the images yourself
+# (see README): until then the probe reports image_missing and its alarm says so.
+resource "aws_s3_object" "probe_images" {
+  for_each = var.probe_enabled ? var.probe_image_files : {}
+
+  bucket       = local.data_bucket_name
+  key          = "${local.probe_prefix}${each.key}"
+  source       = each.value
+  source_hash  = filemd5(each.value)
+  content_type = endswith(lower(each.key), ".png") ? "image/png" : "image/jpeg"
+
+  tags = var.tags
 }

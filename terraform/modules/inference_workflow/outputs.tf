@@ -130,3 +130,18 @@ output "log_groups" {
     { (aws_cloudwatch_log_group.state_machine.name) = aws_cloudwatch_log_group.state_machine.retention_in_days },
   )
 }
+
+output "probe_function_name" {
+  description = "The synthetic probe's function; invoke it to run the probe now. null when probe_enabled is false."
+  value       = one(module.inference_probe[*].function_name)
+}
+
+output "probe_images" {
+  description = "The probe's images, S3 key in the data bucket => the route each must get."
+  value       = var.probe_enabled ? local.probe_images : {}
+}
+
+output "probe_rule_name" {
+  description = "EventBridge rule that runs the probe every probe_interval_minutes, or null."
+  value       = one(aws_cloudwatch_event_rule.probe[*].name)
+}

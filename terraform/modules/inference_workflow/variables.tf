@@ -241,3 +241,40 @@ variable "api_timeout_seconds" {
     error_message = "api_timeout_seconds must be a whole number between 10 and 303 (an Express execution's 300 s plus the answer)."
   }
 }
+
+variable "probe_enabled" {
+  description = "Run the synthetic probe: the probe images through the workflow every probe_interval_minutes (EventBridge rule -> inference_probe), reporting ProbeChecks and ProbeFailures."
+  type        = bool
+  default     = true
+}
+
+variable "probe_interval_minutes" {
+  description = "How often the probe runs, in minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.probe_interval_minutes >= 1 && var.probe_interval_minutes <= 1440 && floor(var.probe_interval_minutes) == var.probe_interval_minutes
+    error_message = "probe_interval_minutes must be a whole number of minutes between 1 and 1440."
+  }
+}
+
+variable "probe_images" {
+  description = "The probe's known images, file name under <first image prefix>probes/ => the route it must get (one bicycle and one motorcycle the deployed model classifies confidently)."
+  type        = map(string)
+  default = {
+    "bicycle.png"    = "nearby"
+    "motorcycle.png" = "distant"
+  }
+
+  validation {
+    condition     = length(var.probe_images) >= 1 && alltrue([for name, route in var.probe_images : can(regex("^[A-Za-z0-9._-]+\\.(png|jpe?g)$", name)) && contains(["nearby", "distant"], route)])
+    error_message = "probe_images must map PNG/JPEG file names (letters, digits, . _ -) to nearby or distant."
+  }
+}
+
+variable "probe_image_files" {
+  description = "Probe images for Terraform to upload: file name (a key of probe_images) => local path. {} (default): the images are placed by other means (the demo places test images the model classified confidently)."
+  type        = map(string)
+  default     = {}
+}

@@ -76,6 +76,8 @@ output "alarm_names" {
       human_review_share   = aws_cloudwatch_metric_alarm.human_review_share.alarm_name
       monitor_drift        = aws_cloudwatch_metric_alarm.monitor_drift.alarm_name
     },
+    { for alarm in aws_cloudwatch_metric_alarm.probe_failed : "probe_failed" => alarm.alarm_name },
+    { for alarm in aws_cloudwatch_metric_alarm.probe_silent : "probe_silent" => alarm.alarm_name },
     { for name, alarm in aws_cloudwatch_metric_alarm.lambda_errors : "lambda_errors_${name}" => alarm.alarm_name },
   )
 }

@@ -192,3 +192,59 @@ run "refuses_a_subscription_that_is_not_an_address_or_https_url" {
 
   expect_failures = [var.alarm_subscriptions]
 }
+
+run "probe_alarms_fire_on_a_wrong_route_or_failure_and_on_silence" {
+  command = plan
+
+  variables {
+    probe_enabled          = true
+    probe_interval_minutes = 10
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.probe_failed[0].metric_name == "ProbeFailures" &&
+      aws_cloudwatch_metric_alarm.probe_failed[0].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.probe_failed[0].period == 600 &&
+      aws_cloudwatch_metric_alarm.probe_failed[0].dimensions.service == "inference_probe"
+    )
+    error_message = "probe-failed must alarm on one ProbeFailures in a probe interval."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.probe_silent[0].metric_name == "ProbeChecks" &&
+      aws_cloudwatch_metric_alarm.probe_silent[0].statistic == "SampleCount" &&
+      aws_cloudwatch_metric_alarm.probe_silent[0].treat_missing_data == "breaching" &&
+      aws_cloudwatch_metric_alarm.probe_silent[0].period == 1200
+    )
+    error_message = "probe-silent must alarm when no probe reported for two intervals (missing data breaches)."
+  }
+}
+
+run "no_probe_alarms_without_a_probe" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.probe_failed) == 0 && length(aws_cloudwatch_metric_alarm.probe_silent) == 0
+    error_message = "Without probe_enabled there is no probe to alarm on."
+  }
+}
+
+run "lambda_alarms_count_failures_not_refused_input" {
+  command = plan
+
+  variables {
+    input_rejecting_function_name = "cv-serialize-image"
+  }
+
+  assert {
+    condition = (
+      one([for q in aws_cloudwatch_metric_alarm.lambda_errors["cv-serialize-image"].metric_query : q.expression if q.id == "failures"]) == "FILL(errors, 0) - FILL(rejected, 0)" &&
+      one([for q in aws_cloudwatch_metric_alarm.lambda_errors["cv-serialize-image"].metric_query : q.metric[0].metric_name if q.id == "rejected"]) == "ImagesRejected" &&
+      one([for q in aws_cloudwatch_metric_alarm.lambda_errors["cv-filter-inferences"].metric_query : q.expression if q.id == "failures"]) == "FILL(errors, 0)" &&
+      aws_cloudwatch_metric_alarm.lambda_errors["cv-filter-inferences"].threshold == 1
+    )
+    error_message = "serialize_image's alarm must subtract its refusals (ImagesRejected) from Errors; the others alarm on every error (a failure)."
+  }
+}
