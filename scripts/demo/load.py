@@ -41,7 +41,7 @@ UNACCOUNTED = (
     "decisions_unexpected",
     "decisions_with_another_route",
 )  # summary keys that must be empty
-MAX_IN_FLIGHT = 64  # StartSyncExecution calls waiting for their answer at once
+MAX_IN_FLIGHT = 256  # StartSyncExecution calls waiting for their answer at once (so starts keep to their schedule)
 SYNC_READ_TIMEOUT_S = 330  # an Express execution runs for at most 300 s
 
 
