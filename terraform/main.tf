@@ -176,6 +176,10 @@ module "inference_workflow" {
   powertools_layer_version = local.powertools_layer_version
   log_retention_days       = var.log_retention_days
 
+  probe_enabled          = var.probe_enabled
+  probe_interval_minutes = var.probe_interval_minutes
+  probe_images           = var.probe_images
+
   tags = local.tags
 }
 
@@ -204,6 +208,12 @@ module "monitoring" {
   routes                       = distinct(values(var.label_routes))
   human_review_share_threshold = var.human_review_share_threshold
   auto_retrain_enabled         = var.auto_retrain_enabled
+  alarm_subscriptions          = var.alarm_subscriptions
+  probe_enabled                = var.probe_enabled
+  probe_interval_minutes       = var.probe_interval_minutes
+  # serialize_image raises on bad input (InvalidImage, ImageNotFound...): its alarm counts the other errors.
+  input_rejecting_function_name = module.inference_workflow.function_names["serialize_image"]
+  api_function_name             = module.inference_workflow.api_function_name
 
   lambda_artifacts_dir     = local.lambda_artifacts_dir
   powertools_layer_version = local.powertools_layer_version

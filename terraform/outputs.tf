@@ -14,13 +14,43 @@ output "endpoint_name" {
 }
 
 output "inference_state_machine_arn" {
-  description = "Start an inference with this state machine (input: {\"s3_bucket\": ..., \"s3_key\": ...})."
+  description = "Start an inference with this state machine (input: {\"s3_bucket\": ..., \"s3_key\": ...}); with the default EXPRESS type, StartSyncExecution answers the route."
   value       = module.inference_workflow.state_machine_arn
 }
 
 output "inference_state_machine_name" {
   description = "Name of the inference state machine."
   value       = module.inference_workflow.state_machine_name
+}
+
+output "inference_log_group_name" {
+  description = "Log group of the inference state machine's execution logs: the only record an Express execution leaves (filter on $.execution_arn)."
+  value       = module.inference_workflow.state_machine_log_group_name
+}
+
+output "inference_api_url" {
+  description = "HTTPS entry point for the courier app (Lambda function URL, AWS_IAM: sign requests with SigV4 for the service lambda): POST an image (image/png, image/jpeg) or {\"s3_bucket\", \"s3_key\"} as JSON; the answer is the route."
+  value       = module.inference_workflow.api_url
+}
+
+output "inference_api_caller_policy_json" {
+  description = "Identity policy to attach to the role of whatever calls inference_api_url."
+  value       = module.inference_workflow.api_caller_policy_json
+}
+
+output "decision_bus_name" {
+  description = "EventBridge bus every inference decision is published on; dispatch subscribes with a rule on it (see modules/inference_workflow/README.md)."
+  value       = module.inference_workflow.decision_bus_name
+}
+
+output "decision_event_source" {
+  description = "source of the decision events."
+  value       = module.inference_workflow.decision_event_source
+}
+
+output "decision_detail_type" {
+  description = "detail-type of the decision events."
+  value       = module.inference_workflow.decision_detail_type
 }
 
 output "human_review_queue_url" {
@@ -34,7 +64,7 @@ output "human_review_dlq_url" {
 }
 
 output "inference_function_names" {
-  description = "Inference function names, keyed serialize_image, classify_image, filter_inferences."
+  description = "Inference function names, keyed serialize_image, classify_image, filter_inferences, inference_api."
   value       = module.inference_workflow.function_names
 }
 
@@ -44,7 +74,7 @@ output "log_groups" {
 }
 
 output "confidence_threshold" {
-  description = "Confidence below which the inference workflow sends an image to human review."
+  description = "Terraform's override of the confidence threshold, or null: then each decision uses the deployed model's own (its confidence_threshold field says which applied)."
   value       = var.confidence_threshold
 }
 
@@ -86,6 +116,21 @@ output "baseline_s3_uri" {
 output "alarm_topic_arn" {
   description = "SNS topic of the on-call alarms."
   value       = module.monitoring.alarm_topic_arn
+}
+
+output "probe_function_name" {
+  description = "The synthetic probe's function: `aws lambda invoke --function-name <it> out.json` runs the probe now."
+  value       = module.inference_workflow.probe_function_name
+}
+
+output "probe_images" {
+  description = "Where the probe's images must be (S3 keys in the data bucket) => the route each must get."
+  value       = module.inference_workflow.probe_images
+}
+
+output "alarm_subscriptions" {
+  description = "Subscriptions to the alarm topic from alarm_subscriptions, \"<protocol>:<endpoint>\" => {arn, topic_arn, protocol, endpoint}."
+  value       = module.monitoring.alarm_subscriptions
 }
 
 output "dashboard_name" {

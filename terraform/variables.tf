@@ -173,13 +173,13 @@ variable "label_routes" {
 }
 
 variable "confidence_threshold" {
-  description = "Minimum top-class confidence for an automatic route; below it the image goes to human review. 0.91 is the threshold train.py chose on validation data for the default model (lowest with >= 99 % precision; model_config.json records it per model)."
+  description = "Override of the minimum top-class confidence for an automatic route; below it the image goes to human review. null (default): the threshold the deployed model chose on validation data in training (model_config.json; the model reports it with every answer), so each model version is routed by its own."
   type        = number
-  default     = 0.91
+  default     = null
 
   validation {
-    condition     = var.confidence_threshold > 0 && var.confidence_threshold < 1
-    error_message = "confidence_threshold must be strictly between 0 and 1."
+    condition     = var.confidence_threshold == null || try(var.confidence_threshold > 0 && var.confidence_threshold < 1, false)
+    error_message = "confidence_threshold must be strictly between 0 and 1, or null for the model's own threshold."
   }
 }
 
@@ -376,6 +376,64 @@ variable "auto_retrain_enabled" {
   description = "Start the training pipeline when a monitoring run reports drift (at most one run at a time)."
   type        = bool
   default     = true
+}
+
+variable "probe_enabled" {
+  description = "Run the synthetic probe: the probe images through the inference workflow every probe_interval_minutes, alarming on a wrong route, a failure or silence (so breakage shows at zero traffic)."
+  type        = bool
+  default     = true
+}
+
+variable "probe_interval_minutes" {
+  description = "How often the synthetic probe runs, in minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.probe_interval_minutes >= 1 && var.probe_interval_minutes <= 1440 && floor(var.probe_interval_minutes) == var.probe_interval_minutes
+    error_message = "probe_interval_minutes must be a whole number of minutes between 1 and 1440."
+  }
+}
+
+variable "probe_images" {
+  description = "The probe's known images, file name under <first inference image prefix>probes/ => the route it must get. Place one bicycle and one motorcycle photo the deployed model classifies confidently there (the demo does, from the test images)."
+  type        = map(string)
+  default = {
+    "bicycle.png"    = "nearby"
+    "motorcycle.png" = "distant"
+  }
+
+  validation {
+    condition     = length(var.probe_images) >= 1 && alltrue([for name, route in var.probe_images : can(regex("^[A-Za-z0-9._-]+\\.(png|jpe?g)$", name)) && contains(["nearby", "distant"], route)])
+    error_message = "probe_images must map PNG/JPEG file names (letters, digits, . _ -) to nearby or distant."
+  }
+}
+
+variable "alarm_subscriptions" {
+  description = "Who the on-call alarms reach: subscriptions to the alarm topic, each {protocol = \"email\" or \"https\", endpoint = an e-mail address or an https:// URL (a paging tool's SNS endpoint)}. E-mail subscribers confirm from the message SNS sends; an HTTPS endpoint must confirm SNS's subscription request."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.alarm_subscriptions : contains(["email", "https"], s.protocol)])
+    error_message = "alarm_subscriptions protocols must be \"email\" or \"https\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for s in var.alarm_subscriptions :
+      s.protocol == "email" ? can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", s.endpoint)) : can(regex("^https://[^/\\s]+(/\\S*)?$", s.endpoint))
+    ])
+    error_message = "Each alarm_subscriptions endpoint must be an e-mail address (protocol email) or an https:// URL (protocol https)."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.alarm_subscriptions : "${s.protocol}:${s.endpoint}"])) == length(var.alarm_subscriptions)
+    error_message = "alarm_subscriptions lists the same subscription twice."
+  }
 }
 
 variable "human_review_share_threshold" {

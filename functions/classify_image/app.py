@@ -1,7 +1,11 @@
 """classify_image: the second inference step, image -> one probability per class from the SageMaker endpoint.
 
 In: serialize_image's output (`shared.contracts.SerializedImage`).
-Out: the same without `image_data`, plus `labels` (from CLASS_LABELS) and `inferences` (in the same order).
+Out: the same without `image_data`, plus `labels` (from CLASS_LABELS) and `inferences` (in the same order), and
+what the model says about itself: `model_version` (the training job that made it) and
+`model_confidence_threshold` (the threshold it chose in training), from the endpoint's JSON object
+(`shared.contracts.ModelAnswer`). A model deployed before models reported them answers a bare probability list:
+then `model_version` is "unknown" and there is no `model_confidence_threshold`.
 
 Env: ENDPOINT_NAME (required), CLASS_LABELS (required, comma-separated in the model's output order, e.g.
 "bicycle,motorcycle"), MODEL_CONTENT_TYPE (default "application/x-image"). Endpoint throttling and server-side
@@ -27,7 +31,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from shared.contracts import Classification, SerializedImage, parse_event
+from pydantic import ValidationError
+from shared.contracts import (
+    UNKNOWN_MODEL_VERSION,
+    Classification,
+    ModelAnswer,
+    SerializedImage,
+    describe_validation_error,
+    parse_event,
+)
 from shared.errors import (
     ConfigurationError,
     EndpointThrottled,
@@ -51,6 +63,15 @@ _MAX_QUOTED_CHARS = 300
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """What one answer of the endpoint says: probabilities in CLASS_LABELS order, and the model's own facts."""
+
+    probabilities: list[float]
+    model_version: str
+    confidence_threshold: float | None
 
 
 @dataclass(frozen=True)
@@ -142,24 +163,48 @@ def endpoint_error(exc: ClientError, endpoint_name: str) -> WorkflowError:
     return ModelError(detail)
 
 
-def parse_probabilities(payload: bytes, labels: Sequence[str]) -> list[float]:
-    """One probability per label, in label order, summing to 1.
+def parse_model_answer(payload: bytes, labels: Sequence[str]) -> ModelOutput:
+    """The endpoint's answer for one image.
 
-    Accepted: a JSON list (`[0.93, 0.07]`, what SageMaker's built-in image classifier returns), a batch of one
-    (`[[0.93, 0.07]]`), or an object `{"probabilities": [...]}`.
+    Accepted: the serving handler's object `{"probabilities", "labels", "confidence_threshold", "model_version"}`
+    (a batch of one inside it too); and, from models deployed before it reported those, a JSON list
+    (`[0.93, 0.07]`, also what SageMaker's built-in image classifier returns) or a batch of one (`[[0.93, 0.07]]`).
+    The object's `labels` must be CLASS_LABELS' labels; its probabilities are reordered to CLASS_LABELS' order.
     """
     try:
         decoded = json.loads(payload)
     except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
         raise InvalidModelResponse(f"endpoint answered with non-JSON: {_quote(repr(payload[:100]))}") from None
-    if isinstance(decoded, dict):
-        if "probabilities" not in decoded:
-            raise InvalidModelResponse(
-                f"endpoint answered a JSON object without 'probabilities' (keys: {sorted(decoded)[:10]})"
-            )
-        decoded = decoded["probabilities"]
+    if not isinstance(decoded, dict):
+        return ModelOutput(parse_probabilities(decoded, labels), UNKNOWN_MODEL_VERSION, None)
+    if "probabilities" not in decoded:
+        raise InvalidModelResponse(
+            f"endpoint answered a JSON object without 'probabilities' (keys: {sorted(decoded)[:10]})"
+        )
+    try:
+        answer = ModelAnswer.model_validate(decoded)
+    except ValidationError as exc:
+        raise InvalidModelResponse(f"endpoint answered an unusable object: {describe_validation_error(exc)}") from None
+    model_labels = list(answer.labels or labels)
+    if sorted(model_labels) != sorted(labels):
+        raise InvalidModelResponse(
+            f"the model's labels {model_labels} are not CLASS_LABELS {list(labels)}: the endpoint serves a model of "
+            "other classes, or CLASS_LABELS is out of date"
+        )
+    by_label = dict(zip(model_labels, parse_probabilities(answer.probabilities, model_labels), strict=True))
+    return ModelOutput(
+        probabilities=[by_label[label] for label in labels],
+        model_version=answer.model_version or UNKNOWN_MODEL_VERSION,
+        confidence_threshold=answer.confidence_threshold,
+    )
+
+
+def parse_probabilities(decoded: Any, labels: Sequence[str]) -> list[float]:
+    """One probability per label, in label order, summing to 1: a list, or a batch of one list."""
     if isinstance(decoded, list) and len(decoded) == 1 and isinstance(decoded[0], list):
         decoded = decoded[0]
+    if isinstance(decoded, list) and decoded and all(isinstance(row, list) for row in decoded):
+        raise InvalidModelResponse(f"endpoint answered {len(decoded)} rows of probabilities for one image")
     if not isinstance(decoded, list):
         raise InvalidModelResponse(f"expected a JSON list of probabilities, got {type(decoded).__name__}")
     if len(decoded) != len(labels):
@@ -180,15 +225,18 @@ def parse_probabilities(payload: bytes, labels: Sequence[str]) -> list[float]:
     return probabilities
 
 
-def to_result(image: SerializedImage, labels: Sequence[str], probabilities: list[float]) -> dict[str, Any]:
+def to_result(image: SerializedImage, labels: Sequence[str], output: ModelOutput) -> dict[str, Any]:
     """The input minus image_data (the image has done its job; carrying it on would only risk the limit)."""
     return Classification(
         s3_bucket=image.s3_bucket,
         s3_key=image.s3_key,
         execution_name=image.execution_name,
+        probe=image.probe,
         content_type=image.content_type,
         labels=list(labels),
-        inferences=probabilities,
+        inferences=output.probabilities,
+        model_version=output.model_version,
+        model_confidence_threshold=output.confidence_threshold,
     ).model_dump(exclude_none=True)
 
 
@@ -201,7 +249,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         image = parse_event(event, SerializedImage)
         payload, latency_ms = invoke_endpoint(sagemaker_runtime(), config, image.image_bytes())
         metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
-        probabilities = parse_probabilities(payload, config.labels)
+        output = parse_model_answer(payload, config.labels)
     except WorkflowError as exc:
         metrics.add_metric(name="ClassificationErrors", unit=MetricUnit.Count, value=1)
         logger.warning("classification failed", extra={"error_type": type(exc).__name__, "reason": str(exc)})
@@ -215,10 +263,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "s3_key": image.s3_key,
             "endpoint_name": config.endpoint_name,
             "latency_ms": round(latency_ms, 1),
-            "inferences": dict(zip(config.labels, probabilities, strict=True)),
+            "inferences": dict(zip(config.labels, output.probabilities, strict=True)),
+            "model_version": output.model_version,
+            "model_confidence_threshold": output.confidence_threshold,
         },
     )
-    return to_result(image, config.labels, probabilities)
+    return to_result(image, config.labels, output)
 
 
 def _quote(text: str) -> str:

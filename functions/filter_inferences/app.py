@@ -1,12 +1,17 @@
-"""filter_inferences: the last inference step, probabilities -> the courier's route, or human review.
+"""filter_inferences: the last inference step, probabilities -> the courier's route, or a person's decision.
 
 In: classify_image's output (`shared.contracts.Classification`).
-Out: the same plus `predicted_label`, `confidence` (the top probability) and `route`.
+Out: the same plus `predicted_label` (the top label), `confidence` (its probability), `route`, the
+`confidence_threshold` applied and its `threshold_source`; `route` is the label's route (LABEL_ROUTES) when the
+top probability reaches the threshold, else `human_review` with a `review_reason` (BelowConfidenceThreshold, or
+TopLabelsTied when two labels share the top). Unsure is a decision, not an error: the state machine's Choice
+sends `human_review` to the review queue, and the function's Lambda Errors count failures only.
 
-Env: CONFIDENCE_THRESHOLD (default 0.80; a float strictly between 0 and 1; a top probability exactly equal
-to it passes), LABEL_ROUTES (default {"bicycle": "nearby", "motorcycle": "distant"}; JSON, label -> route).
-Below the threshold, or with two labels tied for the top, it raises ThresholdConfidenceNotMet and the state
-machine sends the image to human review. A predicted label without a route raises ConfigurationError.
+Env: CONFIDENCE_THRESHOLD (optional: Terraform's override, a float strictly between 0 and 1; a top probability
+exactly equal to it passes). Without it the model's own threshold applies (`model_confidence_threshold`, chosen in
+training); with neither the function raises ThresholdNotConfigured, never a silent default. LABEL_ROUTES (default
+{"bicycle": "nearby", "motorcycle": "distant"}; JSON, label -> route; no label may be routed to human_review).
+A predicted label without a route raises ConfigurationError.
 """
 
 from __future__ import annotations
@@ -20,10 +25,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from shared.contracts import Classification, RoutedPrediction, parse_event
-from shared.errors import ConfigurationError, ThresholdConfidenceNotMet
+from shared.contracts import HUMAN_REVIEW_ROUTE, Classification, RoutedPrediction, parse_event
+from shared.errors import ConfigurationError, ThresholdNotConfigured
 
-DEFAULT_CONFIDENCE_THRESHOLD = 0.80
 DEFAULT_LABEL_ROUTES: Mapping[str, str] = {"bicycle": "nearby", "motorcycle": "distant"}
 
 logger = Logger()
@@ -31,11 +35,11 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-def load_threshold(environ: Mapping[str, str]) -> float:
-    """CONFIDENCE_THRESHOLD as a float strictly between 0 and 1 (0 or 1 would make the filter meaningless)."""
+def load_threshold_override(environ: Mapping[str, str]) -> float | None:
+    """CONFIDENCE_THRESHOLD, when Terraform sets it: a float strictly between 0 and 1."""
     raw = environ.get("CONFIDENCE_THRESHOLD", "").strip()
     if not raw:
-        return DEFAULT_CONFIDENCE_THRESHOLD
+        return None
     try:
         threshold = float(raw)
     except ValueError:
@@ -45,8 +49,20 @@ def load_threshold(environ: Mapping[str, str]) -> float:
     return threshold
 
 
+def resolve_threshold(override: float | None, classification: Classification) -> tuple[float, str]:
+    """(threshold, source): Terraform's override when set, else the threshold the model chose in training."""
+    if override is not None:
+        return override, "terraform"
+    if classification.model_confidence_threshold is not None:
+        return classification.model_confidence_threshold, "model"
+    raise ThresholdNotConfigured(
+        f"no confidence threshold: CONFIDENCE_THRESHOLD is not set and model {classification.model_version!r} "
+        "reported none; set Terraform's confidence_threshold, or deploy a model whose answer carries its own"
+    )
+
+
 def load_label_routes(environ: Mapping[str, str]) -> dict[str, str]:
-    """LABEL_ROUTES as a JSON object of non-empty label -> non-empty route names."""
+    """LABEL_ROUTES as a JSON object of non-empty label -> non-empty route names (never human_review)."""
     raw = environ.get("LABEL_ROUTES", "").strip()
     if not raw:
         return dict(DEFAULT_LABEL_ROUTES)
@@ -59,11 +75,17 @@ def load_label_routes(environ: Mapping[str, str]) -> dict[str, str]:
     for label, route in routes.items():
         if not label or not isinstance(route, str) or not route:
             raise ConfigurationError(f"LABEL_ROUTES maps {label!r} to {route!r}; routes must be non-empty strings")
+        if route == HUMAN_REVIEW_ROUTE:
+            raise ConfigurationError(
+                f"LABEL_ROUTES routes {label!r} to {HUMAN_REVIEW_ROUTE!r}, the route of unsure predictions"
+            )
     return routes
 
 
-def route_prediction(classification: Classification, threshold: float, routes: Mapping[str, str]) -> RoutedPrediction:
-    """Pick the top label and its route; refuse when the model is not sure enough to skip a person."""
+def route_prediction(
+    classification: Classification, threshold: float, source: str, routes: Mapping[str, str]
+) -> RoutedPrediction:
+    """Pick the top label and its route, or human review when the model is not sure enough to skip a person."""
     ranked = sorted(zip(classification.inferences, classification.labels, strict=True), reverse=True)
     confidence, label = ranked[0]
     if label not in routes:
@@ -71,20 +93,19 @@ def route_prediction(classification: Classification, threshold: float, routes: M
         raise ConfigurationError(
             f"LABEL_ROUTES has no route for predicted label {label!r} (routes exist for {sorted(routes)})"
         )
+    reason = None
     if confidence < threshold:
-        raise ThresholdConfidenceNotMet(
-            f"top label {label!r} has confidence {confidence!r}, below CONFIDENCE_THRESHOLD {threshold!r}"
-        )
-    if len(ranked) > 1 and ranked[1][0] == confidence:
-        raise ThresholdConfidenceNotMet(
-            f"labels {ranked[1][1]!r} and {label!r} tie at confidence {confidence!r} "
-            f"(CONFIDENCE_THRESHOLD {threshold!r}); a person must decide"
-        )
+        reason = "BelowConfidenceThreshold"
+    elif len(ranked) > 1 and ranked[1][0] == confidence:
+        reason = "TopLabelsTied"
     return RoutedPrediction(
         **classification.model_dump(),
         predicted_label=label,
         confidence=confidence,
-        route=routes[label],
+        route=HUMAN_REVIEW_ROUTE if reason else routes[label],
+        confidence_threshold=threshold,
+        threshold_source=source,
+        review_reason=reason,
     )
 
 
@@ -92,28 +113,32 @@ def route_prediction(classification: Classification, threshold: float, routes: M
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    threshold = load_threshold(os.environ)
+    override = load_threshold_override(os.environ)
     routes = load_label_routes(os.environ)
     classification = parse_event(event, Classification)
-    try:
-        prediction = route_prediction(classification, threshold, routes)
-    except ThresholdConfidenceNotMet as exc:
-        metrics.add_metric(name="LowConfidencePredictions", unit=MetricUnit.Count, value=1)
-        logger.info("sent to human review", extra={"s3_key": classification.s3_key, "reason": str(exc)})
-        raise
+    threshold, source = resolve_threshold(override, classification)
+    prediction = route_prediction(classification, threshold, source, routes)
 
-    metrics.add_metric(name="ConfidentPredictions", unit=MetricUnit.Count, value=1)
+    unsure = prediction.route == HUMAN_REVIEW_ROUTE
+    if unsure:
+        metrics.add_metric(name="LowConfidencePredictions", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="ConfidentPredictions", unit=MetricUnit.Count, value=1)
     with single_metric(name="Routes", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as route_metric:
         route_metric.add_dimension(name="route", value=prediction.route)
         if metrics.service:
             route_metric.add_dimension(name="service", value=str(metrics.service))
     logger.info(
-        "prediction routed",
+        "sent to human review" if unsure else "prediction routed",
         extra={
             "s3_key": prediction.s3_key,
             "predicted_label": prediction.predicted_label,
             "confidence": prediction.confidence,
             "route": prediction.route,
+            "review_reason": prediction.review_reason,
+            "confidence_threshold": threshold,
+            "threshold_source": source,
+            "model_version": prediction.model_version,
         },
     )
     return prediction.model_dump(exclude_none=True)

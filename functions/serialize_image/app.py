@@ -86,6 +86,7 @@ def to_result(location: ImageLocation, image: PreparedImage) -> dict[str, Any]:
         s3_bucket=location.s3_bucket,
         s3_key=location.s3_key,
         execution_name=location.execution_name,
+        probe=location.probe,
         image_data=base64.b64encode(image.data).decode("ascii"),
         content_type=image.content_type,
     ).model_dump(exclude_none=True)

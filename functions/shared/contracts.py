@@ -1,12 +1,13 @@
 """The event and result shapes of the inference workflow, each defined once.
 
 serialize_image: `ImageLocation` (or an EventBridge S3 "Object Created" event) -> `SerializedImage`
-classify_image:  `SerializedImage` -> `Classification`
-filter_inferences: `Classification` -> `RoutedPrediction`
+classify_image:  `SerializedImage` -> `Classification` (reading the endpoint's `ModelAnswer`)
+filter_inferences: `Classification` -> `RoutedPrediction` (route `nearby`, `distant`, ... or `human_review`)
 
 Handlers, tests and the sample events in `functions/<name>/events/` all go through these models, so a
 field renamed here is renamed everywhere. Every model ignores unknown keys (Step Functions passes the whole
-state) and carries the optional `execution_name` along so each step logs the execution as its correlation id.
+state) and carries the optional `execution_name` along so each step logs the execution as its correlation id,
+and `probe` (false unless the synthetic probe sent the image) so that the published decision says so.
 """
 
 from __future__ import annotations
@@ -36,6 +37,16 @@ ExecutionName = Annotated[str, Field(min_length=1, max_length=256)]
 ContentType = Literal["image/png", "image/jpeg"]
 Label = Annotated[str, Field(min_length=1, max_length=128)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Threshold = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)]
+"""A confidence threshold: strictly between 0 and 1 (0 or 1 would make the filter meaningless)."""
+ModelVersion = Annotated[str, Field(min_length=1, max_length=256)]
+RouteName = Annotated[str, Field(min_length=1, max_length=128)]
+
+HUMAN_REVIEW_ROUTE = "human_review"
+"""The route of a prediction a person must decide; no label may be routed there by LABEL_ROUTES."""
+UNKNOWN_MODEL_VERSION = "unknown"
+"""model_version of a model that does not say which training job made it (a bare probability list)."""
+ReviewReason = Literal["BelowConfidenceThreshold", "TopLabelsTied"]
 
 _MAX_REPORTED_PROBLEMS = 5
 
@@ -53,6 +64,8 @@ class ImageLocation(_Contract):
     s3_bucket: BucketName
     s3_key: ObjectKey
     execution_name: ExecutionName | None = None
+    probe: bool = False
+    """True for the synthetic probe's images: their decisions are published marked, for dispatch to ignore."""
 
     @field_validator("s3_key")
     @classmethod
@@ -115,12 +128,34 @@ class SerializedImage(ImageLocation):
         return base64.b64decode(self.image_data, validate=True)
 
 
+class ModelAnswer(BaseModel):
+    """The endpoint's JSON object (training/sourcedir/inference.py): probabilities, their labels, the model's own
+    confidence threshold and the training job that made it. One image: `probabilities` is a list; a batch: a list
+    of lists in request order. The probabilities themselves are checked by classify_image (numbers, [0, 1], sum
+    to 1), which names the offending value.
+    """
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    probabilities: list[Any]
+    labels: Annotated[list[Label], Field(min_length=1, max_length=1000)] | None = None
+    confidence_threshold: Threshold | None = None
+    model_version: ModelVersion | None = None
+
+
 class Classification(ImageLocation):
-    """classify_image's result and filter_inferences' input: one probability per label, in label order."""
+    """classify_image's result and filter_inferences' input: one probability per label, in label order.
+
+    `model_version` names the training job of the model that answered ("unknown" for a model deployed before
+    models reported it), `model_confidence_threshold` the threshold that model chose in training (None when it
+    reported none).
+    """
 
     content_type: ContentType
     labels: Annotated[list[Label], Field(min_length=1, max_length=1000)]
     inferences: Annotated[list[Probability], Field(min_length=1, max_length=1000)]
+    model_version: ModelVersion = UNKNOWN_MODEL_VERSION
+    model_confidence_threshold: Threshold | None = None
 
     @model_validator(mode="after")
     def _one_probability_per_label(self) -> Classification:
@@ -135,11 +170,46 @@ class Classification(ImageLocation):
 
 
 class RoutedPrediction(Classification):
-    """filter_inferences' result: the confident top label and where its orders go."""
+    """filter_inferences' result: the top label, its confidence, and the route: the label's route when the model
+    is sure enough, `human_review` (with the reason) when a person must decide. `confidence_threshold` is the one
+    applied, `threshold_source` where it came from (Terraform's override, or the model's own).
+    """
 
     predicted_label: Label
     confidence: Probability
-    route: Annotated[str, Field(min_length=1, max_length=128)]
+    route: RouteName
+    confidence_threshold: Threshold
+    threshold_source: Literal["terraform", "model"]
+    review_reason: ReviewReason | None = None
+
+
+class ImageRef(_Contract):
+    s3_bucket: BucketName
+    s3_key: ObjectKey
+
+
+class InferenceAnswer(BaseModel):
+    """What inference_api answers a caller (HTTP 200): the decision the workflow made and published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    route: RouteName
+    predicted_label: Label
+    confidence: Probability
+    confidence_threshold: Threshold
+    model_version: ModelVersion
+    review_reason: ReviewReason | None = None
+    image: ImageRef
+    execution_arn: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
+class ApiError(BaseModel):
+    """What inference_api answers with a 4xx/5xx: the named reason and a sentence about it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error: Annotated[str, Field(min_length=1, max_length=128)]
+    message: Annotated[str, Field(max_length=2048)]
 
 
 def parse_event(event: Any, model: type[ModelT]) -> ModelT:

@@ -47,5 +47,5 @@ class ConfigurationError(WorkflowError):
     """An environment variable is missing or invalid: a deployment problem, not a data problem."""
 
 
-class ThresholdConfidenceNotMet(WorkflowError):
-    """The top probability is below the confidence threshold; a person reviews the image."""
+class ThresholdNotConfigured(ConfigurationError):
+    """Neither CONFIDENCE_THRESHOLD is set nor did the model report its own threshold: nothing to route by."""

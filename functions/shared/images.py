@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from PIL import ExifTags, Image, ImageFile
 
 from shared.errors import ImageTooLarge, InvalidImage
+from shared.image_types import JPEG, PNG, sniff_content_type
 
 DEFAULT_MAX_IMAGE_BYTES = 25 * 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
@@ -32,18 +33,7 @@ MAX_SIDE = 1024
 JPEG_QUALITIES = (85, 75, 65, 55, 45)
 MIN_SIDE = 32
 
-PNG = "image/png"
-JPEG = "image/jpeg"
-_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", PNG), (b"\xff\xd8\xff", JPEG))
 _PILLOW_FORMATS = {PNG: "PNG", JPEG: "JPEG"}
-_OTHER_SIGNATURES = (
-    (b"GIF8", "GIF"),
-    (b"RIFF", "RIFF (WebP?)"),
-    (b"BM", "BMP"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"%PDF", "PDF"),
-)
 _PASS_THROUGH_MODES = frozenset({"RGB", "L"})
 """Modes every decoder reads alike; anything else (16-bit, CMYK, alpha, palette) is normalised to RGB."""
 
@@ -72,19 +62,6 @@ class PreparedImage:
     source_width: int
     source_height: int
     reencoded: bool
-
-
-def sniff_content_type(data: bytes) -> str:
-    """PNG or JPEG by magic bytes; the S3 key's extension and Content-Type header are not trusted."""
-    for signature, content_type in _SIGNATURES:
-        if data.startswith(signature):
-            return content_type
-    for signature, name in _OTHER_SIGNATURES:
-        if data.startswith(signature):
-            raise InvalidImage(f"content is {name}, only PNG and JPEG are accepted")
-    if not data:
-        raise InvalidImage("object is empty (0 bytes)")
-    raise InvalidImage(f"content is not PNG or JPEG (first bytes {data[:8]!r})")
 
 
 def prepare_image(

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ DATASET_PREFIX = "datasets/cifar-bikes"
 ETL_NEEDS = ("module.storage.",)
 ETL_DOES_NOT_NEED = "aws_s3_bucket_lifecycle_configuration"
 PIPELINE_NEEDS = ("module.training_pipeline.", "module.write_baseline.", "module.endpoint.")
+API_IMAGES = 10  # test images the demo also sends through the HTTPS API
+ROUTE_OF = {"bicycle": "nearby", "motorcycle": "distant"}  # label -> route, as Terraform's label_routes
 
 
 class DemoError(Exception):
@@ -140,6 +143,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", "4566")))
     parser.add_argument("--accuracy-threshold", type=float, help="the pipeline's gate (default: Terraform's)")
     parser.add_argument(
+        "--confidence-threshold",
+        type=float,
+        help="Terraform's confidence_threshold override (default: none, each model's own threshold applies)",
+    )
+    parser.add_argument(
         "--destroy",
         action="store_true",
         help="terraform destroy at the end and report what is left (the end-to-end test does)",
@@ -150,8 +158,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "scripts")]
-    from demo.load import Image, LoadResult, run_load
-    from demo.report import write_report
+    from demo.api_client import exercise
+    from demo.decisions import DECIDED_ROUTES, DecisionConsumer
+    from demo.execution_logs import ExecutionLogMissing, execution_log, execution_status, states_entered
+    from demo.load import UNACCOUNTED, Image, LoadResult, run_load, take_queue_messages
+    from demo.report import path_taken, write_report
     from demo.terraform import Terraform, planned_changes, planned_value
     from local_aws.server import start
 
@@ -160,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     from training.launch import launch
 
     out = args.out.resolve()
-    stages = Stages(total=14 if args.destroy else 13)
+    stages = Stages(total=16 if args.destroy else 15)
     report: dict[str, Any] = {}
     source = dataset_source()
     aws = None
     running_apply = None
+    decisions = None
     began = time.monotonic()
     try:
         stages.run(
@@ -181,13 +193,12 @@ def main(argv: list[str] | None = None) -> int:
                 "aws_endpoint_url": aws.endpoint_url,
                 "region": aws.region,
                 "force_destroy_buckets": True,
-                # STANDARD keeps execution histories, which the report draws; production keeps EXPRESS.
-                "inference_workflow_type": "STANDARD",
                 # A local endpoint is in service within seconds; AWS's take minutes (the default polls every 30 s).
                 "endpoint_poll_seconds": 2,
                 "endpoint_exists": False,
             }
-            | ({"accuracy_threshold": args.accuracy_threshold} if args.accuracy_threshold else {}),
+            | ({"accuracy_threshold": args.accuracy_threshold} if args.accuracy_threshold else {})
+            | ({"confidence_threshold": args.confidence_threshold} if args.confidence_threshold else {}),
             aws.environment(),
         )
 
@@ -252,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         pipeline_arn = result.execution_arn
         outputs = phase_one()
         running_apply = None
+        # A dispatch system's view: a rule on the decision bus delivering to a queue the demo counts.
+        decisions = DecisionConsumer.subscribe(
+            aws.client,
+            outputs["decision_bus_name"],
+            outputs["decision_event_source"],
+            outputs["decision_detail_type"],
+            "demo-decisions",
+        )
 
         def apply_phase_two() -> dict:
             terraform.apply("apply-phase-2", endpoint_exists=True)
@@ -275,17 +294,20 @@ def main(argv: list[str] | None = None) -> int:
                 images,
                 over_seconds=over_seconds,
                 progress=lambda line: print(f"    {line}", flush=True),
+                decisions=decisions,
             )
             summary = load.summary()
             print(
                 f"    {summary['executions']} executions started over {summary['submit_seconds']:.1f} s, at most "
                 f"{summary['peak_running']} running at once, all ended after {summary['wall_seconds']:.1f} s; "
                 f"latency p50 {summary['p50_seconds']:.2f} s, p95 {summary['p95_seconds']:.2f} s; "
-                f"routes {summary['routes']}",
+                f"routes {summary['routes']}; {summary['decisions_published']} decisions published "
+                f"{summary['decisions_by_route']}",
                 flush=True,
             )
-            if load.lost or load.duplicated:
-                raise DemoError(f"images lost {load.lost[:5]} or duplicated {load.duplicated[:5]}")
+            if not load.complete():
+                unaccounted = {k: v for k, v in summary.items() if k in UNACCOUNTED and v}
+                raise DemoError(f"images or decisions not accounted for exactly once: {unaccounted}")
             return load
 
         load_began = time.time()  # where the model_monitor engine's window over the captured traffic starts
@@ -295,14 +317,80 @@ def main(argv: list[str] | None = None) -> int:
             note=" (started over 10 s)",
         )
         items = load.items
-        failed = [i for i in items if str(i["route"]).startswith("failed")]
+        failed = [i for i in items if i["route"] not in DECIDED_ROUTES]
         if failed:
             raise DemoError(f"{len(failed)} inference executions failed, e.g. {failed[0]}")
+        # The courier app's way in: images through the HTTPS API (function URL, SigV4-signed), and the requests
+        # it must refuse (unsigned, malformed, oversize).
+        api_images = [test_images[i] for i in range(0, len(test_images), max(1, len(test_images) // API_IMAGES))]
+
+        def api_stage() -> dict:
+            result = exercise(outputs["inference_api_url"], [(i.data, i.true_label) for i in api_images], aws.region)
+            keys = {a["image"]["s3_key"] for a in result["answers"] if a["status"] == 200}
+            events = decisions.take(keys, expected=len(keys))
+            result["decisions_published"] = len(events)
+            take_queue_messages(aws.client("sqs"), outputs["human_review_queue_url"], keys)  # as a reviewer would
+            print(
+                f"    {result['answered']}/{result['requests']} answered {result['routes']}, p50 "
+                f"{result['p50_seconds']} s; refused: "
+                + ", ".join(f"{name} {r['status']}" for name, r in result["refused"].items()),
+                flush=True,
+            )
+            expected = {"unsigned": 403, "malformed": 400, "oversize": 413}
+            wrong = {n: r["status"] for n, r in result["refused"].items() if r["status"] != expected[n]}
+            if result["answered"] != result["requests"] or wrong or len(events) != len(keys):
+                raise DemoError(
+                    f"the HTTPS API misbehaved: {result['answered']}/{result['requests']} answered, "
+                    f"refusals {wrong or 'as expected'}, {len(events)} decisions for {len(keys)} answers"
+                )
+            return result
+
+        api_result = stages.run(f"HTTPS API: {len(api_images)} images, signed (SigV4)", api_stage)
+
+        def probe_stage() -> dict:
+            # The probe's known images: for each probe key, the test image the model routed there most surely.
+            by_key = {image.key: image for image in test_images}
+            placed = {}
+            for key, route in outputs["probe_images"].items():
+                right = [i for i in items if i["route"] == route and ROUTE_OF[i["true_label"]] == route]
+                if not right:
+                    raise DemoError(f"no test image was routed {route} correctly: nothing to probe with")
+                best = max(right, key=lambda i: i["confidence"])
+                aws.client("s3").put_object(Bucket=bucket, Key=key, Body=by_key[best["s3_key"]].data)
+                placed[key] = {"from": best["s3_key"], "confidence": best["confidence"], "route": route}
+            response = aws.client("lambda").invoke(FunctionName=outputs["probe_function_name"], Payload=b"{}")
+            answer = json.loads(response["Payload"].read())
+            if response.get("FunctionError"):
+                raise DemoError(f"the probe function failed: {answer}")
+            keys = {check["s3_key"] for check in answer["checks"]}
+            decisions.take(keys, expected=len(keys))  # probe decisions are marked probe: true; not the load's
+            take_queue_messages(aws.client("sqs"), outputs["human_review_queue_url"], keys)
+            print(f"    probe: {len(answer['checks'])} known images, {answer['failures']} failures", flush=True)
+            if answer["failures"]:
+                raise DemoError(f"the synthetic probe failed: {answer['checks']}")
+            return {"images": placed, "checks": answer["checks"], "failures": answer["failures"]}
+
+        probe_result = stages.run("synthetic probe: place the known images, run it now", probe_stage)
         # Phase 2 adds the monitoring schedule and autoscaling, which inference does not need. It runs after the
         # load test rather than beside it: Terraform's CPU would otherwise be in the latency figures.
         outputs = outputs | stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
-        threshold = float(outputs.get("confidence_threshold", 0.0))
-        report["inference"] = {"threshold": threshold, "items": items, "load": load.summary()}
+        # The threshold each decision applied: Terraform's override when set, else the deployed model's own.
+        applied = Counter(i["confidence_threshold"] for i in items if i.get("confidence_threshold") is not None)
+        if not applied:
+            raise DemoError("no inference decision reported the confidence threshold it applied")
+        threshold = applied.most_common(1)[0][0]
+        report["inference"] = {
+            "threshold": threshold,
+            "threshold_source": "terraform" if outputs.get("confidence_threshold") is not None else "model",
+            "model_versions": sorted({i["model_version"] for i in items if i.get("model_version")}),
+            "items": items,
+            "load": load.summary(),
+            # Every image the model classified has its decision on the bus, once (run_load checked each key).
+            "decisions_published": load.summary()["decisions_published"],
+            "decisions_by_route": load.summary()["decisions_by_route"],
+            "api": {k: v for k, v in api_result.items() if k != "answers"},
+            "probe": probe_result,
+        }
 
         schedule = outputs["monitoring_schedule_name"]
         sfn = aws.client("stepfunctions")
@@ -406,25 +494,33 @@ def main(argv: list[str] | None = None) -> int:
         graphs = [
             {
                 "definition": pipeline_definition,
-                "events": history(sfn, pipeline_arn),
+                "visited": path_taken(history(sfn, pipeline_arn)),
                 "status": "SUCCEEDED",
                 "title": "Training pipeline",
                 "file": "pipeline_execution.png",
             }
         ]
+        # The inference workflow is EXPRESS: no execution history; its CloudWatch Logs hold the path taken.
+        logs = aws.client("logs")
         for route in ("nearby", "distant", "human_review"):
             sample = next((i for i in items if i["route"] == route), None)
             if sample is not None:
+                try:
+                    records = execution_log(logs, outputs["inference_log_group_name"], sample["execution_arn"])
+                except ExecutionLogMissing as error:
+                    raise DemoError(f"cannot draw the {route} path: {error}") from error
                 graphs.append(
                     {
                         "definition": inference_definition,
-                        "events": history(sfn, sample["execution_arn"]),
-                        "status": "SUCCEEDED",
+                        "visited": states_entered(records),
+                        "status": execution_status(records),
                         "title": f"Inference workflow ({route.replace('_', ' ')})",
                         "file": f"inference_{route}.png",
                     }
                 )
 
+        decisions.close()
+        decisions = None
         if args.destroy:
 
             def destroy() -> list[str]:
@@ -466,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     finally:
+        if decisions is not None and aws is not None:
+            try:
+                decisions.close()
+            except Exception as error:  # the embedded AWS goes away next; a real stack keeps the rule
+                print(f"warning: could not remove the demo's decision consumer: {error}", file=sys.stderr)
         if running_apply is not None:
             running_apply.stop()
         if aws is not None:

@@ -1,10 +1,14 @@
 """Images through the inference state machine at a steady start rate, each one accounted for, with latencies.
 
 The demo's inference stages run on this, and so does `scripts/load_test_inference` against a stack kept up with
-KEEP=1. Every image gets exactly one execution: its name is derived from the run and the image, so a start that is
-retried cannot create a second one. An image is accounted for when its execution ended with a route for a courier
-(nearby / distant), or it has exactly one message on the human-review queue (low confidence, or classification
-failed and the workflow queued the image). Anything else is reported as lost or duplicated.
+KEEP=1. The workflow is EXPRESS, as deployed: each image gets one StartSyncExecution, whose answer carries the
+route (or the error) and the execution's start and stop dates, the only record an Express execution leaves
+outside its CloudWatch Logs (DescribeExecution and GetExecutionHistory refuse Express executions). Starts keep
+to their schedule while earlier calls are still waiting for their answer, so executions overlap as they would
+under real traffic; a call is never retried, since a retried StartSyncExecution would run the workflow again.
+An image is accounted for when its execution ended with a route for a courier (nearby / distant), or it has
+exactly one message on the human-review queue (low confidence, or classification failed and the workflow
+queued the image). Anything else is reported as lost or duplicated.
 """
 
 from __future__ import annotations
@@ -20,12 +24,25 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-QUEUED_ROUTES = {"human_review", "failed:ClassificationFailed"}  # routes whose image must be on the queue once
+from botocore.config import Config
+from demo.decisions import DECIDED_ROUTES, DecisionConsumer, decision_accounting
+
+# Routes whose image must be on the human-review queue exactly once (a decision that could not be published is
+# queued for a person, or already was).
+QUEUED_ROUTES = {"human_review", "failed:ClassificationFailed", "failed:DecisionNotPublished"}
 COURIER_ROUTES = {"nearby", "distant"}
-STARTERS = 4
-PEEK_PAST_RUNNING = 8  # how many running executions one polling round looks at before it waits again
+UNACCOUNTED = (
+    "lost",
+    "duplicated",
+    "decisions_missing",
+    "decisions_duplicated",
+    "decisions_unexpected",
+    "decisions_with_another_route",
+)  # summary keys that must be empty
+MAX_IN_FLIGHT = 256  # StartSyncExecution calls waiting for their answer at once (so starts keep to their schedule)
+SYNC_READ_TIMEOUT_S = 330  # an Express execution runs for at most 300 s
 
 
 class LoadError(Exception):
@@ -42,13 +59,14 @@ class Image:
 @dataclass
 class LoadResult:
     items: list[dict[str, Any]]
-    latencies: list[float]  # seconds from each execution's start to its stop, as Step Functions recorded them
+    latencies: list[float]  # seconds from each execution's start to its stop, as StartSyncExecution reported them
     submit_seconds: float  # from the first start to the last
     wall_seconds: float  # from the first start until every execution had ended
     peak_running: int = 0  # the most executions running at the same moment, by their recorded start and stop
     queue_messages: Counter = field(default_factory=Counter)  # human-review messages per image key
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    decisions: dict[str, Any] | None = None  # decision_accounting() of the events a consumer of the bus received
 
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
@@ -65,7 +83,12 @@ class LoadResult:
             "human_review_messages": sum(self.queue_messages.values()),
             "lost": self.lost,
             "duplicated": self.duplicated,
-        }
+        } | (self.decisions or {})
+
+    def complete(self) -> bool:
+        """Every image routed or queued once, and (when counted) every decision published once."""
+        summary = self.summary()
+        return not any(summary.get(key) for key in UNACCOUNTED)
 
 
 def peak_running(spans: list[tuple[Any, Any]]) -> int:
@@ -79,7 +102,7 @@ def peak_running(spans: list[tuple[Any, Any]]) -> int:
 
 
 def inference_item(execution: dict, key: str, true_label: str) -> dict[str, Any]:
-    """One report item from an inference execution's output (human review carries only the probabilities)."""
+    """One report item from StartSyncExecution's answer (human review carries only the probabilities)."""
     item: dict[str, Any] = {"s3_key": key, "true_label": true_label, "execution_arn": execution["executionArn"]}
     if execution["status"] != "SUCCEEDED":
         return item | {"predicted_label": None, "confidence": 0.0, "route": f"failed:{execution.get('error')}"}
@@ -90,6 +113,8 @@ def inference_item(execution: dict, key: str, true_label: str) -> dict[str, Any]
         "predicted_label": output.get("predicted_label", labels[best]),
         "confidence": output.get("confidence", probabilities[best]),
         "route": output["route"],
+        "confidence_threshold": output.get("confidence_threshold"),
+        "model_version": output.get("model_version"),
     }
 
 
@@ -99,8 +124,26 @@ def execution_name(run_id: str, key: str) -> str:
     return f"{run_id}-{stem}"[:80]
 
 
+def sync_client(client: Callable[..., Any]) -> Any:
+    """A Step Functions client for StartSyncExecution: one attempt, a read timeout past Express's limit.
+
+    AWS serves StartSyncExecution on `sync-states.<region>.amazonaws.com` (botocore adds the `sync-` host
+    prefix); a local endpoint such as http://127.0.0.1:4566 cannot take a prefix, so there it is left off.
+    """
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=10,
+        read_timeout=SYNC_READ_TIMEOUT_S,
+        max_pool_connections=MAX_IN_FLIGHT,
+    )
+    sfn = client("stepfunctions", config=config)
+    if "amazonaws.com" not in (urlparse(sfn.meta.endpoint_url).hostname or ""):
+        sfn = client("stepfunctions", config=config.merge(Config(inject_host_prefix=False)))
+    return sfn
+
+
 def run_load(
-    client: Callable[[str], Any],
+    client: Callable[..., Any],
     state_machine_arn: str,
     bucket: str,
     queue_url: str,
@@ -108,93 +151,86 @@ def run_load(
     over_seconds: float = 10.0,
     timeout_seconds: float = 600.0,
     progress: Callable[[str], None] = lambda _: None,
+    decisions: DecisionConsumer | None = None,
 ) -> LoadResult:
-    """Upload the images, start one execution each spread evenly over `over_seconds`, wait for all, account."""
-    s3, sfn = client("s3"), client("stepfunctions")
+    """Upload the images, run one execution each, started evenly over `over_seconds`; wait for all, account.
+
+    With `decisions` (a consumer subscribed to the decision bus), the decision events are counted as well.
+    """
     run_id = uuid.uuid4().hex[:8]
     keys = [image.key for image in images]
     if not images:
         raise LoadError("no images to run")
     if len(set(keys)) != len(keys):
         raise LoadError("two images share an S3 key; each image needs its own")
+    s3, sfn = client("s3"), sync_client(client)
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda image: s3.put_object(Bucket=bucket, Key=image.key, Body=image.data), images))
 
-    arns: dict[str, Image] = {}
-    lock = threading.Lock()
     interval = over_seconds / max(len(images) - 1, 1)
-    started = time.monotonic()
+    lock = threading.Lock()
+    answers: dict[str, dict] = {}  # image key -> StartSyncExecution's answer
+    failures: dict[str, Exception] = {}  # image key -> why the call itself failed
+    started_at: list[float] = []
+    begun = time.monotonic()
+    deadline = begun + over_seconds + timeout_seconds
 
-    failures: list[Exception] = []
-    submitted: list[float] = []  # when each start returned
-
-    def start(index: int) -> None:
+    def run(index: int) -> None:
         image = images[index]
-        delay = started + index * interval - time.monotonic()
+        delay = begun + index * interval - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        if failures:
-            return
+        with lock:
+            started_at.append(time.monotonic())
         try:
-            arn = sfn.start_execution(
+            answer = sfn.start_sync_execution(
                 stateMachineArn=state_machine_arn,
                 name=execution_name(run_id, image.key),
                 input=json.dumps({"s3_bucket": bucket, "s3_key": image.key}),
-            )["executionArn"]
-        except Exception as error:  # reported by the collecting loop
-            failures.append(error)
+            )
+        except Exception as error:  # accounted for below: the image has no route
+            with lock:
+                failures[image.key] = error
             return
         with lock:
-            arns[arn] = image
-            submitted.append(time.monotonic())
+            answers[image.key] = answer
+            done = len(answers) + len(failures)
+        if done % 50 == 0 or done == len(images):
+            progress(f"{done}/{len(images)} executions ended after {time.monotonic() - begun:.1f} s")
 
-    # A few starters keep to the schedule even when one StartExecution is slow; each waits for its own time.
-    starters = ThreadPoolExecutor(max_workers=STARTERS, thread_name_prefix="load-start")
-    for index in range(len(images)):
-        starters.submit(start, index)
-    finished: dict[str, dict] = {}
-    try:
-        reported = 0
-        deadline = started + over_seconds + timeout_seconds
-        while len(finished) < len(images):
-            if time.monotonic() > deadline:
-                still = len(images) - len(finished)
-                raise LoadError(f"{still} of {len(images)} executions still running after {timeout_seconds:.0f} s")
-            if failures:
-                raise LoadError(f"could not start execution {len(arns) + 1} of {len(images)}: {failures[0]}")
-            time.sleep(0.25)
-            with lock:
-                pending = [arn for arn in arns if arn not in finished]  # in (roughly) start order
-            running = 0
-            for arn in pending:  # executions end roughly in start order: stop at the first few still running
-                execution = sfn.describe_execution(executionArn=arn)
-                if execution["status"] in TERMINAL:
-                    finished[arn] = execution
-                else:
-                    running += 1
-                    if running >= PEEK_PAST_RUNNING:
-                        break
-            if len(finished) >= reported + 50 or (len(finished) == len(images) and reported < len(images)):
-                reported = len(finished)
-                progress(f"{reported}/{len(images)} executions ended after {time.monotonic() - started:.1f} s")
-    finally:
-        failures.append(LoadError("stopped"))  # starters still waiting for their time give up
-        starters.shutdown(cancel_futures=True)
-    wall = time.monotonic() - started
-    submit_seconds = max(submitted) - started
+    with ThreadPoolExecutor(max_workers=min(len(images), MAX_IN_FLIGHT), thread_name_prefix="load") as pool:
+        futures = [pool.submit(run, index) for index in range(len(images))]
+        for future in futures:
+            future.result(timeout=max(1.0, deadline - time.monotonic()))
+    wall = time.monotonic() - begun
+    submit_seconds = max(started_at) - begun
+    if failures and not answers:
+        key, error = next(iter(failures.items()))
+        raise LoadError(f"no execution could be started: {key}: {error}")
 
-    items, latencies = [], []
-    for arn, execution in finished.items():
-        image = arns[arn]
-        items.append(inference_item(execution, image.key, image.true_label))
-        latencies.append((execution["stopDate"] - execution["startDate"]).total_seconds())
-    order = {key: index for index, key in enumerate(keys)}
-    items.sort(key=lambda item: order[item["s3_key"]])
+    items, latencies, spans = [], [], []
+    for image in images:
+        answer = answers.get(image.key)
+        if answer is None:
+            error = failures[image.key]
+            code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+            route = f"not-started:{code}"
+            items.append(
+                {"s3_key": image.key, "true_label": image.true_label, "execution_arn": None}
+                | {"predicted_label": None, "confidence": 0.0, "route": route}
+            )
+            continue
+        items.append(inference_item(answer, image.key, image.true_label))
+        latencies.append((answer["stopDate"] - answer["startDate"]).total_seconds())
+        spans.append((answer["startDate"], answer["stopDate"]))
 
     messages = take_queue_messages(client("sqs"), queue_url, set(keys))
     lost, duplicated = account(items, messages)
-    spans = [(execution["startDate"], execution["stopDate"]) for execution in finished.values()]
-    return LoadResult(items, latencies, submit_seconds, wall, peak_running(spans), messages, lost, duplicated)
+    counted = None
+    if decisions is not None:
+        decided = sum(1 for item in items if item["route"] in DECIDED_ROUTES)
+        counted = decision_accounting(items, decisions.take(set(keys), expected=decided))
+    return LoadResult(items, latencies, submit_seconds, wall, peak_running(spans), messages, lost, duplicated, counted)
 
 
 def account(items: list[dict[str, Any]], messages: Counter) -> tuple[list[str], list[str]]:

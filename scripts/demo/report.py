@@ -1,8 +1,9 @@
 """The demo's human-readable report: `report.md` with PNG figures drawn from `report.json` and the executions.
 
 Figures: confusion matrix (true label by decision, human review included), a grid of sample predictions, both
-state machines' graphs with the path one execution took (from the ASL and the execution history), and accuracy
-and coverage against the confidence threshold.
+state machines' graphs with the path one execution took (from the ASL and, for the Standard training pipeline,
+its execution history; for the Express inference workflow, its CloudWatch Logs), and accuracy and coverage
+against the confidence threshold.
 """
 
 from __future__ import annotations
@@ -162,13 +163,13 @@ def layers_of(definition: dict, edges: dict[str, list[tuple[str, str]]]) -> list
 
 
 def path_taken(events: list[dict]) -> list[str]:
+    """The states a Standard execution entered, from GetExecutionHistory's events."""
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
-def draw_execution_graph(definition: dict, events: list[dict], status: str, title: str, path: Path) -> None:
+def draw_execution_graph(definition: dict, visited: list[str], status: str, title: str, path: Path) -> None:
     edges = edges_of(definition)
     layers = layers_of(definition, edges)
-    visited = path_taken(events)
     taken = set(itertools.pairwise(visited))
     box_w, box_h, gap_x, gap_y = 190, 40, 24, 56
     width = max(len(layer) for layer in layers) * (box_w + gap_x) + gap_x
@@ -227,7 +228,7 @@ def write_report(
     draw_threshold_curve(curve, report["inference"]["threshold"], out_dir / "accuracy_vs_threshold.png")
     for graph in graphs:
         draw_execution_graph(
-            graph["definition"], graph["events"], graph["status"], graph["title"], out_dir / graph["file"]
+            graph["definition"], graph["visited"], graph["status"], graph["title"], out_dir / graph["file"]
         )
     total = len(items)
     automatic = [i for i in items if i["route"] != "human_review"]
@@ -248,6 +249,25 @@ def write_report(
         f"- {total} images through the inference state machine; {len(automatic)} decided automatically "
         f"(confidence ≥ {report['inference']['threshold']}), {total - len(automatic)} sent to human review",
         f"- accuracy of automatic decisions: {correct / len(automatic):.4f}" if automatic else "- none decided",
+        f"- {report['inference'].get('decisions_published', 0)} decisions published on the decision bus "
+        f"({', '.join(f'{route} {n}' for route, n in report['inference'].get('decisions_by_route', {}).items())})",
+    ]
+    api = report["inference"].get("api")
+    if api:
+        refused = ", ".join(f"{name} → {r['status']}" for name, r in api["refused"].items())
+        lines.append(
+            f"- HTTPS API (function URL, AWS_IAM): {api['answered']}/{api['requests']} signed requests answered "
+            f"{api['routes']} (p50 {api['p50_seconds']} s), {api['decisions_published']} decisions published; "
+            f"refused: {refused}"
+        )
+    probe = report["inference"].get("probe")
+    if probe:
+        lines.append(
+            f"- synthetic probe (run now): {len(probe['checks'])} known images, {probe['failures']} failures ("
+            + ", ".join(f"{c['s3_key'].rsplit('/', 1)[-1]} → {c['route']}" for c in probe["checks"])
+            + ")"
+        )
+    lines += [
         "",
         "![confusion matrix](confusion_matrix.png)",
         "",

@@ -6,9 +6,12 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `lambda_runtime`: Lambda Invoke runs the deployed zip in a worker process;
 - `endpoints`: InvokeEndpoint is answered by the deployed model, with data capture;
 - `stepfunctions`: unnamed executions and ValidateStateMachineDefinition;
+- `sfn_express`: Express workflows (StartSyncExecution, no history, execution logs in CloudWatch Logs);
+- `logs_filter_patterns`: FilterLogEvents with JSON filter patterns;
 - `autoscaling`: tags on scalable targets;
 - `monitoring_schedules`: SageMaker monitoring schedules;
 - `events`: EventBridge delivery to Lambda and Step Functions targets;
+- `function_urls`: Lambda function URLs served (AWS_IAM: SigV4 checked), payload format 2.0, the 6 MB limit;
 - `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint;
 - `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
 - `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included);
@@ -38,15 +41,18 @@ from local_aws.dispatch import install as install_dispatch
 from local_aws.endpoints import EndpointHost
 from local_aws.endpoints import install as install_endpoints
 from local_aws.events import install as install_events
+from local_aws.function_urls import install as install_function_urls
 from local_aws.iam import IamEnforcer
 from local_aws.iam import install as install_iam
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
+from local_aws.logs_filter_patterns import install as install_logs_filter_patterns
 from local_aws.monitoring_schedules import MonitoringScheduleStore
 from local_aws.monitoring_schedules import install as install_monitoring_schedules
 from local_aws.s3_delete_markers import install as install_s3_delete_markers
 from local_aws.s3_policies import install as install_s3_policies
 from local_aws.sagemaker_jobs import install as install_sagemaker_jobs
+from local_aws.sfn_express import install as install_sfn_express
 from local_aws.sfn_sagemaker import install as install_sfn_sagemaker
 from local_aws.stepfunctions import install as install_stepfunctions
 
@@ -89,6 +95,8 @@ class LocalAws:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
+            # StartSyncExecution's host is sync-<endpoint>: an IP address cannot take the prefix.
+            "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",
         }
 
     def stop(self) -> None:
@@ -168,9 +176,12 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_lambdas(ctx)
     install_endpoints(ctx)
     install_stepfunctions(ctx)
+    install_sfn_express(ctx)  # after stepfunctions: it wraps the StartExecution installed there
+    install_logs_filter_patterns(ctx)
     install_autoscaling(ctx)
     install_monitoring_schedules(ctx)
     install_events(ctx)
+    install_function_urls(ctx)
     install_sagemaker_jobs(ctx)
     install_sfn_sagemaker(ctx)
     install_s3_policies(ctx)

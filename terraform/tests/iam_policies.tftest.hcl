@@ -93,6 +93,47 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
 
   override_resource {
     target = aws_sfn_state_machine.this
+    values = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference" }
+  }
+
+  override_module {
+    target = module.inference_api
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-inference-api"
+      function_name  = "cv-inference-api"
+      log_group_name = "/aws/lambda/cv-inference-api"
+    }
+  }
+
+  override_resource {
+    target = aws_lambda_function_url.api
+  }
+
+  override_module {
+    target = module.inference_probe
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-inference-probe"
+      function_name  = "cv-inference-probe"
+      log_group_name = "/aws/lambda/cv-inference-probe"
+    }
+  }
+
+  override_resource {
+    target = aws_cloudwatch_event_rule.probe
+    values = { arn = "arn:aws:events:eu-west-1:123456789012:rule/cv-inference-probe" }
+  }
+
+  override_resource {
+    target = aws_cloudwatch_event_target.probe
+  }
+
+  override_resource {
+    target = aws_lambda_permission.probe_schedule
+  }
+
+  override_resource {
+    target = aws_cloudwatch_event_bus.decisions
+    values = { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" }
   }
 
   assert {
@@ -119,6 +160,17 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
   }
 
   assert {
+    condition = [
+      for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement :
+      { resource = statement.Resource, condition = statement.Condition } if contains(flatten([statement.Action]), "events:PutEvents")
+      ] == [{
+        resource  = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions"
+        condition = { StringEquals = { "events:source" = "cv.inference" } }
+    }]
+    error_message = "The state machine may put only its decision events (source cv.inference) on the decision bus."
+  }
+
+  assert {
     condition = alltrue([
       for statement in jsondecode(module.state_machine_observability.policy_json).Statement :
       alltrue([for action in flatten([statement.Action]) : startswith(action, "logs:") || startswith(action, "xray:")])
@@ -131,7 +183,7 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
     condition = (
       aws_iam_role_policy.state_machine.policy == module.state_machine_observability.policy_json &&
       [for statement in jsondecode(module.state_machine_observability.policy_json).Statement : statement.Sid] == [
-        "InvokeWorkflowFunctions", "SendToHumanReview", "DeliverExecutionLogs", "SendTraces",
+        "InvokeWorkflowFunctions", "SendToHumanReview", "PublishDecisions", "DeliverExecutionLogs", "SendTraces",
       ]
     )
     error_message = "The role's policy is the workflow's own statements followed by log delivery and X-Ray; it is ${module.state_machine_observability.policy_json}"
@@ -176,6 +228,34 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
       Resource = "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/cv-endpoint"
     }]
     error_message = "classify_image may invoke its endpoint only; its policy is ${data.aws_iam_policy_document.classify_image.json}"
+  }
+
+  assert {
+    condition = [for statement in jsondecode(data.aws_iam_policy_document.inference_api.json).Statement : [statement.Action, statement.Resource]] == [
+      ["states:StartSyncExecution", "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"],
+      ["s3:PutObject", "arn:aws:s3:::cv-data/incoming/api/*"],
+    ]
+    error_message = "inference_api may run this state machine synchronously and store uploads under incoming/api/ only; its policy is ${data.aws_iam_policy_document.inference_api.json}"
+  }
+
+  assert {
+    condition = jsondecode(data.aws_iam_policy_document.api_caller[0].json).Statement == [
+      {
+        Sid       = "CallTheInferenceApi"
+        Effect    = "Allow"
+        Action    = "lambda:InvokeFunctionUrl"
+        Resource  = "arn:aws:lambda:eu-west-1:123456789012:function:cv-inference-api"
+        Condition = { StringEquals = { "lambda:FunctionUrlAuthType" = "AWS_IAM" } }
+      },
+      {
+        Sid       = "InvokeThroughTheUrlOnly"
+        Effect    = "Allow"
+        Action    = "lambda:InvokeFunction"
+        Resource  = "arn:aws:lambda:eu-west-1:123456789012:function:cv-inference-api"
+        Condition = { Bool = { "lambda:InvokedViaFunctionUrl" = "true" } }
+      },
+    ]
+    error_message = "A caller of the API needs exactly InvokeFunctionUrl (AWS_IAM) and InvokeFunction through the URL; the policy is ${data.aws_iam_policy_document.api_caller[0].json}"
   }
 }
 

@@ -25,6 +25,14 @@ mock_provider "aws" {
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mock" }
   }
+
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mock" }
+  }
+
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/mock" }
+  }
 }
 
 # Distinct, recognisable ARNs for the three functions, so that a swapped placeholder shows.
@@ -57,6 +65,16 @@ override_resource {
     arn = "arn:aws:sqs:eu-west-1:123456789012:cv-human-review-dlq"
     url = "https://sqs.eu-west-1.amazonaws.com/123456789012/cv-human-review-dlq"
   }
+}
+
+override_resource {
+  target = aws_cloudwatch_event_bus.decisions
+  values = { arn = "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" }
+}
+
+override_resource {
+  target = aws_sfn_state_machine.this
+  values = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference" }
 }
 
 variables {
@@ -102,6 +120,171 @@ run "renders_the_definition_with_every_placeholder_filled" {
   }
 }
 
+run "publishes_every_decision_on_the_stack_s_bus" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_bus.decisions.name == "cv-decisions" && output.decision_bus_name == "cv-decisions"
+    error_message = "The module must own the decision bus <name_prefix>-decisions and output its name."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Resource == "arn:aws:states:::events:putEvents" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Parameters.Entries[0].EventBusName == "arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Parameters.Entries[0].Source == "cv.inference" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.PublishDecision.Parameters.Entries[0].DetailType == output.decision_detail_type &&
+      output.decision_event_source == "cv.inference"
+    )
+    error_message = "PublishDecision must put the decision on the module's bus with source <name_prefix>.inference."
+  }
+
+  assert {
+    condition = toset([
+      for choice in jsondecode(aws_sfn_state_machine.this.definition).States.RouteByVehicle.Choices : choice.Next
+    ]) == toset(["PublishDecision", "RequestHumanReview"]) && jsondecode(aws_sfn_state_machine.this.definition).States.RequestHumanReview.Next == "PublishDecision"
+    error_message = "Every route, human_review included, must pass through PublishDecision."
+  }
+
+  assert {
+    condition = one([
+      for statement in data.aws_iam_policy_document.state_machine.statement : statement.resources if statement.sid == "PublishDecisions"
+    ]) == toset(["arn:aws:events:eu-west-1:123456789012:event-bus/cv-decisions"])
+    error_message = "The state machine may put events on the decision bus only."
+  }
+}
+
+run "serves_a_synchronous_https_api_with_iam_auth" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = aws_lambda_function_url.api[0].authorization_type == "AWS_IAM" && aws_lambda_function_url.api[0].function_name == "cv-inference-api"
+    error_message = "The API must be a function URL of <prefix>-inference-api with AWS_IAM auth (signed requests only)."
+  }
+
+  assert {
+    condition = (
+      output.function_environments.inference_api["STATE_MACHINE_ARN"] == "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference" &&
+      output.function_environments.inference_api["UPLOAD_BUCKET"] == "cv-data-123456789012-eu-west-1" &&
+      output.function_environments.inference_api["UPLOAD_PREFIX"] == "incoming/api/" &&
+      tonumber(output.function_environments.inference_api["ANSWER_TIMEOUT_SECONDS"]) < var.api_timeout_seconds
+    )
+    error_message = "inference_api must run this workflow, store uploads under the first image prefix (which serialize_image reads) and answer before its own timeout."
+  }
+
+  assert {
+    condition = (
+      one([for statement in data.aws_iam_policy_document.inference_api.statement : statement.resources if statement.sid == "RunTheWorkflowSynchronously"]) == toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"]) &&
+      one([for statement in data.aws_iam_policy_document.inference_api.statement : statement.actions if statement.sid == "RunTheWorkflowSynchronously"]) == toset(["states:StartSyncExecution"]) &&
+      one([for statement in data.aws_iam_policy_document.inference_api.statement : statement.resources if statement.sid == "StoreUploadedImages"]) == toset(["arn:aws:s3:::cv-data-123456789012-eu-west-1/incoming/api/*"])
+    )
+    error_message = "inference_api may StartSyncExecution on this state machine and write under incoming/api/ only."
+  }
+
+  assert {
+    condition     = toset(flatten([for statement in data.aws_iam_policy_document.api_caller[0].statement : statement.actions])) == toset(["lambda:InvokeFunctionUrl", "lambda:InvokeFunction"])
+    error_message = "The caller policy must grant lambda:InvokeFunctionUrl and lambda:InvokeFunction (through the URL) on the API function."
+  }
+}
+
+run "has_no_api_when_disabled" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    api_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_lambda_function_url.api) == 0 && output.api_url == null && !contains(keys(output.function_names), "inference_api")
+    error_message = "api_enabled = false must create no function URL and no inference_api function."
+  }
+}
+
+run "refuses_an_api_image_limit_over_the_invocation_payload" {
+  command = plan
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    api_max_image_bytes = 6291456
+  }
+
+  expect_failures = [var.api_max_image_bytes]
+}
+
+run "probes_known_images_on_a_schedule" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_event_rule.probe[0].schedule_expression == "rate(5 minutes)" &&
+      aws_cloudwatch_event_target.probe[0].rule == aws_cloudwatch_event_rule.probe[0].name &&
+      aws_lambda_permission.probe_schedule[0].principal == "events.amazonaws.com" &&
+      aws_lambda_permission.probe_schedule[0].function_name == "cv-inference-probe"
+    )
+    error_message = "An EventBridge rule must invoke <prefix>-inference-probe every 5 minutes by default."
+  }
+
+  assert {
+    condition = jsondecode(output.function_environments.inference_probe["PROBE_IMAGES"]) == {
+      "incoming/probes/bicycle.png"    = "nearby"
+      "incoming/probes/motorcycle.png" = "distant"
+    } && output.function_environments.inference_probe["STATE_MACHINE_ARN"] == "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"
+    error_message = "The probe must check one bicycle (nearby) and one motorcycle (distant) under incoming/probes/, through this state machine."
+  }
+
+  assert {
+    condition = (
+      one([for statement in data.aws_iam_policy_document.inference_probe.statement : statement.actions]) == toset(["states:StartSyncExecution"]) &&
+      one([for statement in data.aws_iam_policy_document.inference_probe.statement : statement.resources]) == toset(["arn:aws:states:eu-west-1:123456789012:stateMachine:cv-inference"])
+    )
+    error_message = "The probe may only run this state machine synchronously."
+  }
+}
+
+run "probes_every_minute_when_asked_and_uploads_given_images" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    probe_interval_minutes = 1
+    probe_image_files      = { "bicycle.png" = "tests/fixtures/probe.png" }
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_rule.probe[0].schedule_expression == "rate(1 minute)"
+    error_message = "A one-minute interval is rate(1 minute) (EventBridge refuses rate(1 minutes))."
+  }
+
+  assert {
+    condition     = aws_s3_object.probe_images["bicycle.png"].key == "incoming/probes/bicycle.png" && aws_s3_object.probe_images["bicycle.png"].content_type == "image/png"
+    error_message = "A probe image given as a file must be uploaded to its probe key."
+  }
+}
+
+run "refuses_probe_images_without_a_known_route" {
+  command = plan
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    probe_images = { "bicycle.png" = "human_review" }
+  }
+
+  expect_failures = [var.probe_images]
+}
+
 run "logs_executions_without_image_data" {
   module {
     source = "./modules/inference_workflow"
@@ -138,8 +321,8 @@ run "sets_retention_on_every_log_group" {
   }
 
   assert {
-    condition     = length(output.log_groups) == 4 && alltrue([for retention in values(output.log_groups) : retention == 7])
-    error_message = "The three function log groups and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
+    condition     = length(output.log_groups) == 6 && alltrue([for retention in values(output.log_groups) : retention == 7])
+    error_message = "The five function log groups (three steps, the API, the probe) and the state machine's must all expire after log_retention_days; got ${jsonencode(output.log_groups)}."
   }
 }
 
@@ -158,6 +341,7 @@ run "wires_the_environment_of_each_function" {
     condition     = output.function_environments.filter_inferences["CONFIDENCE_THRESHOLD"] == "0.65"
     error_message = "confidence_threshold must reach filter_inferences as CONFIDENCE_THRESHOLD."
   }
+
 
   assert {
     condition     = jsondecode(output.function_environments.filter_inferences["LABEL_ROUTES"]) == { bicycle = "nearby", motorcycle = "distant" }
@@ -179,8 +363,19 @@ run "wires_the_environment_of_each_function" {
   }
 
   assert {
-    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences" }
+    condition     = output.function_names == { serialize_image = "cv-serialize-image", classify_image = "cv-classify-image", filter_inferences = "cv-filter-inferences", inference_api = "cv-inference-api", inference_probe = "cv-inference-probe" }
     error_message = "Function names must derive from name_prefix."
+  }
+}
+
+run "leaves_the_threshold_to_the_model_by_default" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  assert {
+    condition     = !contains(keys(output.function_environments.filter_inferences), "CONFIDENCE_THRESHOLD")
+    error_message = "Without confidence_threshold, filter_inferences must get no CONFIDENCE_THRESHOLD: the model's own threshold applies."
   }
 }
 

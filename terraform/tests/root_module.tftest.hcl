@@ -74,10 +74,10 @@ run "defaults_name_everything_from_the_prefix" {
   assert {
     condition = (
       module.inference_workflow.function_environments.serialize_image["MAX_IMAGE_BYTES"] == "5242880" &&
-      module.inference_workflow.function_environments.filter_inferences["CONFIDENCE_THRESHOLD"] == "0.91" &&
+      !contains(keys(module.inference_workflow.function_environments.filter_inferences), "CONFIDENCE_THRESHOLD") &&
       module.inference_workflow.function_environments.classify_image["CLASS_LABELS"] == "bicycle,motorcycle"
     )
-    error_message = "The documented defaults (5 MiB images, threshold 0.91, bicycle/motorcycle) must reach the functions."
+    error_message = "The documented defaults (5 MiB images, no threshold override: the model's own, bicycle/motorcycle) must reach the functions."
   }
 }
 
@@ -199,7 +199,7 @@ run "every_log_group_expires" {
   }
 
   assert {
-    condition     = length(output.log_groups) == 4 && alltrue([for retention in values(output.log_groups) : retention == 90])
+    condition     = length(output.log_groups) == 6 && alltrue([for retention in values(output.log_groups) : retention == 90])
     error_message = "Every log group must expire after log_retention_days; got ${jsonencode(output.log_groups)}."
   }
 }

@@ -35,7 +35,7 @@ def test_every_test_image_went_through_the_inference_state_machine(demo):
     assert len({item["s3_key"] for item in items}) == 200
     arns = {item["execution_arn"] for item in items}
     assert len(arns) == 200
-    assert all(":execution:courier-vehicle-inference:" in arn for arn in arns)
+    assert all(":express:courier-vehicle-inference:" in arn for arn in arns)  # the default EXPRESS workflow
     for item in items:
         assert item["true_label"] in {"bicycle", "motorcycle"}
         assert item["route"] in {"nearby", "distant", "human_review"}
@@ -64,6 +64,8 @@ def test_figures_are_written(demo):
         "sample_predictions.png",
         "accuracy_vs_threshold.png",
         "pipeline_execution.png",
+        "inference_nearby.png",  # drawn from the Express execution's CloudWatch Logs
+        "inference_distant.png",
     ):
         assert (out / figure).stat().st_size > 1000
         assert figure in markdown
@@ -86,3 +88,34 @@ def test_the_inference_load_accounts_for_every_image_exactly_once(demo):
     assert load["submit_seconds"] >= 10  # the 200 starts are spread over 10 s ...
     assert load["peak_running"] > 1  # ... and do not wait for each other
     assert "latency p50" in stdout
+
+
+def test_every_decision_reached_the_decision_bus_once(demo):
+    report, _out, _stdout = demo
+    items, inference = report["inference"]["items"], report["inference"]
+    classified = [item for item in items if item["route"] in {"nearby", "distant", "human_review"}]
+    assert inference["decisions_published"] == len(classified) == 200
+    assert inference["decisions_by_route"] == dict(Counter(item["route"] for item in classified))
+    assert inference["load"]["decisions_missing"] == inference["load"]["decisions_duplicated"] == []
+
+
+def test_images_sent_through_the_https_api_got_their_route_and_bad_requests_were_refused(demo):
+    report, _out, _stdout = demo
+    api = report["inference"]["api"]
+    assert api["requests"] == api["answered"] == api["decisions_published"] == 10
+    assert set(api["routes"]) <= {"nearby", "distant", "human_review"}
+    assert {name: refused["status"] for name, refused in api["refused"].items()} == {
+        "unsigned": 403,
+        "malformed": 400,
+        "oversize": 413,
+    }
+
+
+def test_the_synthetic_probe_passes_on_the_deployed_model(demo):
+    report, _out, _stdout = demo
+    probe = report["inference"]["probe"]
+    assert probe["failures"] == 0
+    assert {(check["s3_key"], check["route"]) for check in probe["checks"]} == {
+        ("incoming/probes/bicycle.png", "nearby"),
+        ("incoming/probes/motorcycle.png", "distant"),
+    }

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from demo.load import Image, LoadError, account, execution_name, peak_running, run_load
+from demo.decisions import decision_accounting
+from demo.load import (
+    UNACCOUNTED,
+    Image,
+    LoadError,
+    LoadResult,
+    account,
+    execution_name,
+    inference_item,
+    peak_running,
+    run_load,
+    sync_client,
+)
 
 
 def item(key: str, route: str) -> dict:
@@ -15,7 +27,8 @@ def item(key: str, route: str) -> dict:
 def test_routed_and_queued_images_are_accounted_for():
     items = [item("a", "nearby"), item("b", "distant"), item("c", "human_review")]
     items.append(item("d", "failed:ClassificationFailed"))
-    assert account(items, Counter({"c": 1, "d": 1})) == ([], [])
+    items.append(item("e", "failed:DecisionNotPublished"))  # the workflow queued the image for a person
+    assert account(items, Counter({"c": 1, "d": 1, "e": 1})) == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -61,3 +74,64 @@ def test_a_load_that_cannot_be_accounted_for_is_refused_before_anything_is_sent(
     # The client factory hands out no clients: any upload or start would fail with AttributeError instead.
     with pytest.raises(LoadError, match=message):
         run_load(lambda service: None, "arn", "bucket", "queue", images)
+
+
+class FakeClient:
+    def __init__(self, endpoint_url: str, config) -> None:
+        self.meta = type("Meta", (), {"endpoint_url": endpoint_url})()
+        self.config = config
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "prefix_injected"),
+    [("https://states.eu-west-1.amazonaws.com", True), ("http://127.0.0.1:4566", False)],
+)
+def test_the_sync_client_makes_one_attempt_and_drops_the_host_prefix_only_for_a_local_endpoint(
+    endpoint, prefix_injected
+):
+    client = sync_client(lambda service, config: FakeClient(endpoint, config))
+
+    assert client.config.retries["total_max_attempts"] == 1  # a retried StartSyncExecution runs the workflow again
+    assert client.config.read_timeout > 300  # an Express execution may take five minutes
+    assert (client.config.inject_host_prefix is not False) is prefix_injected
+
+
+def test_a_failed_sync_execution_becomes_a_failed_route_with_its_error():
+    answer = {"executionArn": "arn:aws:states:eu-west-1:1:express:m:n:i", "status": "FAILED", "error": "ImageRejected"}
+
+    item = inference_item(answer, "incoming/x.png", "bicycle")
+
+    assert item["route"] == "failed:ImageRejected"
+    assert account([item], Counter()) == (["incoming/x.png"], [])  # no route and nothing queued: lost
+
+
+def decision(key: str, route: str) -> dict:
+    return {"detail": {"image": {"s3_bucket": "b", "s3_key": key}, "route": route, "decided_by": "model"}}
+
+
+def test_every_classified_image_has_exactly_one_decision_event():
+    items = [item("a", "nearby"), item("b", "distant"), item("c", "human_review"), item("d", "failed:ImageRejected")]
+    events = [decision("a", "nearby"), decision("b", "distant"), decision("c", "human_review")]
+
+    counted = decision_accounting(items, events)
+
+    assert counted["decisions_published"] == counted["images_classified"] == 3  # a rejected image has no decision
+    assert counted["decisions_by_route"] == {"nearby": 1, "distant": 1, "human_review": 1}
+    assert not any(counted[key] for key in UNACCOUNTED if key.startswith("decisions_"))
+
+
+@pytest.mark.parametrize(
+    ("events", "problem"),
+    [
+        ([decision("a", "nearby")], "decisions_missing"),  # b's decision never reached the bus
+        ([decision("a", "nearby"), decision("a", "nearby"), decision("b", "distant")], "decisions_duplicated"),
+        ([decision("a", "distant"), decision("b", "distant")], "decisions_with_another_route"),
+        ([decision("a", "nearby"), decision("b", "distant"), decision("z", "nearby")], "decisions_unexpected"),
+    ],
+)
+def test_missing_duplicated_or_wrong_decision_events_are_reported(events, problem):
+    counted = decision_accounting([item("a", "nearby"), item("b", "distant")], events)
+
+    assert counted[problem]
+    result = LoadResult([], [], 0.0, 0.0, decisions=counted)
+    assert not result.complete()

@@ -86,6 +86,42 @@ def test_probabilities_are_paired_with_the_configured_labels(endpoint, classify)
     json.dumps(result)
 
 
+def test_the_model_s_object_gives_its_version_and_threshold(endpoint, classify):
+    answer(
+        endpoint,
+        {
+            "probabilities": [0.93, 0.07],
+            "labels": ["bicycle", "motorcycle"],
+            "confidence_threshold": 0.91,
+            "model_version": "courier-vehicle-train-42",
+        },
+    )
+
+    result = classify(EVENT)
+
+    assert (result["model_version"], result["model_confidence_threshold"]) == ("courier-vehicle-train-42", 0.91)
+    assert result["inferences"] == [0.93, 0.07]
+    Classification.model_validate(result)
+
+
+def test_a_bare_list_from_an_older_model_carries_no_threshold(endpoint, classify):
+    answer(endpoint, [0.93, 0.07])
+
+    result = classify(EVENT)
+
+    assert result["model_version"] == "unknown"
+    assert "model_confidence_threshold" not in result
+
+
+def test_the_model_s_label_order_is_mapped_onto_class_labels(endpoint, classify):
+    answer(endpoint, {"probabilities": [0.2, 0.8], "labels": ["motorcycle", "bicycle"], "model_version": "v"})
+
+    result = classify(EVENT)
+
+    assert dict(zip(result["labels"], result["inferences"], strict=True)) == {"bicycle": 0.8, "motorcycle": 0.2}
+    assert result["labels"] == ["bicycle", "motorcycle"]
+
+
 def test_label_order_comes_from_the_environment(endpoint, classify, monkeypatch):
     monkeypatch.setenv("CLASS_LABELS", " motorcycle , bicycle ")
     answer(endpoint, [0.2, 0.8])
@@ -97,8 +133,8 @@ def test_label_order_comes_from_the_environment(endpoint, classify, monkeypatch)
 
 @pytest.mark.parametrize(
     "body",
-    [{"probabilities": [0.6, 0.4]}, [[0.6, 0.4]], b"[0.6, 0.4]\n"],
-    ids=["object", "batch-of-one", "built-in-algorithm-list"],
+    [{"probabilities": [0.6, 0.4]}, {"probabilities": [[0.6, 0.4]]}, [[0.6, 0.4]], b"[0.6, 0.4]\n"],
+    ids=["object", "object-batch-of-one", "batch-of-one", "built-in-algorithm-list"],
 )
 def test_accepted_response_shapes(endpoint, classify, body):
     answer(endpoint, body)
@@ -126,6 +162,11 @@ def test_model_content_type_is_configurable(endpoint, classify, monkeypatch):
         (b"[NaN, 0.5]", "outside"),
         ({"predictions": [0.9, 0.1]}, "without 'probabilities'"),
         ("bicycle", "expected a JSON list"),
+        ({"probabilities": [0.9, 0.1], "labels": ["car", "van"]}, "not CLASS_LABELS"),
+        ({"probabilities": [0.9, 0.1], "confidence_threshold": 1.5}, "confidence_threshold"),
+        ({"probabilities": [0.9, 0.1], "confidence_threshold": "0.9"}, "confidence_threshold"),
+        ({"probabilities": [0.9, 0.1], "model_version": 7}, "model_version"),
+        ({"probabilities": [[0.9, 0.1], [0.2, 0.8]]}, "2 rows"),
         (b"<html>502 Bad Gateway</html>", "non-JSON"),
         (b"\xff\xfe\x00", "non-JSON"),
     ],
@@ -140,6 +181,11 @@ def test_model_content_type_is_configurable(endpoint, classify, monkeypatch):
         "nan",
         "wrong-key",
         "string",
+        "other-labels",
+        "threshold-out-of-range",
+        "threshold-string",
+        "version-number",
+        "two-images",
         "html",
         "binary",
     ],

@@ -33,7 +33,7 @@ NAMED_ERRORS = {
     "ModelError",
     "InvalidModelResponse",
     "ConfigurationError",
-    "ThresholdConfidenceNotMet",
+    "ThresholdNotConfigured",
 }
 
 
@@ -98,7 +98,10 @@ def test_only_endpoint_throttling_and_outages_are_retried():
     assert {"InvalidEvent", "ImageNotFound", "InvalidImage", "ImageTooLarge"} <= error_rules(
         states["SerializeImage"], "Catch"
     )
-    assert "ThresholdConfidenceNotMet" in error_rules(states["FilterInferences"], "Catch")
+    # Unsure is a route, not an error: the filter's Catch handles failures only, and a Choice sends human_review on.
+    assert error_rules(states["FilterInferences"], "Catch") == {"States.ALL"}
+    choices = {choice["StringEquals"]: choice["Next"] for choice in states["RouteByVehicle"]["Choices"]}
+    assert states[choices["human_review"]]["Resource"] == "arn:aws:states:::sqs:sendMessage"
 
 
 def metric_names_in_code() -> set[str]:
@@ -142,7 +145,6 @@ def test_readme_lists_every_named_error():
 @pytest.mark.parametrize(
     ("function", "constant", "variable"),
     [
-        ("filter_inferences", "DEFAULT_CONFIDENCE_THRESHOLD", "CONFIDENCE_THRESHOLD"),
         ("filter_inferences", "DEFAULT_LABEL_ROUTES", "LABEL_ROUTES"),
         ("classify_image", "DEFAULT_MODEL_CONTENT_TYPE", "MODEL_CONTENT_TYPE"),
     ],

@@ -1,4 +1,4 @@
-"""filter_inferences' handler: the confidence gate between the model and a courier's orders."""
+"""filter_inferences' handler: the confidence gate between the model and a courier's orders, or a person."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 from shared.contracts import RoutedPrediction
-from shared.errors import ConfigurationError, InvalidEvent, ThresholdConfidenceNotMet
+from shared.errors import ConfigurationError, InvalidEvent, ThresholdNotConfigured
 
 from tests.functions.conftest import load_event
 
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 BICYCLE = load_event("filter_inferences", "confident_bicycle.json")
 MOTORCYCLE = load_event("filter_inferences", "confident_motorcycle.json")
 UNSURE = load_event("filter_inferences", "low_confidence.json")
+LEGACY = load_event("filter_inferences", "legacy_model_without_threshold.json")  # a bare list: no threshold
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +44,7 @@ def test_a_confident_bicycle_gets_nearby_orders(route):
 
     assert (result["predicted_label"], result["route"], result["confidence"]) == ("bicycle", "nearby", 0.93)
     assert {k: result[k] for k in BICYCLE} == BICYCLE, "the input travels on unchanged"
+    assert "review_reason" not in result
     RoutedPrediction.model_validate(result)
     json.dumps(result)
 
@@ -53,9 +55,34 @@ def test_a_confident_motorcycle_gets_distant_orders(route):
     assert (result["predicted_label"], result["route"], result["confidence"]) == ("motorcycle", "distant", 0.88)
 
 
-def test_the_default_threshold_is_0_80(app):
-    assert app.DEFAULT_CONFIDENCE_THRESHOLD == 0.80
-    assert "0.80" in app.__doc__
+def test_the_model_s_own_threshold_applies_when_terraform_sets_none(route):
+    result = route(with_inferences([0.85, 0.15]) | {"model_confidence_threshold": 0.9})
+
+    assert (result["route"], result["confidence_threshold"], result["threshold_source"]) == (
+        "human_review",
+        0.9,
+        "model",
+    )
+
+
+def test_terraform_s_threshold_overrides_the_model_s(route, monkeypatch):
+    monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.6")
+
+    result = route(UNSURE)  # 0.55 < the override 0.6, but the model's own 0.8 is not what applies
+    assert (result["confidence_threshold"], result["threshold_source"]) == (0.6, "terraform")
+    assert route(with_inferences([0.65, 0.35]))["route"] == "nearby"
+
+
+def test_without_either_threshold_nothing_is_routed_by_a_silent_default(route):
+    with pytest.raises(ThresholdNotConfigured, match="CONFIDENCE_THRESHOLD is not set and model 'unknown'"):
+        route(LEGACY)
+
+
+def test_a_legacy_model_is_routed_by_terraform_s_threshold(route, monkeypatch):
+    monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.9")
+
+    result = route(LEGACY)
+    assert (result["route"], result["model_version"], result["threshold_source"]) == ("nearby", "unknown", "terraform")
 
 
 def test_exactly_the_threshold_passes(route, monkeypatch):
@@ -64,21 +91,25 @@ def test_exactly_the_threshold_passes(route, monkeypatch):
     assert route(with_inferences([0.8, 0.2]))["route"] == "nearby"
 
 
-def test_just_below_the_threshold_goes_to_human_review(route):
-    with pytest.raises(ThresholdConfidenceNotMet, match=r"confidence 0\.7999.*CONFIDENCE_THRESHOLD 0\.8"):
-        route(with_inferences([0.7999, 0.2001]))
+def test_just_below_the_threshold_is_a_decision_for_a_person_not_an_error(route):
+    result = route(with_inferences([0.7999, 0.2001]))
+
+    assert (result["route"], result["review_reason"]) == ("human_review", "BelowConfidenceThreshold")
+    assert (result["predicted_label"], result["confidence"]) == ("bicycle", 0.7999)  # what the model thought
+    RoutedPrediction.model_validate(result)
 
 
 def test_low_confidence_sample_goes_to_human_review(route):
-    with pytest.raises(ThresholdConfidenceNotMet, match=r"'bicycle' has confidence 0\.55.* 0\.8"):
-        route(UNSURE)
+    result = route(UNSURE)
+
+    assert (result["route"], result["confidence"], result["confidence_threshold"]) == ("human_review", 0.55, 0.8)
 
 
 def test_a_tie_is_never_routed(route, monkeypatch):
     monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.3")
 
-    with pytest.raises(ThresholdConfidenceNotMet, match="tie"):
-        route(with_inferences([0.4, 0.4, 0.2], ["bicycle", "motorcycle", "scooter"]))
+    result = route(with_inferences([0.4, 0.4, 0.2], ["bicycle", "motorcycle", "scooter"]))
+    assert (result["route"], result["review_reason"]) == ("human_review", "TopLabelsTied")
 
 
 def test_routes_come_from_the_environment(route, monkeypatch):
@@ -106,7 +137,10 @@ def test_invalid_thresholds_are_configuration_errors(route, monkeypatch, thresho
         route(BICYCLE)
 
 
-@pytest.mark.parametrize("routes", ["not json", "[]", "{}", '{"bicycle": 3}', '{"bicycle": ""}', '"nearby"'])
+@pytest.mark.parametrize(
+    "routes",
+    ["not json", "[]", "{}", '{"bicycle": 3}', '{"bicycle": ""}', '"nearby"', '{"bicycle": "human_review"}'],
+)
 def test_invalid_label_routes_are_configuration_errors(route, monkeypatch, routes):
     monkeypatch.setenv("LABEL_ROUTES", routes)
 
@@ -144,11 +178,12 @@ def test_confident_predictions_are_counted_per_route(route, emitted_metrics):
     assert all(m["dimensions"].get("service") == "filter_inferences" for m in metrics if m["name"] == "Routes")
 
 
-def test_low_confidence_is_counted(route, emitted_metrics):
-    with pytest.raises(ThresholdConfidenceNotMet):
-        route(UNSURE)
+def test_low_confidence_is_counted_as_a_human_review_route(route, emitted_metrics):
+    route(UNSURE)
 
-    assert [m["name"] for m in emitted_metrics()] == ["LowConfidencePredictions"]
+    metrics = emitted_metrics()
+    assert [m["name"] for m in metrics if m["name"] != "Routes"] == ["LowConfidencePredictions"]
+    assert [m["dimensions"]["route"] for m in metrics if m["name"] == "Routes"] == ["human_review"]
 
 
 def test_execution_name_is_the_correlation_id(route, stdout_records):

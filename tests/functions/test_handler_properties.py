@@ -145,3 +145,56 @@ def test_classify_image_raises_only_named_errors(classifier, event, answer):
 )
 def test_filter_inferences_raises_only_named_errors(router, event):
     named_errors_only(router.lambda_handler, event)
+
+
+@pytest.fixture(scope="module")
+def api(load_handler, s3):
+    """inference_api with every StartSyncExecution failing to connect (the workflow is not what is tested here)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STATE_MACHINE_ARN", "arn:aws:states:eu-west-1:123456789012:stateMachine:courier-vehicle-inference")
+        env.setenv("UPLOAD_BUCKET", BUCKET)
+        env.setenv("UPLOAD_PREFIX", "incoming/api/")
+        env.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the module-scoped client is made before the test's env
+        module = load_handler("inference_api")
+
+        def refuse(request, **_kwargs):
+            raise EndpointConnectionError(endpoint_url=request.url)
+
+        events = module.states_client(module.DEFAULT_ANSWER_TIMEOUT_SECONDS).meta.events
+        events.register("before-send.sfn.StartSyncExecution", refuse)
+        yield module
+        events.unregister("before-send.sfn.StartSyncExecution", refuse)
+
+
+API_LOCATION = load_event("inference_api", "post_s3_location.json")
+API_PNG = load_event("inference_api", "post_png.json")
+
+
+@PROPERTIES
+@given(
+    body=json_values.map(json.dumps)
+    | st.text(max_size=40)
+    | st.sampled_from([json.dumps({"s3_bucket": BUCKET, "s3_key": "ok.png"})]),
+    content_type=st.sampled_from(["application/json", "image/png", "image/jpeg", "text/plain", ""])
+    | st.text(max_size=12),
+    base64_encoded=st.booleans(),
+    method=st.sampled_from(["POST", "GET", "PUT"]),
+)
+def test_inference_api_always_answers_http_with_a_named_reason(api, body, content_type, base64_encoded, method):
+    event = API_LOCATION | {
+        "body": body,
+        "isBase64Encoded": base64_encoded,
+        "headers": API_LOCATION["headers"] | {"content-type": content_type},
+        "requestContext": API_LOCATION["requestContext"]
+        | {"http": API_LOCATION["requestContext"]["http"] | {"method": method}},
+    }
+    response = api.lambda_handler(event, CONTEXT)
+
+    assert isinstance(response["statusCode"], int)
+    answer = json.loads(response["body"])
+    if response["statusCode"] >= 400:
+        assert answer["error"]
+        assert isinstance(answer["message"], str)
+    hypothesis.event(f"HTTP {response['statusCode']} {answer.get('error', '')}")

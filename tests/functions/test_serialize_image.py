@@ -48,11 +48,18 @@ def put(s3, key: str, body: bytes) -> dict:
 def test_small_png_passes_through_unchanged(s3, serialize):
     result = serialize(put(s3, "uploads/courier-1/vehicle.png", PNG_BYTES))
 
-    assert set(result) == {"s3_bucket", "s3_key", "image_data", "content_type"}
+    assert set(result) == {"s3_bucket", "s3_key", "image_data", "content_type", "probe"}
     assert (result["s3_bucket"], result["s3_key"]) == (BUCKET, "uploads/courier-1/vehicle.png")
+    assert result["probe"] is False  # a courier's image; the synthetic probe's say True
     assert result["content_type"] == "image/png"
     assert base64.b64decode(result["image_data"]) == PNG_BYTES
     SerializedImage.model_validate(result)
+
+
+def test_the_probe_flag_travels_on(s3, serialize):
+    event = put(s3, "uploads/probe/bicycle.png", PNG_BYTES) | {"probe": True}
+
+    assert serialize(event)["probe"] is True
 
 
 def test_12_megapixel_jpeg_is_downscaled_under_the_step_functions_limit(s3, serialize, phone_jpeg):

@@ -38,7 +38,17 @@ AWS_METRICS = {
         "Invocation4XXErrors",
         "Invocation5XXErrors",
     },
-    "AWS/Lambda": {"Errors", "Throttles", "Duration", "Invocations", "ConcurrentExecutions"},
+    "AWS/Lambda": {
+        "Errors",
+        "Throttles",
+        "Duration",
+        "Invocations",
+        "ConcurrentExecutions",
+        # Function URL metrics (https://docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html).
+        "UrlRequestCount",
+        "Url4xxCount",
+        "Url5xxCount",
+    },
 }
 # Model Monitor publishes one metric per feature, named with these prefixes.
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"

@@ -122,6 +122,9 @@ def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
             "code/inference.py": DOUBLE_MODEL.read_bytes(),
             "code/features.py": SERVING_FEATURES.read_bytes(),
             "probabilities.json": json.dumps(probabilities).encode(),
+            "model_config.json": json.dumps(
+                {"labels": ["bicycle", "motorcycle"], "confidence_threshold": 0.9, "model_version": "retrain-test"}
+            ).encode(),
         }.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from tests.cifar import cifar_png_images
 from tests.conftest import fixture_role
@@ -23,7 +24,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
 DOUBLE_MODEL = Path(__file__).parent / "doubles" / "fixed_probability_model.py"
 LABELS = ["bicycle", "motorcycle"]
-THRESHOLD = 0.8
+THRESHOLD = 0.8  # the double model's own confidence_threshold: Terraform sets no override by default
+MODEL_VERSION = "inference-test-train-1"  # the training job the double model says it came from
+DECISION_SOURCE = "inference-test.inference"
+DECISION_DETAIL_TYPE = "Courier Vehicle Decision"
 FUNCTION_TIMEOUT_S = 30
 SHORT_TIMEOUT_S = 3  # the classify function of `short_timeout_stack`: timeout tests wait this long per attempt
 
@@ -41,6 +45,40 @@ class InferenceStack:
     role_arn: str = ""
     function_arns: dict[str, str] = field(default_factory=dict)  # step → function ARN in the state machine
     environments: dict[str, dict[str, str]] = field(default_factory=dict)  # step → the function's environment
+    express_state_machine_arn: str = ""  # the same definition as EXPRESS (the module's default type), logging ALL
+    log_group: str = ""  # the Express state machine's execution logs
+    decision_bus_arn: str = ""  # the bus decisions are published on
+    decisions_queue_url: str = ""  # a consumer's queue: a rule on the bus delivers every decision there
+
+    def decisions_for(self, key: str, expected: int = 1, timeout: float = 10) -> list[dict]:
+        """The decision events a consumer received for one image key (taken off its queue; others put back)."""
+        sqs, found, others, deadline = self.aws.client("sqs"), [], [], time.time() + timeout
+        while len(found) < expected and time.time() < deadline:
+            batch = sqs.receive_message(
+                QueueUrl=self.decisions_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+            ).get("Messages", [])
+            if not batch:
+                time.sleep(0.1)
+            for message in batch:
+                if json.loads(message["Body"])["detail"]["image"]["s3_key"] == key:
+                    found.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=self.decisions_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                else:
+                    others.append(message["ReceiptHandle"])
+        for handle in others:
+            sqs.change_message_visibility(QueueUrl=self.decisions_queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return found
+
+    def execute_sync(self, payload: dict) -> dict:
+        """StartSyncExecution on the Express copy: what a caller gets back on AWS (no history to read)."""
+        sfn = self.aws.client("stepfunctions", config=Config(inject_host_prefix=False))
+        return sfn.start_sync_execution(stateMachineArn=self.express_state_machine_arn, input=json.dumps(payload))
+
+    def execution_log(self, execution_arn: str) -> list[dict]:
+        """The Express execution's log records, as a reader gets them from CloudWatch Logs."""
+        from demo.execution_logs import execution_log
+
+        return execution_log(self.aws.client("logs"), self.log_group, execution_arn, timeout=10)
 
     def execute(self, payload: dict, timeout: float = 90) -> tuple[dict, list[dict]]:
         sfn = self.aws.client("stepfunctions")
@@ -88,8 +126,14 @@ def create_function(stack: InferenceStack, name: str, step: str, code: bytes, ti
     )["FunctionArn"]
 
 
-def create_state_machine(stack: InferenceStack, name: str, function_arns: dict[str, str]) -> str:
-    """Deploy inference.asl.json, rendered as Terraform renders it, calling the given functions."""
+def create_state_machine(
+    stack: InferenceStack, name: str, function_arns: dict[str, str], machine_type: str = "STANDARD"
+) -> str:
+    """Deploy inference.asl.json, rendered as Terraform renders it, calling the given functions.
+
+    STANDARD keeps a history the fault tests read; EXPRESS logs to `stack.log_group` as the module configures it
+    (level ALL, no execution data).
+    """
     definition = render(
         REPO_ROOT / "inference.asl.json",
         {
@@ -97,10 +141,20 @@ def create_state_machine(stack: InferenceStack, name: str, function_arns: dict[s
             "classify_image_function_arn": function_arns["classify_image"],
             "filter_inferences_function_arn": function_arns["filter_inferences"],
             "human_review_queue_url": stack.queue_url,
+            "decision_bus_arn": stack.decision_bus_arn,
+            "decision_event_source": DECISION_SOURCE,
+            "decision_detail_type": DECISION_DETAIL_TYPE,
         },
     )
+    logging = {"level": "OFF"}
+    if machine_type == "EXPRESS":
+        logs = stack.aws.client("logs")
+        logs.create_log_group(logGroupName=stack.log_group)
+        group_arn = logs.describe_log_groups(logGroupNamePrefix=stack.log_group)["logGroups"][0]["arn"]
+        destination = {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn.removesuffix(":*") + ":*"}}
+        logging = {"level": "ALL", "includeExecutionData": False, "destinations": [destination]}
     return stack.aws.client("stepfunctions").create_state_machine(
-        name=name, definition=definition, roleArn=stack.role_arn, type="STANDARD"
+        name=name, definition=definition, roleArn=stack.role_arn, type=machine_type, loggingConfiguration=logging
     )["stateMachineArn"]
 
 
@@ -110,11 +164,41 @@ def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
         for name, data in {
             "code/inference.py": DOUBLE_MODEL.read_bytes(),
             "probabilities.json": json.dumps(probabilities).encode(),
+            "model_config.json": json.dumps(
+                {"labels": LABELS, "confidence_threshold": THRESHOLD, "model_version": MODEL_VERSION}
+            ).encode(),
         }.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def decision_consumer(aws: Any, bus_name: str) -> tuple[str, str]:
+    """The decision bus and a consumer on it (a rule on source and detail-type, an SQS target): (bus ARN, queue URL)."""
+    events, sqs = aws.client("events"), aws.client("sqs")
+    bus_arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
+    queue_url = sqs.create_queue(QueueName=f"{bus_name}-consumer")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": [DECISION_SOURCE], "detail-type": [DECISION_DETAIL_TYPE]}
+    rule_arn = events.put_rule(Name=f"{bus_name}-all", EventBusName=bus_name, EventPattern=json.dumps(pattern))[
+        "RuleArn"
+    ]
+    events.put_targets(Rule=f"{bus_name}-all", EventBusName=bus_name, Targets=[{"Id": "consumer", "Arn": queue_arn}])
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return bus_arn, queue_url
 
 
 @pytest.fixture(scope="session")
@@ -181,12 +265,10 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
             "CLASS_LABELS": ",".join(LABELS),
             "MODEL_CONTENT_TYPE": "application/x-image",
         },
-        "filter_inferences": {
-            "CONFIDENCE_THRESHOLD": str(THRESHOLD),
-            "LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"}),
-        },
+        "filter_inferences": {"LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"})},
     }
     stack = InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, "", keys, role_arn=role_arn)
+    stack.decision_bus_arn, stack.decisions_queue_url = decision_consumer(aws, "inference-test-decisions")
     for step, env in environments.items():
         stack.environments[step] = {
             **env,
@@ -197,6 +279,10 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
         code = (lambda_zips / f"{step}.zip").read_bytes()
         stack.function_arns[step] = create_function(stack, stack.functions[step], step, code, FUNCTION_TIMEOUT_S)
     stack.state_machine_arn = create_state_machine(stack, "inference-test", stack.function_arns)
+    stack.log_group = "/aws/vendedlogs/states/inference-test-express"
+    stack.express_state_machine_arn = create_state_machine(
+        stack, "inference-test-express", stack.function_arns, machine_type="EXPRESS"
+    )
     return stack
 
 

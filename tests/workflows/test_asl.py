@@ -26,6 +26,8 @@ CRASH_AND_TIMEOUT = {"Runtime.ExitError", "Sandbox.Timedout"}
 def sample_value(name: str) -> str:
     if name.endswith("function_arn"):
         return f"arn:aws:lambda:eu-west-1:123456789012:function:{name.removesuffix('_function_arn')}"
+    if name.endswith("bus_arn"):
+        return "arn:aws:events:eu-west-1:123456789012:event-bus/sample-decisions"
     if name.endswith("queue_url"):
         return "https://sqs.eu-west-1.amazonaws.com/123456789012/review"
     if name.endswith("_arn"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -9,7 +10,7 @@ import pytest
 from local_aws.endpoints import EndpointFault
 from local_aws.lambda_runtime import LambdaFault
 
-from tests.workflows.conftest import SHORT_TIMEOUT_S, entered_states, failed_attempts
+from tests.workflows.conftest import SHORT_TIMEOUT_S, create_state_machine, entered_states, failed_attempts
 
 pytestmark = pytest.mark.embedded
 
@@ -64,7 +65,8 @@ def review_messages_for(stack, key: str) -> list[dict]:
 def test_endpoint_throttling_is_retried_until_the_image_is_classified(inference_stack, faults):
     faults[inference_stack.endpoint_name] = EndpointFault("ThrottlingException", count=2)
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert json.loads(execution["output"])["route"] == "nearby"
@@ -96,7 +98,8 @@ def test_endpoint_errors_beyond_the_retry_budget_fail_by_name_and_keep_the_image
 def test_a_model_error_is_not_retried(inference_stack, faults):
     faults[inference_stack.endpoint_name] = EndpointFault("ModelError", count=1)
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "ClassificationFailed"
@@ -108,7 +111,8 @@ def test_a_model_error_is_not_retried(inference_stack, faults):
 def test_a_lambda_crash_is_retried_and_the_image_still_routed(inference_stack, lambda_faults, step):
     lambda_faults[inference_stack.functions[step]] = LambdaFault("crash", count=1)
     execution, events = inference_stack.execute(
-        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]})
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["bicycle"]}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert json.loads(execution["output"])["route"] == "nearby"
@@ -176,3 +180,27 @@ def test_classify_timeouts_beyond_the_retry_budget_fail_by_name_and_keep_the_ima
     assert lambda_faults[stack.functions["classify_image"]].count == 0
     kept = review_messages_for(stack, key)
     assert [(m["reason"], m["error"]["Error"]) for m in kept] == [("ClassificationFailed", "Sandbox.Timedout")]
+
+
+@pytest.fixture(scope="module")
+def busless_stack(inference_stack):
+    """The workflow publishing to a bus that does not exist: every PutEvents fails."""
+    missing = inference_stack.decision_bus_arn.rsplit("/", 1)[0] + "/no-such-bus"
+    stack = dataclasses.replace(inference_stack, decision_bus_arn=missing)
+    return dataclasses.replace(
+        stack, state_machine_arn=create_state_machine(stack, "inference-test-no-bus", stack.function_arns)
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "reason"), [("bicycle", "DecisionNotPublished"), ("ambiguous", "BelowConfidenceThreshold")]
+)
+def test_a_decision_that_cannot_be_published_fails_by_name_and_keeps_the_image_once(busless_stack, role, reason):
+    key = fresh_copy(busless_stack, role)
+    execution, events = busless_stack.execute({"s3_bucket": busless_stack.bucket, "s3_key": key})
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "DecisionNotPublished"
+    assert [state for state, _error, _cause in failed_attempts(events)] == ["PublishDecision"] * 4  # 1 + 3 retries
+    kept = review_messages_for(busless_stack, key)
+    assert [message["reason"] for message in kept] == [reason]  # a person has it: queued once, not twice

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
-from tests.workflows.conftest import THRESHOLD, entered_states
+from tests.workflows.conftest import (
+    DECISION_DETAIL_TYPE,
+    DECISION_SOURCE,
+    MODEL_VERSION,
+    THRESHOLD,
+    entered_states,
+)
 
 pytestmark = pytest.mark.embedded
 
@@ -35,11 +43,15 @@ def test_confident_bicycle_is_routed_to_nearby_orders(inference_stack):
     assert output["route"] == "nearby"
     assert output["confidence"] == pytest.approx(0.97)
     assert output["labels"] == ["bicycle", "motorcycle"]
+    assert (output["model_version"], output["confidence_threshold"]) == (MODEL_VERSION, THRESHOLD)
+    assert output["threshold_source"] == "model"  # no Terraform override: the model's own threshold
     assert entered_states(events) == [
         "SerializeImage",
         "ClassifyImage",
         "FilterInferences",
         "RouteByVehicle",
+        "PublishDecision",
+        "DecisionPublished",
         "NearbyOrders",
     ]
 
@@ -78,17 +90,27 @@ def test_low_confidence_image_goes_to_the_human_review_queue(inference_stack):
     )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
-    assert entered_states(events)[-3:] == ["RequestHumanReview", "MarkForHumanReview", "HumanReviewRequested"]
+    # Unsure is a route: the filter answered, a Choice sent it on; no task failed on the way.
+    assert entered_states(events)[-6:] == [
+        "FilterInferences",
+        "RouteByVehicle",
+        "RequestHumanReview",
+        "PublishDecision",
+        "DecisionPublished",
+        "HumanReviewRequested",
+    ]
+    assert not [e for e in events if e["type"] in ("TaskFailed", "LambdaFunctionFailed")]
     output = json.loads(execution["output"])
-    assert output["route"] == "human_review"
+    assert (output["route"], output["review_reason"]) == ("human_review", "BelowConfidenceThreshold")
+    assert output["human_review"]["message_id"]
     messages = sqs.receive_message(QueueUrl=inference_stack.queue_url, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(m["Body"]) for m in messages]
     mine = [b for b in bodies if b["s3_key"] == inference_stack.images["ambiguous"]]
     assert len(mine) == 1
-    assert mine[0]["reason"] == "ThresholdConfidenceNotMet"
+    assert mine[0]["reason"] == "BelowConfidenceThreshold"
     assert mine[0]["inferences"] == pytest.approx([0.55, 0.45])
-    assert mine[0]["error"]["Error"] == "ThresholdConfidenceNotMet"
-    assert str(THRESHOLD) in mine[0]["error"]["Cause"]
+    assert (mine[0]["predicted_label"], mine[0]["confidence_threshold"]) == ("bicycle", THRESHOLD)
+    assert mine[0]["model_version"] == MODEL_VERSION
     assert "image_data" not in messages[0]["Body"]
 
 
@@ -153,6 +175,64 @@ def test_endpoint_traffic_is_captured_in_sagemaker_format(inference_stack):
     assert endpoint_input["observedContentType"] == "application/x-image"
     assert base64.b64decode(endpoint_input["data"]).startswith(b"\x89PNG")
     endpoint_output = record["captureData"]["endpointOutput"]
-    assert len(json.loads(endpoint_output["data"])) == 2
+    assert len(json.loads(endpoint_output["data"])["probabilities"]) == 2
     assert record["eventMetadata"]["eventId"]
     assert record["eventMetadata"]["inferenceTime"].endswith("Z")
+
+
+def test_the_express_workflow_answers_the_route_synchronously_and_logs_the_path(inference_stack):
+    answer = inference_stack.execute_sync(
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["motorcycle"]}
+    )
+
+    assert answer["status"] == "SUCCEEDED", answer.get("cause")
+    assert json.loads(answer["output"])["route"] == "distant"
+    assert ":express:inference-test-express:" in answer["executionArn"]
+    from demo.execution_logs import states_entered
+
+    records = inference_stack.execution_log(answer["executionArn"])
+    assert states_entered(records)[-4:] == ["RouteByVehicle", "PublishDecision", "DecisionPublished", "DistantOrders"]
+    assert "image_data" not in json.dumps(records)  # the image never reaches CloudWatch Logs
+
+
+def test_an_express_execution_cannot_be_described_as_on_aws(inference_stack):
+    answer = inference_stack.execute_sync(
+        {"s3_bucket": inference_stack.bucket, "s3_key": inference_stack.images["not_an_image"]}
+    )
+
+    assert (answer["status"], answer["error"]) == ("FAILED", "InvalidImage")  # the caller still learns why
+    with pytest.raises(ClientError) as refused:
+        inference_stack.aws.client("stepfunctions").describe_execution(executionArn=answer["executionArn"])
+    assert refused.value.response["Error"]["Code"] == "InvalidArn"
+
+
+@pytest.mark.parametrize(
+    ("role", "route", "label"),
+    [
+        ("bicycle", "nearby", "bicycle"),
+        ("motorcycle", "distant", "motorcycle"),
+        ("ambiguous", "human_review", "bicycle"),
+    ],
+)
+def test_every_decision_is_published_once_on_the_decision_bus(inference_stack, role, route, label):
+    key = f"incoming/decision-{role}-{uuid.uuid4().hex[:8]}.png"
+    inference_stack.aws.client("s3").copy_object(
+        Bucket=inference_stack.bucket,
+        Key=key,
+        CopySource={"Bucket": inference_stack.bucket, "Key": inference_stack.images[role]},
+    )
+    answer = inference_stack.execute_sync({"s3_bucket": inference_stack.bucket, "s3_key": key})
+    assert answer["status"] == "SUCCEEDED", answer.get("cause")
+
+    events = inference_stack.decisions_for(key, expected=2, timeout=3)  # wait a little for a second one
+
+    assert len(events) == 1, f"expected exactly one decision for {key}, got {len(events)}"
+    event = events[0]
+    assert (event["source"], event["detail-type"]) == (DECISION_SOURCE, DECISION_DETAIL_TYPE)
+    detail = event["detail"]
+    assert detail["image"] == {"s3_bucket": inference_stack.bucket, "s3_key": key}
+    assert (detail["route"], detail["predicted_label"], detail["decided_by"]) == (route, label, "model")
+    assert (detail["model_version"], detail["confidence_threshold"]) == (MODEL_VERSION, THRESHOLD)
+    assert detail["confidence"] == json.loads(answer["output"])["confidence"]
+    assert detail["execution_arn"] == answer["executionArn"]
+    assert json.loads(answer["output"])["decision_event"]["event_id"]

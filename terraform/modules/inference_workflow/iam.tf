@@ -1,4 +1,5 @@
-# The state machine's role: invoke exactly the three workflow functions and send to the human-review queue;
+# The state machine's role: invoke exactly the three workflow functions, send to the human-review queue and
+# publish decisions on the stack's bus;
 # modules/state_machine_observability adds log delivery and X-Ray traces.
 
 data "aws_iam_policy_document" "state_machine_assume_role" {
@@ -45,6 +46,21 @@ data "aws_iam_policy_document" "state_machine" {
     effect    = "Allow"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.human_review.arn]
+  }
+
+  statement {
+    # Only the decision events, only on the stack's bus (events:source is a PutEvents condition key:
+    # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+    sid       = "PublishDecisions"
+    effect    = "Allow"
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.decisions.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "events:source"
+      values   = [local.decision_event_source]
+    }
   }
 
   dynamic "statement" {

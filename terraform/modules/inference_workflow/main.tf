@@ -9,7 +9,10 @@ data "aws_caller_identity" "current" {}
 
 locals {
   state_machine_name = "${var.name_prefix}-inference"
-  definition_path    = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
+  # Every decision (nearby, distant, human_review) is published with this source and detail-type.
+  decision_event_source = "${var.name_prefix}.inference"
+  decision_detail_type  = "Courier Vehicle Decision"
+  definition_path       = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
 
   # SageMaker lowercases endpoint names in ARNs.
   endpoint_arn = format(
@@ -21,12 +24,27 @@ locals {
   )
 
   image_object_arns = [for prefix in var.image_prefixes : "${var.data_bucket_arn}/${prefix}*"]
+  data_bucket_name  = replace(var.data_bucket_arn, "/^arn:[^:]+:s3:::/", "")
 
+  # Images sent to the HTTPS API are stored under the first image prefix, where serialize_image may read them;
+  # so are the probe's known images.
+  api_upload_prefix = "${var.image_prefixes[0]}api/"
+  probe_prefix      = "${var.image_prefixes[0]}probes/"
+  probe_images      = { for name, route in var.probe_images : "${local.probe_prefix}${name}" => route }
+  probe_schedule    = var.probe_interval_minutes == 1 ? "rate(1 minute)" : "rate(${var.probe_interval_minutes} minutes)"
+
+  # The workflow's three steps (the state machine invokes exactly these).
   functions = {
     serialize_image   = module.serialize_image
     classify_image    = module.classify_image
     filter_inferences = module.filter_inferences
   }
+  # Every function of the module, for logs, alarms and outputs.
+  all_functions = merge(
+    local.functions,
+    { for api in module.inference_api : "inference_api" => api },
+    { for probe in module.inference_probe : "inference_probe" => probe },
+  )
 }
 
 ################################################################################
@@ -111,15 +129,17 @@ module "filter_inferences" {
   source = "../lambda_function"
 
   function_name = "${var.name_prefix}-filter-inferences"
-  description   = "Picks the top class and its route, or raises ThresholdConfidenceNotMet below the confidence threshold."
+  description   = "Picks the top class and its route, or human_review below the confidence threshold (a route, not an error)."
   zip_path      = "${var.lambda_artifacts_dir}/filter_inferences.zip"
   memory_size   = var.lambda_memory_mb
   timeout       = var.lambda_timeout_seconds
 
-  environment = {
-    CONFIDENCE_THRESHOLD = tostring(var.confidence_threshold)
-    LABEL_ROUTES         = jsonencode(var.label_routes)
-  }
+  # CONFIDENCE_THRESHOLD only as an override: without it the function applies the threshold the model chose in
+  # training, which classify_image reads from the model's answer.
+  environment = merge(
+    { LABEL_ROUTES = jsonencode(var.label_routes) },
+    var.confidence_threshold == null ? {} : { CONFIDENCE_THRESHOLD = tostring(var.confidence_threshold) },
+  )
   # Pure computation on its input: no permissions beyond its own logs and traces.
   policy_json = null
 
@@ -169,6 +189,16 @@ resource "aws_sqs_queue_redrive_policy" "human_review" {
 }
 
 ################################################################################
+# Decisions: one EventBridge event per decision, on a bus the stack owns
+################################################################################
+
+resource "aws_cloudwatch_event_bus" "decisions" {
+  name = "${var.name_prefix}-decisions"
+
+  tags = var.tags
+}
+
+################################################################################
 # State machine
 ################################################################################
 
@@ -184,6 +214,9 @@ resource "aws_sfn_state_machine" "this" {
     classify_image_function_arn    = module.classify_image.function_arn
     filter_inferences_function_arn = module.filter_inferences.function_arn
     human_review_queue_url         = aws_sqs_queue.human_review.url
+    decision_bus_arn               = aws_cloudwatch_event_bus.decisions.arn
+    decision_event_source          = local.decision_event_source
+    decision_detail_type           = local.decision_detail_type
   })))
 
   logging_configuration {
@@ -212,4 +245,190 @@ resource "aws_sfn_state_machine" "this" {
 
   # Step Functions checks at creation that the role can deliver logs and invoke the tasks.
   depends_on = [aws_iam_role_policy.state_machine]
+}
+
+################################################################################
+# Synchronous HTTPS entry point: a function URL (AWS_IAM auth) -> StartSyncExecution
+################################################################################
+
+module "inference_api" {
+  source = "../lambda_function"
+  count  = var.api_enabled ? 1 : 0
+
+  function_name = "${var.name_prefix}-inference-api"
+  description   = "HTTPS entry point (function URL, AWS_IAM): runs the inference workflow with StartSyncExecution and answers the route."
+  zip_path      = "${var.lambda_artifacts_dir}/inference_api.zip"
+  memory_size   = 256
+  timeout       = var.api_timeout_seconds
+
+  environment = {
+    STATE_MACHINE_ARN       = aws_sfn_state_machine.this.arn
+    UPLOAD_BUCKET           = local.data_bucket_name
+    UPLOAD_PREFIX           = local.api_upload_prefix
+    MAX_REQUEST_IMAGE_BYTES = tostring(var.api_max_image_bytes)
+    # The answer must come before the function's own Timeout ends it.
+    ANSWER_TIMEOUT_SECONDS = tostring(var.api_timeout_seconds - 3)
+  }
+  policy_json = data.aws_iam_policy_document.inference_api.json
+
+  powertools_service_name      = "inference_api"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "inference_api" {
+  statement {
+    sid       = "RunTheWorkflowSynchronously"
+    effect    = "Allow"
+    actions   = ["states:StartSyncExecution"]
+    resources = [aws_sfn_state_machine.this.arn]
+  }
+
+  statement {
+    sid       = "StoreUploadedImages"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.data_bucket_arn}/${local.api_upload_prefix}*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "EncryptUploadedImages"
+      effect    = "Allow"
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+# AWS_IAM: only signed requests of principals whose policies allow it get through (the caller policy below).
+resource "aws_lambda_function_url" "api" {
+  count = var.api_enabled ? 1 : 0
+
+  function_name      = module.inference_api[0].function_name
+  authorization_type = "AWS_IAM"
+  invoke_mode        = "BUFFERED"
+}
+
+# What a caller (the courier app's role) needs: lambda:InvokeFunctionUrl, and since October 2025
+# lambda:InvokeFunction through the URL too (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+data "aws_iam_policy_document" "api_caller" {
+  count = var.api_enabled ? 1 : 0
+
+  statement {
+    sid       = "CallTheInferenceApi"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunctionUrl"]
+    resources = [module.inference_api[0].function_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "lambda:FunctionUrlAuthType"
+      values   = ["AWS_IAM"]
+    }
+  }
+
+  statement {
+    sid       = "InvokeThroughTheUrlOnly"
+    effect    = "Allow"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.inference_api[0].function_arn]
+
+    condition {
+      test     = "Bool"
+      variable = "lambda:InvokedViaFunctionUrl"
+      values   = ["true"]
+    }
+  }
+}
+
+################################################################################
+# Synthetic probe: known images through the whole workflow on a schedule, so breakage shows at zero traffic
+################################################################################
+
+module "inference_probe" {
+  source = "../lambda_function"
+  count  = var.probe_enabled ? 1 : 0
+
+  function_name = "${var.name_prefix}-inference-probe"
+  description   = "Runs the inference workflow on known probe images and reports a wrong route or a failure (ProbeFailures)."
+  zip_path      = "${var.lambda_artifacts_dir}/inference_probe.zip"
+  memory_size   = 256
+  # Each image waits for its answer in turn (at most 60 s each).
+  timeout = 60 * length(var.probe_images) + 30
+
+  environment = {
+    STATE_MACHINE_ARN      = aws_sfn_state_machine.this.arn
+    PROBE_BUCKET           = local.data_bucket_name
+    PROBE_IMAGES           = jsonencode(local.probe_images)
+    ANSWER_TIMEOUT_SECONDS = "60"
+  }
+  policy_json = data.aws_iam_policy_document.inference_probe.json
+
+  powertools_service_name      = "inference_probe"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "inference_probe" {
+  statement {
+    sid       = "RunTheWorkflowSynchronously"
+    effect    = "Allow"
+    actions   = ["states:StartSyncExecution"]
+    resources = [aws_sfn_state_machine.this.arn]
+  }
+}
+
+resource "aws_cloudwatch_event_rule" "probe" {
+  count = var.probe_enabled ? 1 : 0
+
+  name                = "${var.name_prefix}-inference-probe"
+  description         = "Every ${var.probe_interval_minutes} min: the known probe images through the inference workflow."
+  schedule_expression = local.probe_schedule
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "probe" {
+  count = var.probe_enabled ? 1 : 0
+
+  rule      = aws_cloudwatch_event_rule.probe[0].name
+  target_id = "inference-probe"
+  arn       = module.inference_probe[0].function_arn
+
+  # A late probe is worth nothing: the next one is due.
+  retry_policy {
+    maximum_event_age_in_seconds = 60 * var.probe_interval_minutes
+    maximum_retry_attempts       = 0
+  }
+}
+
+resource "aws_lambda_permission" "probe_schedule" {
+  count = var.probe_enabled ? 1 : 0
+
+  statement_id  = "AllowProbeSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.inference_probe[0].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.probe[0].arn
+}
+
+# Probe images Terraform uploads (optional): file name => local path. Without them, place the images yourself
+# (see README): until then the probe reports image_missing and its alarm says so.
+resource "aws_s3_object" "probe_images" {
+  for_each = var.probe_enabled ? var.probe_image_files : {}
+
+  bucket       = local.data_bucket_name
+  key          = "${local.probe_prefix}${each.key}"
+  source       = each.value
+  source_hash  = filemd5(each.value)
+  content_type = endswith(lower(each.key), ".png") ? "image/png" : "image/jpeg"
+
+  tags = var.tags
 }

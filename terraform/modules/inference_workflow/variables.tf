@@ -98,13 +98,13 @@ variable "label_routes" {
 }
 
 variable "confidence_threshold" {
-  description = "Minimum top-class confidence; below it the image goes to human review (CONFIDENCE_THRESHOLD of filter_inferences). 0.91: chosen on validation data for the default model."
+  description = "Override of the minimum top-class confidence for an automatic route (CONFIDENCE_THRESHOLD of filter_inferences); below it the image goes to human review. null: the threshold the deployed model chose in training, which it reports with every answer."
   type        = number
-  default     = 0.91
+  default     = null
 
   validation {
-    condition     = var.confidence_threshold > 0 && var.confidence_threshold < 1
-    error_message = "confidence_threshold must be strictly between 0 and 1."
+    condition     = var.confidence_threshold == null || try(var.confidence_threshold > 0 && var.confidence_threshold < 1, false)
+    error_message = "confidence_threshold must be strictly between 0 and 1, or null for the model's own threshold."
   }
 }
 
@@ -210,6 +210,71 @@ variable "human_review_max_receive_count" {
 
 variable "tags" {
   description = "Tags added to every resource the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+variable "api_enabled" {
+  description = "Create the synchronous HTTPS entry point: the inference_api function behind a function URL with AWS_IAM auth (StartSyncExecution of the workflow)."
+  type        = bool
+  default     = true
+}
+
+variable "api_max_image_bytes" {
+  description = "Largest image the HTTPS API accepts in a request body, in bytes. A binary body travels base64-encoded in the 6 MB invocation payload, so Lambda itself refuses bodies above about 4.4 MB before the function runs."
+  type        = number
+  default     = 4194304
+
+  validation {
+    condition     = var.api_max_image_bytes >= 1024 && var.api_max_image_bytes <= 4500000 && floor(var.api_max_image_bytes) == var.api_max_image_bytes
+    error_message = "api_max_image_bytes must be a whole number of bytes between 1024 and 4500000 (what fits a 6 MB invocation payload once base64-encoded)."
+  }
+}
+
+variable "api_timeout_seconds" {
+  description = "Timeout of the inference_api function, in seconds; it answers 504 AnswerTimedOut 3 s before it (the execution still runs to its end and publishes its decision). Express executions run for at most 300 s."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.api_timeout_seconds >= 10 && var.api_timeout_seconds <= 303 && floor(var.api_timeout_seconds) == var.api_timeout_seconds
+    error_message = "api_timeout_seconds must be a whole number between 10 and 303 (an Express execution's 300 s plus the answer)."
+  }
+}
+
+variable "probe_enabled" {
+  description = "Run the synthetic probe: the probe images through the workflow every probe_interval_minutes (EventBridge rule -> inference_probe), reporting ProbeChecks and ProbeFailures."
+  type        = bool
+  default     = true
+}
+
+variable "probe_interval_minutes" {
+  description = "How often the probe runs, in minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.probe_interval_minutes >= 1 && var.probe_interval_minutes <= 1440 && floor(var.probe_interval_minutes) == var.probe_interval_minutes
+    error_message = "probe_interval_minutes must be a whole number of minutes between 1 and 1440."
+  }
+}
+
+variable "probe_images" {
+  description = "The probe's known images, file name under <first image prefix>probes/ => the route it must get (one bicycle and one motorcycle the deployed model classifies confidently)."
+  type        = map(string)
+  default = {
+    "bicycle.png"    = "nearby"
+    "motorcycle.png" = "distant"
+  }
+
+  validation {
+    condition     = length(var.probe_images) >= 1 && alltrue([for name, route in var.probe_images : can(regex("^[A-Za-z0-9._-]+\\.(png|jpe?g)$", name)) && contains(["nearby", "distant"], route)])
+    error_message = "probe_images must map PNG/JPEG file names (letters, digits, . _ -) to nearby or distant."
+  }
+}
+
+variable "probe_image_files" {
+  description = "Probe images for Terraform to upload: file name (a key of probe_images) => local path. {} (default): the images are placed by other means (the demo places test images the model classified confidently)."
   type        = map(string)
   default     = {}
 }

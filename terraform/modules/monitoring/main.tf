@@ -49,6 +49,12 @@ locals {
   guard_function_names = var.auto_retrain_enabled ? [module.retrain_guard[0].function_name] : []
   check_function_names = local.scheduled_check ? [module.scheduled_check[0].function_name] : []
   all_function_names   = distinct(concat(var.lambda_function_names, local.guard_function_names, local.check_function_names))
+  lambda_failure_descriptions = {
+    for name in local.all_function_names : name => format(
+      "Lambda function %s failed %d or more times in 5 minutes%s.",
+      name, var.lambda_failures_threshold, name == var.input_rejecting_function_name ? " (errors other than refused input)" : "",
+    )
+  }
 
   endpoint_dimensions = {
     EndpointName = var.endpoint_name
@@ -71,6 +77,17 @@ resource "aws_sns_topic" "alarms" {
   name = "${var.name_prefix}-alarms"
 
   tags = var.tags
+}
+
+# Someone on call gets every alarm: e-mail addresses and HTTPS endpoints (paging tools) from alarm_subscriptions.
+resource "aws_sns_topic_subscription" "alarms" {
+  for_each = { for s in var.alarm_subscriptions : "${s.protocol}:${s.endpoint}" => s }
+
+  topic_arn = local.alarm_topic_arn
+  protocol  = each.value.protocol
+  endpoint  = each.value.endpoint
+  # An HTTPS endpoint confirms SNS's request itself; Terraform does not wait for it.
+  endpoint_auto_confirms = false
 }
 
 ################################################################################
@@ -407,6 +424,9 @@ resource "aws_cloudwatch_dashboard" "this" {
     drift_threshold             = var.drift_alarm_threshold
     human_review_threshold      = var.human_review_share_threshold
     latency_threshold_us        = var.model_latency_p99_ms * 1000
+    api_function_name           = var.api_function_name
+    probe_enabled               = var.probe_enabled
+    probe_interval_minutes      = var.probe_interval_minutes
   })
 }
 
@@ -553,20 +573,90 @@ resource "aws_cloudwatch_metric_alarm" "human_review_share" {
   tags = var.tags
 }
 
+# Failures only: an unsure prediction is a route (no error), and serialize_image's refusals of bad input (a GIF, a
+# missing object) are counted by its ImagesRejected metric and taken off its Errors.
 resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   for_each = toset(local.all_function_names)
 
   alarm_name          = "${each.value}-errors"
-  alarm_description   = "Lambda function ${each.value} raised errors. Runbook: ${var.runbook_url}#lambda-errors"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
+  alarm_description   = "${local.lambda_failure_descriptions[each.value]} Runbook: ${var.runbook_url}#lambda-errors"
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  evaluation_periods  = 1
+  threshold           = var.lambda_failures_threshold
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  metric_query {
+    id          = "failures"
+    expression  = each.value == var.input_rejecting_function_name ? "FILL(errors, 0) - FILL(rejected, 0)" : "FILL(errors, 0)"
+    label       = "Failed invocations"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Errors"
+      dimensions  = { FunctionName = each.value }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+
+  dynamic "metric_query" {
+    for_each = each.value == var.input_rejecting_function_name ? [each.value] : []
+
+    content {
+      id = "rejected"
+      metric {
+        namespace   = var.metrics_namespace
+        metric_name = "ImagesRejected"
+        dimensions  = { service = var.metric_services["serialize_image"] }
+        period      = 300
+        stat        = "Sum"
+      }
+    }
+  }
+
+  tags = var.tags
+}
+
+# The probe runs known images through the whole workflow: a wrong route or a failure means customers are being
+# misrouted or failed too, at any traffic; silence means the probe itself is broken.
+resource "aws_cloudwatch_metric_alarm" "probe_failed" {
+  count = var.probe_enabled ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}-probe-failed"
+  alarm_description   = "The synthetic probe got a wrong route or a failure for a known image. Runbook: ${var.runbook_url}#probe-failed"
+  namespace           = var.metrics_namespace
+  metric_name         = "ProbeFailures"
+  dimensions          = { service = var.metric_services["inference_probe"] }
   statistic           = "Sum"
-  period              = 300
+  period              = var.probe_interval_minutes * 60
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
   treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "probe_silent" {
+  count = var.probe_enabled ? 1 : 0
+
+  alarm_name          = "${var.name_prefix}-probe-silent"
+  alarm_description   = "The synthetic probe reported no checks for two of its intervals: it is not running, so nothing watches the workflow at zero traffic. Runbook: ${var.runbook_url}#probe-silent"
+  namespace           = var.metrics_namespace
+  metric_name         = "ProbeChecks"
+  dimensions          = { service = var.metric_services["inference_probe"] }
+  statistic           = "SampleCount"
+  period              = min(86400, var.probe_interval_minutes * 60 * 2)
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
   alarm_actions       = local.alarm_actions
 
   tags = var.tags

@@ -58,6 +58,18 @@ output "alarm_topic_arn" {
   value       = local.alarm_topic_arn
 }
 
+output "alarm_subscriptions" {
+  description = "Subscriptions to the alarm topic, \"<protocol>:<endpoint>\" => {arn (\"pending confirmation\" until the subscriber confirms), topic_arn, protocol, endpoint}."
+  value = {
+    for key, subscription in aws_sns_topic_subscription.alarms : key => {
+      arn       = subscription.arn
+      topic_arn = subscription.topic_arn
+      protocol  = subscription.protocol
+      endpoint  = subscription.endpoint
+    }
+  }
+}
+
 output "alarm_names" {
   description = "Every alarm the module creates, keyed by what it watches."
   value = merge(
@@ -69,6 +81,8 @@ output "alarm_names" {
       human_review_share   = aws_cloudwatch_metric_alarm.human_review_share.alarm_name
       monitor_drift        = aws_cloudwatch_metric_alarm.monitor_drift.alarm_name
     },
+    { for alarm in aws_cloudwatch_metric_alarm.probe_failed : "probe_failed" => alarm.alarm_name },
+    { for alarm in aws_cloudwatch_metric_alarm.probe_silent : "probe_silent" => alarm.alarm_name },
     { for name, alarm in aws_cloudwatch_metric_alarm.lambda_errors : "lambda_errors_${name}" => alarm.alarm_name },
   )
 }

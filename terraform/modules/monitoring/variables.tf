@@ -214,6 +214,8 @@ variable "metric_services" {
     classify_image    = "classify_image"
     filter_inferences = "filter_inferences"
     evaluate_model    = "evaluate_model"
+    inference_api     = "inference_api"
+    inference_probe   = "inference_probe"
   }
 
   validation {
@@ -236,6 +238,73 @@ variable "alarm_topic_arn" {
   description = "SNS topic every alarm notifies. null creates <name_prefix>-alarms (subscribe on-call to it)."
   type        = string
   default     = null
+}
+
+variable "alarm_subscriptions" {
+  description = "Who the alarms reach: subscriptions to the alarm topic, each {protocol = \"email\" or \"https\", endpoint = an e-mail address or an https:// URL}. E-mail subscribers confirm from the message SNS sends; an HTTPS endpoint must confirm SNS's subscription request."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.alarm_subscriptions : contains(["email", "https"], s.protocol)])
+    error_message = "alarm_subscriptions protocols must be \"email\" or \"https\"."
+  }
+
+  validation {
+    condition = alltrue([
+      for s in var.alarm_subscriptions :
+      s.protocol == "email" ? can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", s.endpoint)) : can(regex("^https://[^/\\s]+(/\\S*)?$", s.endpoint))
+    ])
+    error_message = "Each alarm_subscriptions endpoint must be an e-mail address (protocol email) or an https:// URL (protocol https)."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.alarm_subscriptions : "${s.protocol}:${s.endpoint}"])) == length(var.alarm_subscriptions)
+    error_message = "alarm_subscriptions lists the same subscription twice."
+  }
+}
+
+variable "input_rejecting_function_name" {
+  description = "The function whose Lambda Errors include its refusals of bad input, counted by its ImagesRejected metric (serialize_image: a GIF or a missing object is the caller's, not a failure); its errors alarm fires on Errors minus ImagesRejected. null: none."
+  type        = string
+  default     = null
+}
+
+variable "lambda_failures_threshold" {
+  description = "Alarm when a function fails (Lambda Errors, minus input refusals for input_rejecting_function_name) at least this many times in 5 minutes. Unsure predictions are routes, not errors, so any failure counts."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.lambda_failures_threshold >= 1 && floor(var.lambda_failures_threshold) == var.lambda_failures_threshold
+    error_message = "lambda_failures_threshold must be a whole number, at least 1."
+  }
+}
+
+variable "api_function_name" {
+  description = "The inference_api function behind the function URL, for the dashboard's function URL widget (requests refused before the function runs show there only). null: no widget."
+  type        = string
+  default     = null
+}
+
+variable "probe_enabled" {
+  description = "Whether the inference workflow runs the synthetic probe: creates the probe-failed and probe-silent alarms on its ProbeFailures and ProbeChecks metrics."
+  type        = bool
+  default     = false
+}
+
+variable "probe_interval_minutes" {
+  description = "How often the probe runs (the inference workflow's probe_interval_minutes): the probe alarms' period."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.probe_interval_minutes >= 1 && var.probe_interval_minutes <= 1440 && floor(var.probe_interval_minutes) == var.probe_interval_minutes
+    error_message = "probe_interval_minutes must be a whole number of minutes between 1 and 1440."
+  }
 }
 
 variable "runbook_url" {

@@ -1,8 +1,11 @@
 """TEST DOUBLE, not a model: a SageMaker PyTorch serving module that answers fixed probabilities per image.
 
 Packaged by the workflow tests as `code/inference.py` of a model.tar.gz, with `probabilities.json` mapping the
-sha256 of an image's bytes to the class probabilities to return. It lets the inference state machine run end to
-end through the real hosting path (endpoint → model → serving code → data capture) before any model is trained.
+sha256 of an image's bytes to the class probabilities to return, and `model_config.json` holding what the real
+serving handler reports about its model (labels, confidence_threshold, model_version). It answers the serving
+contract's object, `{"probabilities", "labels", "confidence_threshold", "model_version"}`, so the inference
+state machine runs end to end through the real hosting path (endpoint → model → serving code → data capture)
+before any model is trained.
 """
 
 import hashlib
@@ -12,7 +15,10 @@ import os
 
 def model_fn(model_dir):
     with open(os.path.join(model_dir, "probabilities.json")) as handle:
-        return json.load(handle)
+        table = json.load(handle)
+    with open(os.path.join(model_dir, "model_config.json")) as handle:
+        config = json.load(handle)
+    return {"table": table, "config": config}
 
 
 def input_fn(request_body, content_type):
@@ -21,10 +27,10 @@ def input_fn(request_body, content_type):
     return hashlib.sha256(request_body).hexdigest()
 
 
-def predict_fn(digest, table):
-    if digest not in table:
+def predict_fn(digest, model):
+    if digest not in model["table"]:
         raise ValueError(f"the test double has no probabilities for image {digest[:12]}")
-    return table[digest]
+    return {"probabilities": model["table"][digest], **model["config"]}
 
 
 def output_fn(prediction, accept):

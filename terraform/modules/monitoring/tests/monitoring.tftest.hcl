@@ -222,6 +222,130 @@ run "dashboard_is_valid_json_with_every_section" {
   }
 }
 
+run "auto_retrain_can_be_turned_off" {
+  command = plan
+
+  variables {
+    auto_retrain_enabled = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.monitoring_violations) == 0 && length(module.retrain_guard) == 0
+    error_message = "auto_retrain_enabled = false must leave out the rule and the guard."
+  }
+}
+
+run "every_alarm_links_to_the_runbook_and_notifies_sns" {
+  # apply (mocked): the topic ARN is only known after apply.
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for alarm in [
+        aws_cloudwatch_metric_alarm.pipeline_failed,
+        aws_cloudwatch_metric_alarm.gate_rejected,
+        aws_cloudwatch_metric_alarm.endpoint_5xx,
+        aws_cloudwatch_metric_alarm.endpoint_latency_p99,
+        aws_cloudwatch_metric_alarm.human_review_share,
+        aws_cloudwatch_metric_alarm.monitor_drift,
+      ] : strcontains(alarm.alarm_description, "Runbook: docs/runbook.md#") && alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:cv-alarms"])
+    ])
+    error_message = "Each alarm must notify the alarm topic and name its runbook section."
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 5
+    error_message = "Each function, the retrain guard included, needs an errors alarm."
+  }
+}
+
+run "subscribes_on_call_to_the_alarm_topic" {
+  command = plan
+
+  variables {
+    alarm_subscriptions = [
+      { protocol = "email", endpoint = "oncall@example.com" },
+      { protocol = "https", endpoint = "https://pager.example/sns" },
+    ]
+  }
+
+  assert {
+    condition = (
+      length(aws_sns_topic_subscription.alarms) == 2 &&
+      aws_sns_topic_subscription.alarms["email:oncall@example.com"].protocol == "email" &&
+      aws_sns_topic_subscription.alarms["https:https://pager.example/sns"].endpoint == "https://pager.example/sns" &&
+      aws_sns_topic_subscription.alarms["https:https://pager.example/sns"].endpoint_auto_confirms == false
+    )
+    error_message = "Each alarm_subscriptions entry must subscribe to the alarm topic; an HTTPS endpoint confirms on its own."
+  }
+}
+
+run "refuses_a_subscription_that_is_not_an_address_or_https_url" {
+  command = plan
+
+  variables {
+    alarm_subscriptions = [{ protocol = "https", endpoint = "oncall@example.com" }]
+  }
+
+  expect_failures = [var.alarm_subscriptions]
+}
+
+run "probe_alarms_fire_on_a_wrong_route_or_failure_and_on_silence" {
+  command = plan
+
+  variables {
+    probe_enabled          = true
+    probe_interval_minutes = 10
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.probe_failed[0].metric_name == "ProbeFailures" &&
+      aws_cloudwatch_metric_alarm.probe_failed[0].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.probe_failed[0].period == 600 &&
+      aws_cloudwatch_metric_alarm.probe_failed[0].dimensions.service == "inference_probe"
+    )
+    error_message = "probe-failed must alarm on one ProbeFailures in a probe interval."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.probe_silent[0].metric_name == "ProbeChecks" &&
+      aws_cloudwatch_metric_alarm.probe_silent[0].statistic == "SampleCount" &&
+      aws_cloudwatch_metric_alarm.probe_silent[0].treat_missing_data == "breaching" &&
+      aws_cloudwatch_metric_alarm.probe_silent[0].period == 1200
+    )
+    error_message = "probe-silent must alarm when no probe reported for two intervals (missing data breaches)."
+  }
+}
+
+run "no_probe_alarms_without_a_probe" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.probe_failed) == 0 && length(aws_cloudwatch_metric_alarm.probe_silent) == 0
+    error_message = "Without probe_enabled there is no probe to alarm on."
+  }
+}
+
+run "lambda_alarms_count_failures_not_refused_input" {
+  command = plan
+
+  variables {
+    input_rejecting_function_name = "cv-serialize-image"
+  }
+
+  assert {
+    condition = (
+      one([for q in aws_cloudwatch_metric_alarm.lambda_errors["cv-serialize-image"].metric_query : q.expression if q.id == "failures"]) == "FILL(errors, 0) - FILL(rejected, 0)" &&
+      one([for q in aws_cloudwatch_metric_alarm.lambda_errors["cv-serialize-image"].metric_query : q.metric[0].metric_name if q.id == "rejected"]) == "ImagesRejected" &&
+      one([for q in aws_cloudwatch_metric_alarm.lambda_errors["cv-filter-inferences"].metric_query : q.expression if q.id == "failures"]) == "FILL(errors, 0)" &&
+      aws_cloudwatch_metric_alarm.lambda_errors["cv-filter-inferences"].threshold == 1
+    )
+    error_message = "serialize_image's alarm must subtract its refusals (ImagesRejected) from Errors; the others alarm on every error (a failure)."
+  }
+}
+
 run "retrain_rule_matches_documented_event_fields_only" {
   command = plan
 
@@ -316,43 +440,6 @@ run "retrain_guard_may_read_the_outcome_and_nothing_more" {
       alltrue([for a in s.actions : !startswith(a, "sagemaker:") || contains(["sagemaker:DescribeProcessingJob", "sagemaker:ListMonitoringExecutions"], a)])
     ])
     error_message = "The guard reads SageMaker with DescribeProcessingJob and ListMonitoringExecutions only."
-  }
-}
-
-run "auto_retrain_can_be_turned_off" {
-  command = plan
-
-  variables {
-    auto_retrain_enabled = false
-  }
-
-  assert {
-    condition     = length(aws_cloudwatch_event_rule.monitoring_violations) == 0 && length(module.retrain_guard) == 0
-    error_message = "auto_retrain_enabled = false must leave out the rule and the guard."
-  }
-}
-
-run "every_alarm_links_to_the_runbook_and_notifies_sns" {
-  # apply (mocked): the topic ARN is only known after apply.
-  command = apply
-
-  assert {
-    condition = alltrue([
-      for alarm in [
-        aws_cloudwatch_metric_alarm.pipeline_failed,
-        aws_cloudwatch_metric_alarm.gate_rejected,
-        aws_cloudwatch_metric_alarm.endpoint_5xx,
-        aws_cloudwatch_metric_alarm.endpoint_latency_p99,
-        aws_cloudwatch_metric_alarm.human_review_share,
-        aws_cloudwatch_metric_alarm.monitor_drift,
-      ] : strcontains(alarm.alarm_description, "Runbook: docs/runbook.md#") && alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:cv-alarms"])
-    ])
-    error_message = "Each alarm must notify the alarm topic and name its runbook section."
-  }
-
-  assert {
-    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 5
-    error_message = "Each function, the retrain guard and the check function included, needs an errors alarm."
   }
 }
 
