@@ -450,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         def drift_pass() -> dict:
             traffic_began["darkened"] = time.time()
             inference(darkened, over_seconds=3.0)
+            traffic_began["darkened_end"] = time.time()
             return monitoring_pass("darkened images", "scheduled_check", True)
 
         traffic_began = {"load": load_began}  # when each window of captured traffic began (time.time())
@@ -470,8 +471,14 @@ def main(argv: list[str] | None = None) -> int:
                 window=seconds_ago(traffic_began["load"]),
                 until=seconds_ago(traffic_began["darkened"]),  # ends a second before the darkened images
             )
+            # ... and ends a second after them.
+            after = math.floor(time.time() - traffic_began["darkened_end"]) - 1
             dark = monitoring_pass(
-                "darkened images", "model_monitor", True, window=seconds_ago(traffic_began["darkened"])
+                "darkened images",
+                "model_monitor",
+                True,
+                window=seconds_ago(traffic_began["darkened"]),
+                until=f"PT{after}S" if after > 0 else "PT0H",
             )
             return [captured, dark]
 

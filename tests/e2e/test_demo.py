@@ -50,7 +50,8 @@ def test_drift_is_detected_only_on_darkened_traffic_and_starts_a_retrain(demo, e
     normal, darkened = [p for p in report["monitoring"]["passes"] if p["engine"] == engine]
     assert normal["records"] >= 200
     assert normal["violations"] == []
-    assert darkened["records"] == 40
+    # At least the 40 darkened images: the window also holds any other request the endpoint answered then.
+    assert darkened["records"] >= 40
     assert darkened["violations"]
     assert any(v["feature_name"] == "brightness" for v in darkened["violations"])
     assert darkened["retrain_started"] is True
