@@ -17,6 +17,7 @@ from moto.core.config import default_user_config
 
 from tests.conftest import REPO_ROOT
 from tests.pipeline.conftest import DOUBLE_SOURCEDIR, REAL_SOURCEDIR
+from training import image_uris
 from training import launch as launcher
 from training.image_uris import builtin_images, is_builtin_image, pytorch_images
 from training.pipeline_input import (
@@ -61,14 +62,56 @@ def settings(algorithm: Algorithm, **overrides: Any) -> LaunchSettings:
 
 
 # -- images --------------------------------------------------------------------------------------------------------
-def test_pytorch_images_come_from_the_sdk_for_the_region_and_instance():
-    images = pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large")
-    assert re.fullmatch(r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/pytorch-training:2\.5-cpu-py311", images.training)
-    assert re.fullmatch(
-        r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/pytorch-inference:2\.5-cpu-py311", images.inference
+ECR = r"\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "inference_instance_type", "training_tag", "inference_tag"),
+    [
+        ("ml.m5.xlarge", "ml.m5.large", "2.14.0-cpu-amzn2023-sagemaker", "2.6.0-cpu-py312-ubuntu22.04-sagemaker"),
+        (
+            "ml.g4dn.xlarge",
+            "ml.g5.xlarge",
+            "2.14.0-cu133-amzn2023-sagemaker",
+            "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
+        ),
+    ],
+    ids=["cpu", "gpu"],
+)
+def test_pytorch_images_are_pinned_by_full_tag_for_the_instances_build(
+    instance_type, inference_instance_type, training_tag, inference_tag
+):
+    # A short tag (2.14-cpu-..., 2.6-cpu-py312) moves to each new patch release: the pipeline must not.
+    images = pytorch_images(REGION, instance_type, inference_instance_type)
+    assert re.fullmatch(rf"{ECR}/pytorch:{re.escape(training_tag)}", images.training)
+    assert re.fullmatch(rf"{ECR}/pytorch-inference:{re.escape(inference_tag)}", images.inference)
+    for uri in (images.training, images.inference):
+        major_minor_patch = uri.rpartition(":")[2].split("-")[0]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", major_minor_patch), uri
+
+
+def test_pytorch_images_come_from_the_regions_registry():
+    assert re.fullmatch(ECR, pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").training.split("/")[0])
+    assert ".us-east-1." in pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").inference
+    # ap-east-1's DLCs live in another AWS account than eu-west-1's.
+    assert (
+        pytorch_images("ap-east-1", "ml.m5.xlarge", "ml.m5.large").training.split(".")[0]
+        != (pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large").training.split(".")[0])
     )
-    assert "-gpu-" in pytorch_images(REGION, "ml.g4dn.xlarge", "ml.m5.large").training
-    assert ".us-east-1." in pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").training
+
+
+def test_the_sourcedir_floor_is_the_serving_containers_torch_and_python():
+    # The code runs in both containers; the older one (serving) bounds what it may use.
+    training_torch = tuple(int(x) for x in image_uris.PYTORCH_TRAINING_TAGS["cpu"].split("-")[0].split(".")[:2])
+    serving_torch = tuple(int(x) for x in image_uris.PYTORCH_INFERENCE_VERSION.split(".")[:2])
+    assert image_uris.SOURCEDIR_TORCH_FLOOR == min(training_torch, serving_torch) == (2, 6)
+    serving_python = image_uris.PYTORCH_INFERENCE_PY_VERSION.removeprefix("py")
+    assert (int(serving_python[0]), int(serving_python[1:])) == image_uris.SOURCEDIR_PYTHON_FLOOR
+
+
+def test_an_instance_without_a_cpu_or_gpu_build_is_a_named_error():
+    with pytest.raises(image_uris.ImageUriError, match=r"ml\.inf2\.xlarge"):
+        pytorch_images(REGION, "ml.inf2.xlarge", "ml.m5.large")
 
 
 def test_builtin_image_is_the_regions_image_classification_algorithm():
@@ -238,7 +281,7 @@ def test_launch_uploads_the_code_and_starts_the_pipeline_with_the_built_input(aw
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         assert "train.py" in tar.getnames()
     assert started_with["training"]["hyperparameters"]["epochs"] == "3"
-    assert any("pytorch-training:2.5-cpu-py311" in line for line in lines)
+    assert any("pytorch:2.14.0-cpu-amzn2023-sagemaker" in line for line in lines)
 
 
 def test_a_job_name_outside_the_roles_prefix_is_refused(aws):

@@ -6,14 +6,15 @@ Python standard library can be relied on, so PNG decoding is done here with zlib
 returned dicts; `None` values count as missing, which is how undecodable images (JPEG, corrupt PNG) show up
 in the completeness statistics instead of failing the monitoring job.
 
-The analyzer's Python may be older than this repository's, so the file keeps to Python 3.7 at run time: no
-`X | Y` outside annotations, no zip(strict=...), no match statements (a test checks).
+The analyzer's Python may be older than this repository's: AWS documents the analyzer image as Spark 3.3.0 with
+Deequ 2.0.2 (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-pre-built-container.html) and names no
+Python version, so the file keeps to Python 3.7, the floor chosen here: no `from __future__ import annotations`
+(annotations are evaluated, so they use `typing.Dict`/`Optional`, never `dict[...]` or `X | Y`), no walrus, no
+zip(strict=...), no match statements, no str.removeprefix (tests check).
 
 The same function serves the local monitor run and the baseline: `preprocess_capture_line` wraps one line of
 the JSON Lines files that endpoint data capture writes in the record object the analyzer would build.
 """
-
-from __future__ import annotations
 
 import base64
 import binascii
@@ -24,13 +25,12 @@ import os
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Iterable
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 # Feature name -> Model Monitor inferred type. The baseline, the local checker and the dashboard's drift
 # widgets all use these names; `feature_baseline_drift_<name>` is the CloudWatch metric per feature.
-FEATURE_TYPES: dict[str, str] = {
+FEATURE_TYPES: Dict[str, str] = {
     "image_format": "String",
     "decoded": "Integral",
     "width": "Integral",
@@ -109,10 +109,10 @@ def png_header(data: bytes) -> PngHeader:
     return PngHeader(width, height, bit_depth, colour_type, interlace)
 
 
-def _png_chunks(data: bytes) -> tuple[bytes, bytes]:
+def _png_chunks(data: bytes) -> Tuple[bytes, bytes]:
     """Return (concatenated IDAT payload, PLTE payload); ancillary chunks are skipped."""
     pos = len(PNG_SIGNATURE)
-    idat: list[bytes] = []
+    idat: List[bytes] = []
     palette = b""
     while pos + 8 <= len(data):
         (length,) = struct.unpack(">I", data[pos : pos + 4])
@@ -235,7 +235,7 @@ def _to_rgb(samples: bytes, colour_type: int, bit_depth: int, palette: bytes) ->
 
 def _decode_pass(
     raw: bytes, offset: int, width: int, height: int, header: PngHeader, palette: bytes
-) -> tuple[bytes, int]:
+) -> Tuple[bytes, int]:
     """Unfilter and convert one (sub-)image starting at `offset`; returns (rgb, bytes consumed)."""
     channels = PNG_COLOUR_TYPES[header.colour_type][0]
     bits_per_pixel = channels * header.bit_depth
@@ -250,7 +250,7 @@ def _decode_pass(
     return _to_rgb(data, header.colour_type, header.bit_depth, palette), size
 
 
-def _adam7_sizes(width: int, height: int) -> list[tuple[int, int, int, int, int, int]]:
+def _adam7_sizes(width: int, height: int) -> List[Tuple[int, int, int, int, int, int]]:
     sizes = []
     for x0, y0, dx, dy in ADAM7:
         pass_w = (width - x0 + dx - 1) // dx if width > x0 else 0
@@ -299,7 +299,7 @@ def decode_png(data: bytes, max_pixels: int = DEFAULT_MAX_DECODE_PIXELS) -> Deco
 # -------------------------------------------------------------------------------------------------- JPEG
 
 
-def jpeg_dimensions(data: bytes) -> tuple[int, int]:
+def jpeg_dimensions(data: bytes) -> Tuple[int, int]:
     """(width, height) from the first start-of-frame marker; the entropy-coded data is never read."""
     if not data.startswith(JPEG_SOI):
         raise ImageDecodeError("not a JPEG (no SOI marker)")
@@ -331,7 +331,7 @@ def jpeg_dimensions(data: bytes) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------- features
 
 
-def _channel_stats(channel: bytes) -> tuple[float, float]:
+def _channel_stats(channel: bytes) -> Tuple[float, float]:
     """Population mean and standard deviation of 8-bit samples, via a histogram (C-speed counting)."""
     n = len(channel)
     histogram = Counter(channel)
@@ -341,9 +341,9 @@ def _channel_stats(channel: bytes) -> tuple[float, float]:
     return mean, math.sqrt(max(0.0, squares / n - mean * mean))
 
 
-def pixel_features(image: DecodedImage) -> dict[str, float]:
+def pixel_features(image: DecodedImage) -> Dict[str, float]:
     """Per-channel mean/std and mean luma, on the 0-255 scale."""
-    features: dict[str, float] = {}
+    features: Dict[str, float] = {}
     means = []
     for lane, name in enumerate("rgb"):
         mean, std = _channel_stats(image.rgb[lane::3])
@@ -355,11 +355,11 @@ def pixel_features(image: DecodedImage) -> dict[str, float]:
     return features
 
 
-def image_features(data: bytes | None, max_pixels: int | None = None) -> dict[str, Any]:
+def image_features(data: Optional[bytes], max_pixels: Optional[int] = None) -> Dict[str, Any]:
     """Features of the request body; pixel features are None unless the image was decoded."""
     if max_pixels is None:
         max_pixels = int(os.environ.get("MONITOR_MAX_DECODE_PIXELS", DEFAULT_MAX_DECODE_PIXELS))
-    features: dict[str, Any] = {
+    features: Dict[str, Any] = {
         "image_format": "unknown",
         "decoded": 0,
         "width": None,
@@ -387,13 +387,13 @@ def image_features(data: bytes | None, max_pixels: int | None = None) -> dict[st
     return features
 
 
-def class_labels() -> tuple[str, ...]:
+def class_labels() -> Tuple[str, ...]:
     raw = os.environ.get("CLASS_LABELS", "")
     labels = tuple(label.strip() for label in raw.split(",") if label.strip())
     return labels or DEFAULT_CLASS_LABELS
 
 
-def answer_probabilities(payload: Any) -> list[float] | None:
+def answer_probabilities(payload: Any) -> Optional[List[float]]:
     """Probabilities from the parsed response: [p, ...], [[p, ...]] or {"probabilities": [...]}."""
     if isinstance(payload, dict):
         for key in ("probabilities", "predictions", "scores"):
@@ -411,7 +411,7 @@ def answer_probabilities(payload: Any) -> list[float] | None:
     return None
 
 
-def prediction_features(payload: Any, labels: tuple[str, ...] | None = None) -> dict[str, Any]:
+def prediction_features(payload: Any, labels: Optional[Tuple[str, ...]] = None) -> Dict[str, Any]:
     """Top-class confidence, index and label; None when the response is not a probability list."""
     probabilities = answer_probabilities(payload)
     if not probabilities or not all(math.isfinite(p) for p in probabilities):
@@ -438,7 +438,7 @@ def _field(obj: Any, *names: str) -> Any:
     return None
 
 
-def _payload_bytes(event_data: Any) -> bytes | None:
+def _payload_bytes(event_data: Any) -> Optional[bytes]:
     """Raw bytes of a captured payload: BASE64-encoded bodies are decoded, text bodies encoded as UTF-8."""
     data = _field(event_data, "data")
     if data is None:
@@ -456,7 +456,7 @@ def _payload_bytes(event_data: Any) -> bytes | None:
     return data.encode("utf-8")
 
 
-def _image_bytes(event_data: Any) -> bytes | None:
+def _image_bytes(event_data: Any) -> Optional[bytes]:
     """The image in the request: the raw body, or a base64 field of a JSON body."""
     body = _payload_bytes(event_data)
     if body is None or body.startswith((PNG_SIGNATURE, JPEG_SOI)):
@@ -492,7 +492,7 @@ def _response_payload(event_data: Any) -> Any:
             return None
 
 
-def preprocess_handler(inference_record: Any, logger: Any = None) -> dict[str, Any]:
+def preprocess_handler(inference_record: Any, logger: Any = None) -> Dict[str, Any]:
     """Model Monitor entry point: one captured record -> one flat dict of features (never raises on data)."""
     endpoint_input = _field(inference_record, "endpoint_input", "endpointInput")
     endpoint_output = _field(inference_record, "endpoint_output", "endpointOutput")
@@ -512,21 +512,21 @@ def preprocess_handler(inference_record: Any, logger: Any = None) -> dict[str, A
 class CapturedPayload:
     """One side of a captured record (`captureData.endpointInput` / `endpointOutput`)."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: Dict[str, Any]) -> None:
         self.data = document.get("data")
         self.encoding = document.get("encoding")
         self.mode = document.get("mode")
         self.observed_content_type = document.get("observedContentType")
 
     @property
-    def observedContentType(self) -> str | None:  # the analyzer's own (camelCase) attribute name
+    def observedContentType(self) -> Optional[str]:  # the analyzer's own (camelCase) attribute name
         return self.observed_content_type
 
 
 class CapturedMetadata:
     """`eventMetadata`: event id, inference time and optional custom attributes."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: Dict[str, Any]) -> None:
         self.event_id = document.get("eventId")
         self.event_time = document.get("inferenceTime")
         self.inference_id = document.get("inferenceId")
@@ -537,7 +537,7 @@ class CapturedMetadata:
 class CapturedRecord:
     """The object Model Monitor hands to `preprocess_handler`, built from one capture JSON line."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: Dict[str, Any]) -> None:
         capture = document.get("captureData") or {}
         self.endpoint_input = CapturedPayload(capture["endpointInput"]) if "endpointInput" in capture else None
         self.endpoint_output = CapturedPayload(capture["endpointOutput"]) if "endpointOutput" in capture else None
@@ -545,13 +545,13 @@ class CapturedRecord:
         self.event_version = document.get("eventVersion")
 
     @classmethod
-    def from_line(cls, line: str | bytes) -> CapturedRecord:
+    def from_line(cls, line: Union[str, bytes]) -> "CapturedRecord":
         return cls(json.loads(line))
 
 
 def build_capture_line(
     image: bytes,
-    probabilities: Iterable[float] | None,
+    probabilities: Optional[Iterable[float]],
     *,
     event_id: str = "",
     inference_time: str = "1970-01-01T00:00:00Z",
@@ -563,7 +563,7 @@ def build_capture_line(
         content_type = "image/jpeg"
     else:
         content_type = "application/x-image"
-    capture: dict[str, Any] = {
+    capture: Dict[str, Any] = {
         "endpointInput": {
             "observedContentType": content_type,
             "mode": "INPUT",
@@ -586,12 +586,12 @@ def build_capture_line(
     return json.dumps(document, separators=(",", ":"))
 
 
-def preprocess_capture_line(line: str | bytes, logger: Any = None) -> dict[str, Any]:
+def preprocess_capture_line(line: Union[str, bytes], logger: Any = None) -> Dict[str, Any]:
     """One data-capture JSON line -> features, exactly as the analyzer would compute them."""
     return preprocess_handler(CapturedRecord.from_line(line), logger)
 
 
-def preprocess_capture_lines(lines: Iterable[str | bytes], logger: Any = None) -> list[dict[str, Any]]:
+def preprocess_capture_lines(lines: Iterable[Union[str, bytes]], logger: Any = None) -> List[Dict[str, Any]]:
     """Every record of a capture file; blank lines and shadow-variant records are skipped, as AWS does."""
     rows = []
     for line in lines:
