@@ -518,3 +518,65 @@ def test_a_malformed_hyperparameter_is_a_usage_error(capsys):
     )
     assert code == launcher.EXIT_USAGE
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+# -- the built-in algorithm trains on GPU instances only ---------------------------------------------------------------
+# https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html#IC-instances
+CPU_TYPES = ["ml.m5.xlarge", "ml.c5.2xlarge", "ml.m6i.large", "ml.t3.medium", "ml.inf2.xlarge", "ml.trn1.2xlarge"]
+GPU_TYPES = ["ml.p3.2xlarge", "ml.g4dn.xlarge", "ml.g5.2xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge", "ml.g6e.xlarge"]
+ARGV = ["--state-machine-arn", STATE_MACHINE, "--bucket", BUCKET, "--dataset-prefix", PREFIX]
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """Any boto3 client or call fails the test: the refusal must come before AWS is touched."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"an AWS client was made: {args}")
+
+    monkeypatch.setattr(launcher.boto3, "client", refuse)
+    monkeypatch.setattr(launcher.boto3.session.Session, "client", refuse)
+
+
+@pytest.mark.parametrize("instance_type", CPU_TYPES)
+def test_the_cli_refuses_a_cpu_instance_for_the_builtin_algorithm_by_name(instance_type, no_aws, capsys):
+    code = launcher.main([*ARGV, "--algorithm", "builtin", "--instance-type", instance_type])
+    captured = capsys.readouterr()
+    assert code == launcher.EXIT_USAGE
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: InvalidArgument: --instance-type: BuiltinNeedsGpuInstance: ")
+    assert instance_type in line
+
+
+@pytest.mark.parametrize("instance_type", CPU_TYPES[:2])
+def test_the_api_refuses_a_cpu_instance_for_the_builtin_algorithm_before_any_call(instance_type):
+    def no_client(service):
+        raise AssertionError(f"{service} client made before the instance type was checked")
+
+    with pytest.raises(launcher.BuiltinNeedsGpuInstance, match=re.escape(instance_type)):
+        launcher.launch(
+            STATE_MACHINE, BUCKET, PREFIX, algorithm="builtin", instance_type=instance_type, client_factory=no_client
+        )
+
+    class NoS3:
+        def __getattr__(self, name):
+            raise AssertionError(f"s3.{name} called before the instance type was checked")
+
+    with pytest.raises(launcher.BuiltinNeedsGpuInstance):
+        launcher.prepare_input(
+            STATE_MACHINE, BUCKET, PREFIX, algorithm="builtin", instance_type=instance_type, region=REGION, s3=NoS3()
+        )
+
+
+@pytest.mark.parametrize("instance_type", GPU_TYPES)
+def test_gpu_instances_are_accepted_for_the_builtin_algorithm(instance_type):
+    args = launcher.parse_args([*ARGV, "--algorithm", "builtin", "--instance-type", instance_type])
+    assert args.instance_type == instance_type
+
+
+def test_each_algorithm_defaults_to_an_instance_type_it_can_train_on(no_aws):
+    assert launcher.parse_args([*ARGV, "--algorithm", "builtin"]).instance_type == "ml.p3.2xlarge"
+    assert launcher.parse_args(ARGV).instance_type == "ml.m5.xlarge"
+    # PyTorch script mode trains on CPU and GPU instances alike.
+    assert launcher.parse_args([*ARGV, "--instance-type", "ml.c5.2xlarge"]).instance_type == "ml.c5.2xlarge"
