@@ -84,7 +84,7 @@ def image_keys(s3: Any, uri: str, limit: int) -> list[str]:
 
 def predictions(
     runtime: Any, endpoint: str, bucket: str, keys: list[str], s3: Any
-) -> Iterator[tuple[str, bytes, list]]:
+) -> Iterator[tuple[str, bytes, Any]]:
     for key in keys:
         image = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         try:
@@ -97,14 +97,14 @@ def predictions(
             answer = json.loads(response["Body"].read())
         except ValueError as error:
             raise BaselineEndpointError(f"endpoint {endpoint} answered {key} with no JSON: {error}") from None
-        # Read the answer as the monitoring analyzer reads captured responses, so the baseline matches them.
-        probabilities = answer_probabilities(answer)
-        if probabilities is None:
+        # Read the answer as the monitoring analyzer reads captured responses, so the baseline matches them; the
+        # whole answer (its "labels" included) goes into the baseline's capture line, as data capture records it.
+        if answer_probabilities(answer) is None:
             raise BaselineEndpointError(
                 f"endpoint {endpoint} answered {key} with no class probabilities "
-                '(expected [p, ...], [[p, ...]] or {"probabilities": [p, ...]})'
+                '(expected {"probabilities": [p, ...], "labels": [...], ...}, or [p, ...] from an older model)'
             )
-        yield key, image, probabilities
+        yield key, image, answer
 
 
 def write_baseline(request: BaselineRequest, s3: Any, runtime: Any, limit: int) -> dict[str, Any]:

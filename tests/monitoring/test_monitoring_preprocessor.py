@@ -403,6 +403,28 @@ def test_handler_accepts_the_analyzers_camel_case_record_objects(monkeypatch, en
     json.dumps(row)  # the analyzer serialises the returned dict
 
 
+def test_the_response_objects_own_labels_name_the_prediction(encode_png, monkeypatch) -> None:
+    # The endpoint answers {"probabilities", "labels", "confidence_threshold", "model_version"}; its labels win over
+    # CLASS_LABELS, so a model trained with another label order is still read right.
+    monkeypatch.setenv("CLASS_LABELS", "bicycle,motorcycle")
+    response = {
+        "probabilities": [0.2, 0.8],
+        "labels": ["motorcycle", "bicycle"],
+        "confidence_threshold": 0.93,
+        "model_version": "cv-pytorch-20261202-120000",
+    }
+    image = encode_png(np.zeros((2, 2, 3), dtype=np.uint8))
+    row = rp.preprocess_capture_line(sagemaker_capture_line(image, json.dumps(response)))
+    assert (row["top_confidence"], row["predicted_class_index"], row["predicted_label"]) == (0.8, 1, "bicycle")
+    assert rp.preprocess_capture_line(rp.build_capture_line(image, response)) == row
+    many = {**response, "probabilities": [[0.9, 0.1]]}
+    assert (
+        rp.preprocess_capture_line(sagemaker_capture_line(image, json.dumps(many)))["predicted_label"] == "motorcycle"
+    )
+    older = rp.preprocess_capture_line(sagemaker_capture_line(image, json.dumps([0.2, 0.8])))
+    assert older["predicted_label"] == "motorcycle", "a bare list from an older model falls back to CLASS_LABELS"
+
+
 def test_capture_lines_skip_blank_and_shadow_records(encode_png) -> None:
     line = rp.build_capture_line(encode_png(np.zeros((2, 2, 3), dtype=np.uint8)), [0.9, 0.1], event_id="a")
     shadow = json.loads(line)

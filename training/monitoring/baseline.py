@@ -239,9 +239,10 @@ def build_baseline(rows: Sequence[Row]) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def rows_from_images(
-    images: Iterable[tuple[str, bytes]], predictions: Mapping[str, Sequence[float]] | None = None
+    images: Iterable[tuple[str, bytes]], predictions: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Feature rows for (key, image bytes) pairs, via capture lines as the endpoint would write them."""
+    """Feature rows for (key, image bytes) pairs, via capture lines as the endpoint would write them; `predictions`
+    maps a key to the endpoint's answer (its response object, or a bare probability list)."""
     rows = []
     for key, data in images:
         probabilities = _lookup(predictions or {}, key)
@@ -250,7 +251,7 @@ def rows_from_images(
 
 
 def baseline_from_images(
-    images: Iterable[tuple[str, bytes]], predictions: Mapping[str, Sequence[float]] | None = None
+    images: Iterable[tuple[str, bytes]], predictions: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     return build_baseline(rows_from_images(images, predictions))
 

@@ -1,4 +1,4 @@
-"""Model Monitor record preprocessor: one captured inference (image in, probabilities out) -> flat features.
+"""Model Monitor record preprocessor: one captured inference (image in, the model's answer out) -> flat features.
 
 This file runs inside AWS's Model Monitor analyzer container (RecordPreprocessorSourceUri), where only the
 Python standard library can be relied on, so PNG decoding is done here with zlib/struct. The analyzer calls
@@ -394,7 +394,8 @@ def class_labels() -> Tuple[str, ...]:
 
 
 def answer_probabilities(payload: Any) -> Optional[List[float]]:
-    """Probabilities from the parsed response: [p, ...], [[p, ...]] or {"probabilities": [...]}."""
+    """Probabilities from the parsed response: the endpoint's object {"probabilities": [...], "labels": [...], ...}
+    (training/sourcedir/inference.py), or, from a model deployed before it, a bare [p, ...] or [[p, ...]]."""
     if isinstance(payload, dict):
         for key in ("probabilities", "predictions", "scores"):
             if key in payload:
@@ -411,12 +412,21 @@ def answer_probabilities(payload: Any) -> Optional[List[float]]:
     return None
 
 
+def answer_labels(payload: Any) -> Optional[Tuple[str, ...]]:
+    """The label order the response itself names ("labels"), if it names one."""
+    labels = payload.get("labels") if isinstance(payload, dict) else None
+    if isinstance(labels, list) and labels and all(isinstance(label, str) for label in labels):
+        return tuple(labels)
+    return None
+
+
 def prediction_features(payload: Any, labels: Optional[Tuple[str, ...]] = None) -> Dict[str, Any]:
-    """Top-class confidence, index and label; None when the response is not a probability list."""
+    """Top-class confidence, index and label; None when the response is not a probability list. The label comes
+    from the response's own "labels", else `labels`, else CLASS_LABELS."""
     probabilities = answer_probabilities(payload)
     if not probabilities or not all(math.isfinite(p) for p in probabilities):
         return {"top_confidence": None, "predicted_class_index": None, "predicted_label": None}
-    labels = labels or class_labels()
+    labels = answer_labels(payload) or labels or class_labels()
     index = max(range(len(probabilities)), key=probabilities.__getitem__)
     return {
         "top_confidence": round(probabilities[index], 6),
@@ -551,12 +561,16 @@ class CapturedRecord:
 
 def build_capture_line(
     image: bytes,
-    probabilities: Optional[Iterable[float]],
+    response: Any,
     *,
     event_id: str = "",
     inference_time: str = "1970-01-01T00:00:00Z",
 ) -> str:
-    """One data-capture JSON line as the endpoint writes it (image body BASE64, JSON response as text)."""
+    """One data-capture JSON line as the endpoint writes it (image body BASE64, JSON response as text).
+
+    `response` is what the endpoint answered (its JSON object, or a bare probability list); None leaves the
+    output out, as for a request the model failed on.
+    """
     if image.startswith(PNG_SIGNATURE):
         content_type = "image/png"
     elif image.startswith(JPEG_SOI):
@@ -571,11 +585,13 @@ def build_capture_line(
             "encoding": "BASE64",
         }
     }
-    if probabilities is not None:
+    if response is not None:
+        if not isinstance(response, (dict, list)):
+            response = [float(p) for p in response]  # a tuple or an array of probabilities
         capture["endpointOutput"] = {
             "observedContentType": "application/json",
             "mode": "OUTPUT",
-            "data": json.dumps([float(p) for p in probabilities]),
+            "data": json.dumps(response),
             "encoding": "JSON",
         }
     document = {

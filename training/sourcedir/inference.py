@@ -10,10 +10,17 @@ needs nothing else. Requests:
   or several images as `{"instances": [<image>, <image>, ...]}` (or a bare list of images). Images of any size are
   resized like uploaded files.
 
-Response (`application/json`): class probabilities in the order of model_config.json "labels"
-(`bicycle`, `motorcycle`): a flat list `[0.93, 0.07]` when the request held one image, and a list of such lists,
-in request order, when it held a list of images. Probabilities average the image and its mirror image, as
-train.py's evaluation does.
+Response (`application/json`): an object that carries, with the probabilities, everything a caller needs to act
+on them, so the confidence threshold has one home (the model that chose it):
+
+    {"probabilities": [0.93, 0.07], "labels": ["bicycle", "motorcycle"],
+     "confidence_threshold": 0.91, "model_version": "cv-pytorch-20261202-120000"}
+
+"probabilities" are in the order of "labels" (model_config.json's label order): a flat list when the request held
+one image, a list of such lists, in request order, when it held a list of images. They average the image and its
+mirror image over every member of the model, as train.py's evaluation does. "confidence_threshold" is the one
+train.py chose (the lowest confidence at which its cross-validated predictions reached the target precision);
+"model_version" is the training job that produced the model ("unknown" when trained outside SageMaker).
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class LoadedModel:
     labels: list[str]
     normalization: dict
     confidence_threshold: float
+    model_version: str
 
 
 @dataclass
@@ -70,7 +78,9 @@ def model_fn(model_dir: str) -> LoadedModel:
     torch.set_num_threads(int(os.environ.get("SERVING_TORCH_THREADS", DEFAULT_TORCH_THREADS)))
     directory = Path(model_dir)
     config = json.loads((directory / "model_config.json").read_text())
-    network = model_definition.build_model(config["architecture"], len(config["labels"]))
+    network = model_definition.build_model(
+        config["architecture"], len(config["labels"]), members=int(config.get("ensemble_members", 1))
+    )
     state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
     network.load_state_dict(state)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -80,6 +90,7 @@ def model_fn(model_dir: str) -> LoadedModel:
         labels=list(config["labels"]),
         normalization=config.get("normalization", preprocessing.NORMALIZATION),
         confidence_threshold=float(config["confidence_threshold"]),
+        model_version=str(config.get("model_version") or "unknown"),
     )
 
 
@@ -122,16 +133,21 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> Batch:
 
 
 def predict_fn(data: Batch, model: LoadedModel) -> dict:
-    """Class probabilities in label order (flip-averaged: the same function train.py evaluates with)."""
+    """The response object: probabilities in label order (flip- and member-averaged, as train.py evaluates them),
+    with the labels, the model's own confidence threshold and its version."""
     images = preprocessing.arrays_to_tensor(data.arrays, model.normalization)
-    probabilities = model_definition.predict_proba(model.network, images)
-    return {"probabilities": probabilities.tolist(), "single": data.single}
+    rows = model_definition.predict_proba(model.network, images).tolist()
+    return {
+        "probabilities": rows[0] if data.single else rows,
+        "labels": model.labels,
+        "confidence_threshold": model.confidence_threshold,
+        "model_version": model.model_version,
+    }
 
 
 def output_fn(prediction: dict, accept: str | None) -> str:
-    """JSON: a flat probability list for a single image, else one list per image."""
+    """JSON: the response object predict_fn built."""
     accept_type = _base_type(accept)
     if accept_type not in ("", "*/*", JSON):
         raise UnsupportedContentType(f"unsupported accept type {accept!r}: this endpoint answers {JSON}")
-    rows = prediction["probabilities"]
-    return json.dumps(rows[0] if prediction["single"] else rows)
+    return json.dumps(prediction)
