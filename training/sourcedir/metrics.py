@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Metric name -> what it measures. Printed one per line as `<name>=<value>` (e.g. `validation:accuracy=0.9375`).
 METRICS = {
-    "train:loss": "mean training cross-entropy (with label smoothing) over one member's epoch",
+    "train:loss": "mean training cross-entropy (label-smoothed when --label-smoothing > 0) over one member epoch",
     "validation:loss": "cross-entropy of held-out predictions: each member's fold, then all out-of-fold (last)",
     "validation:accuracy": "accuracy of held-out predictions: each member's fold, then all out-of-fold (last)",
     "validation:threshold": "confidence threshold chosen on the out-of-fold predictions",
