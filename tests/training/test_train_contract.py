@@ -228,3 +228,23 @@ def test_read_split_accepts_float_labels_as_im2rec_writes_them(tmp_path: Path) -
     split = train.read_split(tmp_path / "v", num_classes=2, num_workers=2)
     assert split.labels.tolist() == [0, 1, 0, 1]
     assert split.images.shape == (4, 32, 32, 3)
+
+
+def test_members_trained_side_by_side_in_worker_processes_equal_members_trained_one_after_another(
+    synthetic_dataset: Dataset, tmp_path: Path
+) -> None:
+    # Two threads: two worker processes of one torch thread each; one thread: the same members, in turn.
+    common = ("--epochs", "2", "--batch-size", "16", "--folds", "2", "--seed", "5")
+    parallel = run_train_script(synthetic_dataset, tmp_path / "parallel", *common, "--num-threads", "2")
+    serial = run_train_script(synthetic_dataset, tmp_path / "serial", *common, "--num-threads", "1")
+    assert parallel.returncode == 0, parallel.stderr
+    assert serial.returncode == 0, serial.stderr
+    assert "threads=2" in parallel.stdout
+    assert len(metric_values(parallel.stdout, "train:loss")) == 2 * 2, "every member's epochs are reported"
+    first = torch.load(parallel.model_dir / "model.pt", weights_only=True)
+    second = torch.load(serial.model_dir / "model.pt", weights_only=True)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    evaluations = [json.loads((run.output_dir / "evaluation.json").read_text()) for run in (parallel, serial)]
+    held_out = [evaluation["validation"] for evaluation in evaluations]
+    assert held_out[0]["predictions"] == held_out[1]["predictions"]

@@ -3,7 +3,12 @@
 Runs unchanged in the SageMaker PyTorch training container and on a laptop:
 
     SM_CHANNEL_TRAIN=data/train SM_CHANNEL_VALIDATION=data/validation SM_CHANNEL_TEST=data/test \\
-        python train.py --seed 0 --epochs 120 --batch-size 64
+        python train.py --seed 0
+
+The train and validation images are cut into --folds stratified folds; one member network trains on all folds
+but one, and predicts the fold it never saw. The confidence threshold is chosen on those out-of-fold predictions
+of every train+validation image, and the model that is saved (and served) is the ensemble of the members. The test
+split is only evaluated (the pipeline's accuracy gate reads test:accuracy).
 
 Hyperparameters arrive as command-line arguments (`--batch-size` and `--batch_size` both work); data, model and
 output folders come from the SM_* environment variables, or from --train/--validation/--test/--model-dir/
@@ -16,12 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import random
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,7 +223,7 @@ def choose_threshold(
 ) -> tuple[float, bool]:
     """Lowest confidence threshold whose at-or-above predictions reach `target_precision`, and whether one did.
 
-    Candidates are the floor and every validation confidence above it; a candidate t qualifies when the
+    Candidates are the floor and every held-out confidence above it; a candidate t qualifies when the
     predictions with confidence >= t are at least `target_precision` correct. Precision is not monotonic in t,
     so every candidate is checked and the lowest qualifying one wins (it keeps the most predictions).
     Fallback when none qualifies (the most confident predictions are wrong, or there is no data): 1.0, so that
@@ -336,9 +342,16 @@ class CrossValidation:
     members: int
 
 
-def cross_validate(args: argparse.Namespace, train: Split, validation: Split, device: torch.device) -> CrossValidation:
+def cross_validate(
+    args: argparse.Namespace, train: Split, validation: Split, device: torch.device, threads: int = 1
+) -> CrossValidation:
     """k members on k-1 folds each of train+validation; with --folds 1, one network on train, validated on
-    validation. Members are seeded seed, seed+1, ..., so a seed gives the same model on the same machine."""
+    validation. Members are seeded seed, seed+1, ..., so a seed gives the same model on the same machine.
+
+    On the CPU with more than one thread, members train side by side in worker processes (threads // workers
+    torch threads each): a network this small keeps one core busy far better than it shares two, above all on a
+    busy machine, where intra-op threads spin waiting for each other.
+    """
     if args.folds == 1:
         net = train_member(args, train, device, args.seed)
         probabilities = model_definition.predict_proba(net, preprocessing.arrays_to_tensor(validation.images))
@@ -348,18 +361,52 @@ def cross_validate(args: argparse.Namespace, train: Split, validation: Split, de
     if args.folds > len(pool.labels):
         raise TrainingInputError(f"--folds {args.folds} is more than the {len(pool.labels)} training images")
     fold_of = stratified_folds(pool.labels, args.folds, args.seed)
+    jobs = [
+        MemberJob(args, subset(pool, fold_of != fold), pool.images[fold_of == fold], args.seed + fold,
+                  f"member {fold + 1}/{args.folds} ")
+        for fold in range(args.folds)
+    ]
+    workers = min(args.folds, threads) if device.type == "cpu" else 1
+    if workers > 1:
+        for job in jobs:
+            job.threads = max(1, threads // workers)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+            results = list(executor.map(train_member_job, jobs))
+    else:
+        results = [train_member_job(job, device) for job in jobs]
     held_out = np.zeros((len(pool.labels), len(args.class_names)), dtype=np.float64)
     members = []
-    for fold in range(args.folds):
-        inside = fold_of != fold
-        net = train_member(args, subset(pool, inside), device, args.seed + fold, f"member {fold + 1}/{args.folds} ")
-        probabilities = model_definition.predict_proba(net, preprocessing.arrays_to_tensor(pool.images[~inside]))
-        held_out[~inside] = probabilities.numpy()
-        report_held_out(f"member {fold + 1} held-out fold", pool.labels[~inside], held_out[~inside])
-        members.append(net)
+    for fold, (state, probabilities) in enumerate(results):
+        net = model_definition.build_network(args.architecture, len(args.class_names))
+        net.load_state_dict(state)
+        members.append(net.to(device, memory_format=torch.channels_last).eval())
+        held_out[fold_of == fold] = probabilities
+        report_held_out(f"member {fold + 1} held-out fold", pool.labels[fold_of == fold], probabilities)
     report_held_out("cross-validated (every image out of fold)", pool.labels, held_out)
     ensemble = model_definition.Ensemble(members).eval()
     return CrossValidation(ensemble, pool, held_out, args.folds)
+
+
+@dataclass
+class MemberJob:
+    """What one member needs, picklable for a worker process: its training folds and the fold it predicts."""
+
+    args: argparse.Namespace
+    train: Split
+    held_out_images: np.ndarray
+    seed: int
+    label: str
+    threads: int = 0  # torch threads in a worker process (0: leave the caller's setting)
+
+
+def train_member_job(job: MemberJob, device: torch.device | None = None) -> tuple[dict, np.ndarray]:
+    """Train one member and predict its held-out fold: (CPU state dict, held-out probabilities)."""
+    if job.threads:
+        configure_determinism(job.seed, job.threads)
+    net = train_member(job.args, job.train, device or torch.device("cpu"), job.seed, job.label)
+    probabilities = model_definition.predict_proba(net, preprocessing.arrays_to_tensor(job.held_out_images))
+    state = {name: tensor.detach().cpu() for name, tensor in net.state_dict().items()}
+    return state, probabilities.numpy()
 
 
 def report_held_out(what: str, labels: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
@@ -442,7 +489,7 @@ def run(args: argparse.Namespace) -> dict:
           f"test={len(test.labels) if test else 0} classes={args.class_names} device={device} "
           f"threads={threads} architecture={args.architecture} folds={args.folds}", flush=True)
 
-    cv = cross_validate(args, train, validation, device)
+    cv = cross_validate(args, train, validation, device, threads)
     held_out_correct = cv.held_out_probabilities.argmax(1) == cv.held_out.labels
     threshold, reached = choose_threshold(
         cv.held_out_probabilities.max(1), held_out_correct, args.target_precision, args.threshold_floor
