@@ -3,7 +3,7 @@
 Two families, named in model_config.json as `courier-<family>-w<width>`:
 - `courier-cnn-w16`: a compact VGG-style CNN (a 3x3 stem, then three stages of conv -> 2x2 max-pool -> BN -> GELU
   -> conv -> BN -> GELU halving the resolution 32 -> 16 -> 8 -> 4, global max-pool, one linear layer);
-- `courier-resnet-w12`: a nine-layer residual network (CourierResNet); the default, as cross-validation members.
+- `courier-resnet-w8`: a nine-layer residual network (CourierResNet); the default, as cross-validation members.
 A served model is one network or an `Ensemble` of several (train.py's cross-validation members).
 """
 
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 # Name recorded in model_config.json; `build_model` rebuilds exactly this network from it.
-DEFAULT_ARCHITECTURE = "courier-resnet-w12"
+DEFAULT_ARCHITECTURE = "courier-resnet-w8"
 _ARCHITECTURE_PATTERN = re.compile(r"^courier-(cnn|resnet)-w(\d+)$")
 
 
