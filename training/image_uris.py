@@ -8,8 +8,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PYTORCH_FRAMEWORK_VERSION = "2.5"  # newest PyTorch DLC built for py311, the Python of this repository
-PYTORCH_PY_VERSION = "py311"
+# The SageMaker PyTorch containers, pinned by full tag (a short tag such as `2.14-cpu-...` moves to every new
+# patch release). Checked against AWS's Deep Learning Containers pages
+# (https://aws.github.io/deep-learning-containers/reference/available_images/ and .../reference/support_policy/):
+# - Training: PyTorch 2.14.0 on Amazon Linux 2023 with Python 3.12, GA 2026-09-28, end of patch 2027-09-28. The
+#   SageMaker variant bundles the sagemaker-pytorch-training toolkit that runs script mode (`sagemaker_program`).
+# - Serving: PyTorch 2.6.0 with Python 3.12, the last PyTorch inference DLC (the one with TorchServe and the
+#   SageMaker PyTorch inference toolkit that calls inference.py's model_fn/input_fn/predict_fn/output_fn). AWS
+#   extended its patches to 2026-06-30 and publishes no newer one: the 2.11+ images "are not configured for
+#   serving", and AWS points inference to its vLLM and Ray containers. So serving runs an image past its end of
+#   patch until the serving stack moves (README, "Known gaps").
+# The code in training/sourcedir/ therefore uses nothing newer than torch 2.6 and Python 3.12 (tests check).
+PYTORCH_TRAINING_FRAMEWORK = "pytorch-amzn2023"  # the SDK's table for the Amazon Linux 2023 images
+PYTORCH_TRAINING_VERSION = "2.14"
+PYTORCH_TRAINING_TAGS = {"cpu": "2.14.0-cpu-amzn2023-sagemaker", "gpu": "2.14.0-cu133-amzn2023-sagemaker"}
+PYTORCH_INFERENCE_VERSION = "2.6.0"
+PYTORCH_INFERENCE_PY_VERSION = "py312"
+PYTORCH_INFERENCE_TAGS = {
+    "cpu": "2.6.0-cpu-py312-ubuntu22.04-sagemaker",
+    "gpu": "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
+}
+# The oldest torch and Python that run the sourcedir code (the serving container's).
+SOURCEDIR_TORCH_FLOOR = (2, 6)
+SOURCEDIR_PYTHON_FLOOR = (3, 12)
 BUILTIN_ALGORITHM = "image-classification"
 BUILTIN_ALGORITHM_VERSION = "1"
 
@@ -24,32 +45,43 @@ class AlgorithmImages:
     inference: str
 
 
-def pytorch_images(
-    region: str,
-    instance_type: str,
-    inference_instance_type: str,
-    framework_version: str = PYTORCH_FRAMEWORK_VERSION,
-    py_version: str = PYTORCH_PY_VERSION,
-) -> AlgorithmImages:
-    """PyTorch deep-learning containers: script-mode training and the matching inference toolkit image."""
-    return AlgorithmImages(
-        training=_retrieve(
-            "pytorch",
-            region,
-            version=framework_version,
-            py_version=py_version,
-            instance_type=instance_type,
-            image_scope="training",
-        ),
-        inference=_retrieve(
-            "pytorch",
-            region,
-            version=framework_version,
-            py_version=py_version,
-            instance_type=inference_instance_type,
-            image_scope="inference",
-        ),
+def pytorch_images(region: str, instance_type: str, inference_instance_type: str) -> AlgorithmImages:
+    """PyTorch deep-learning containers: script-mode training and the inference toolkit image, by full tag.
+
+    The SDK's tables give the registry account and repository for the region and whether the instance type takes
+    the CPU or the GPU build; the tag is then replaced by the pinned full tag of that build.
+    """
+    training = _retrieve(
+        PYTORCH_TRAINING_FRAMEWORK,
+        region,
+        version=PYTORCH_TRAINING_VERSION,
+        instance_type=instance_type,
+        image_scope="training",
     )
+    inference = _retrieve(
+        "pytorch",
+        region,
+        version=PYTORCH_INFERENCE_VERSION,
+        py_version=PYTORCH_INFERENCE_PY_VERSION,
+        instance_type=inference_instance_type,
+        image_scope="inference",
+    )
+    return AlgorithmImages(
+        training=_pinned(training, PYTORCH_TRAINING_TAGS, instance_type),
+        inference=_pinned(inference, PYTORCH_INFERENCE_TAGS, inference_instance_type),
+    )
+
+
+def _pinned(uri: str, tags: dict[str, str], instance_type: str) -> str:
+    """`<registry>/<repository>:<short tag>` -> the same repository at the pinned full tag of its build."""
+    repository, _, short_tag = uri.rpartition(":")
+    if "-cpu-" in f"-{short_tag}-":
+        processor = "cpu"
+    elif "-gpu-" in f"-{short_tag}-" or "-cu1" in short_tag:
+        processor = "gpu"
+    else:
+        raise ImageUriError(f"no pinned PyTorch image for {instance_type} (the SDK gave {uri})")
+    return f"{repository}:{tags[processor]}"
 
 
 def builtin_images(region: str) -> AlgorithmImages:

@@ -2,7 +2,7 @@
 
     python -m training.launch --state-machine-arn ARN --bucket DATA_BUCKET --dataset-prefix datasets/v1
         [--algorithm pytorch|builtin] [--epochs N] [--learning-rate X] [--batch-size N]
-        [--hyperparameter KEY=VALUE ...] [--instance-type ml.m5.xlarge] [--job-name NAME] [--no-wait]
+        [--hyperparameter KEY=VALUE ...] [--instance-type TYPE] [--job-name NAME] [--no-wait]
         [--print-input]
 
 Steps: read the dataset's manifest.json, tar `training/sourcedir/` and upload it (PyTorch script mode), resolve the
@@ -11,7 +11,8 @@ algorithm's container images with the SageMaker SDK's tables, build the executio
 
 Exit status: 0 deployed (or started, with --no-wait); 3 the accuracy gate rejected the model (both numbers are
 printed); 1 any other failure (the Fail state's cause is printed); 2 bad arguments or settings, a job name that a
-training job or pipeline execution already has included.
+training job or pipeline execution already has and a CPU instance type for `--algorithm builtin`
+(BuiltinNeedsGpuInstance: that algorithm trains on GPU instances only) included.
 
 Each run is a new model version: its training job, model, endpoint config and model artifacts
 (`<model output>/<job>/output/`) are all named after the job name, so a re-run needs a new one (the default is a
@@ -112,6 +113,27 @@ class LaunchResult:
                 f"({self.metric_name} of training job {self.job_name}); the model was not deployed"
             )
         return f"{self.status.lower()}: {self.error or 'no error name'}: {self.cause or 'no cause given'}"
+
+
+class BuiltinNeedsGpuInstance(LaunchError):
+    """The built-in image-classification algorithm trains on GPU instances only; a CPU instance type is refused
+    before any call, instead of failing the training job after the pipeline has started."""
+
+
+# AWS: "For image classification, we support the following GPU instances for training" (P2/P3 named; both CPU and
+# GPU instances serve) - https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html#IC-instances.
+# SageMaker's GPU instance families are the P and G ones (ml.p3.2xlarge, ml.g4dn.xlarge, ml.p4d.24xlarge, ...).
+_GPU_INSTANCE_TYPE = re.compile(r"ml\.[pg]\d[a-z0-9-]*\.[a-z0-9-]+")
+DEFAULT_INSTANCE_TYPES = {Algorithm.PYTORCH: "ml.m5.xlarge", Algorithm.BUILTIN: "ml.p3.2xlarge"}
+
+
+def refuse_cpu_instance_for_builtin(algorithm: Algorithm | str, instance_type: str) -> None:
+    """BuiltinNeedsGpuInstance for `--algorithm builtin` on an instance type without a GPU."""
+    if Algorithm(algorithm) is Algorithm.BUILTIN and not _GPU_INSTANCE_TYPE.fullmatch(instance_type):
+        raise BuiltinNeedsGpuInstance(
+            f"the built-in image-classification algorithm trains only on GPU instances (P or G families, e.g. "
+            f"{DEFAULT_INSTANCE_TYPES[Algorithm.BUILTIN]}); {instance_type} has no GPU - nothing was started"
+        )
 
 
 # -- packaging -----------------------------------------------------------------------------------------------------
@@ -328,7 +350,7 @@ def prepare_input(
     *,
     algorithm: Algorithm | str = Algorithm.PYTORCH,
     hyperparameters: dict[str, Any] | None = None,
-    instance_type: str = "ml.m5.xlarge",
+    instance_type: str | None = None,
     inference_instance_type: str = "ml.m5.large",
     job_name: str | None = None,
     code_s3_uri: str | None = None,
@@ -339,6 +361,8 @@ def prepare_input(
 ) -> ExecutionInput:
     """Read the manifest, upload the code, resolve the images: the execution input, ready to start."""
     algorithm = Algorithm(algorithm)
+    instance_type = instance_type or DEFAULT_INSTANCE_TYPES[algorithm]
+    refuse_cpu_instance_for_builtin(algorithm, instance_type)
     try:
         job_name = job_name_for(state_machine_arn, algorithm, job_name)
         manifest = read_manifest(s3, bucket, dataset_prefix)
@@ -388,10 +412,11 @@ def launch(
     `input_options` are prepare_input's: algorithm, hyperparameters, instance_type, inference_instance_type,
     job_name, code_s3_uri, sourcedir.
     """
+    algorithm = Algorithm(input_options.pop("algorithm", Algorithm.PYTORCH))
+    refuse_cpu_instance_for_builtin(algorithm, input_options.get("instance_type") or DEFAULT_INSTANCE_TYPES[algorithm])
     region = region or boto3.session.Session().region_name or state_machine_arn.split(":")[3]
     make_client = client_factory or (lambda service: boto3.client(service, region_name=region))
     s3, sfn, sagemaker = make_client("s3"), make_client("stepfunctions"), make_client("sagemaker")
-    algorithm = Algorithm(input_options.pop("algorithm", Algorithm.PYTORCH))
     job_name = job_name_for(state_machine_arn, algorithm, input_options.pop("job_name", None))
     refuse_taken_job_name(sagemaker, job_name, progress)
     execution_input = prepare_input(
@@ -547,7 +572,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="any other hyperparameter (repeatable)",
     )
-    parser.add_argument("--instance-type", type=_instance_type, default="ml.m5.xlarge", help="training instance type")
+    parser.add_argument(
+        "--instance-type",
+        type=_instance_type,
+        help="training instance type (default ml.m5.xlarge; builtin: ml.p3.2xlarge, it trains on GPU instances only)",
+    )
     parser.add_argument(
         "--inference-instance-type", type=_instance_type, default="ml.m5.large", help="endpoint instance type"
     )
@@ -577,6 +606,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     prefix = name_prefix(args.state_machine_arn)
     if args.job_name and prefix and not args.job_name.startswith(f"{prefix}-"):
         parser.error(f"--job-name {args.job_name} must start with {prefix}- (the pipeline's roles are scoped to it)")
+    args.instance_type = args.instance_type or DEFAULT_INSTANCE_TYPES[Algorithm(args.algorithm)]
+    try:
+        refuse_cpu_instance_for_builtin(args.algorithm, args.instance_type)
+    except BuiltinNeedsGpuInstance as error:
+        raise InvalidArgument(f"--instance-type: {BuiltinNeedsGpuInstance.__name__}: {error}") from None
     sourcedir = args.sourcedir
     if args.algorithm == Algorithm.PYTORCH.value and not (
         _readable_file(sourcedir / "train.py") and _readable_file(sourcedir / "metrics.py")

@@ -270,9 +270,18 @@ TEST_OBJECTS = {
 TEST_IMAGES = sum(key.endswith(".png") for key in TEST_OBJECTS)
 
 probabilities = st.floats(0, 1).map(lambda p: [p, 1 - p])
-# The three answers the model may give (functions/README.md), as the endpoint's body.
+# The endpoint's answer (training/sourcedir/inference.py), and the bare lists a model deployed before it gave,
+# as the endpoint's body.
+RESPONSE_OBJECT = {
+    "labels": ["bicycle", "motorcycle"],
+    "confidence_threshold": 0.93,
+    "model_version": BASELINE_EVENT["training_job_name"],
+}
 good_answers = (
-    probabilities | probabilities.map(lambda p: [p]) | probabilities.map(lambda p: {"probabilities": p})
+    probabilities.map(lambda p: {"probabilities": p, **RESPONSE_OBJECT})
+    | probabilities
+    | probabilities.map(lambda p: [p])
+    | probabilities.map(lambda p: {"probabilities": p})
 ).map(lambda answer: json.dumps(answer).encode())
 any_answers = (
     good_answers
@@ -353,7 +362,11 @@ def test_write_baseline_raises_only_named_errors_whatever_the_endpoint_answers(b
         hypothesis.event("wrote a baseline")
 
 
-@pytest.mark.parametrize("answer", [b"[[0.3, 0.7]]", b'{"probabilities": [0.3, 0.7]}'], ids=["batch", "object"])
+@pytest.mark.parametrize(
+    "answer",
+    [json.dumps({"probabilities": [0.3, 0.7], **RESPONSE_OBJECT}).encode(), b"[[0.3, 0.7]]", b"[0.3, 0.7]"],
+    ids=["response-object", "older-batch", "older-flat"],
+)
 def test_every_documented_answer_shape_makes_a_baseline(baseline, answer):
     """Found by the property: a batch of one or an object raised TypeError/ValueError building the capture line."""
     result = run_baseline(baseline, BASELINE_EVENT, answer)

@@ -17,6 +17,7 @@ from moto.core.config import default_user_config
 
 from tests.conftest import REPO_ROOT
 from tests.pipeline.conftest import DOUBLE_SOURCEDIR, REAL_SOURCEDIR
+from training import image_uris
 from training import launch as launcher
 from training.image_uris import builtin_images, is_builtin_image, pytorch_images
 from training.pipeline_input import (
@@ -61,14 +62,56 @@ def settings(algorithm: Algorithm, **overrides: Any) -> LaunchSettings:
 
 
 # -- images --------------------------------------------------------------------------------------------------------
-def test_pytorch_images_come_from_the_sdk_for_the_region_and_instance():
-    images = pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large")
-    assert re.fullmatch(r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/pytorch-training:2\.5-cpu-py311", images.training)
-    assert re.fullmatch(
-        r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/pytorch-inference:2\.5-cpu-py311", images.inference
+ECR = r"\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com"
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "inference_instance_type", "training_tag", "inference_tag"),
+    [
+        ("ml.m5.xlarge", "ml.m5.large", "2.14.0-cpu-amzn2023-sagemaker", "2.6.0-cpu-py312-ubuntu22.04-sagemaker"),
+        (
+            "ml.g4dn.xlarge",
+            "ml.g5.xlarge",
+            "2.14.0-cu133-amzn2023-sagemaker",
+            "2.6.0-gpu-py312-cu124-ubuntu22.04-sagemaker",
+        ),
+    ],
+    ids=["cpu", "gpu"],
+)
+def test_pytorch_images_are_pinned_by_full_tag_for_the_instances_build(
+    instance_type, inference_instance_type, training_tag, inference_tag
+):
+    # A short tag (2.14-cpu-..., 2.6-cpu-py312) moves to each new patch release: the pipeline must not.
+    images = pytorch_images(REGION, instance_type, inference_instance_type)
+    assert re.fullmatch(rf"{ECR}/pytorch:{re.escape(training_tag)}", images.training)
+    assert re.fullmatch(rf"{ECR}/pytorch-inference:{re.escape(inference_tag)}", images.inference)
+    for uri in (images.training, images.inference):
+        major_minor_patch = uri.rpartition(":")[2].split("-")[0]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", major_minor_patch), uri
+
+
+def test_pytorch_images_come_from_the_regions_registry():
+    assert re.fullmatch(ECR, pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").training.split("/")[0])
+    assert ".us-east-1." in pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").inference
+    # ap-east-1's DLCs live in another AWS account than eu-west-1's.
+    assert (
+        pytorch_images("ap-east-1", "ml.m5.xlarge", "ml.m5.large").training.split(".")[0]
+        != (pytorch_images(REGION, "ml.m5.xlarge", "ml.m5.large").training.split(".")[0])
     )
-    assert "-gpu-" in pytorch_images(REGION, "ml.g4dn.xlarge", "ml.m5.large").training
-    assert ".us-east-1." in pytorch_images("us-east-1", "ml.m5.xlarge", "ml.m5.large").training
+
+
+def test_the_sourcedir_floor_is_the_serving_containers_torch_and_python():
+    # The code runs in both containers; the older one (serving) bounds what it may use.
+    training_torch = tuple(int(x) for x in image_uris.PYTORCH_TRAINING_TAGS["cpu"].split("-")[0].split(".")[:2])
+    serving_torch = tuple(int(x) for x in image_uris.PYTORCH_INFERENCE_VERSION.split(".")[:2])
+    assert image_uris.SOURCEDIR_TORCH_FLOOR == min(training_torch, serving_torch) == (2, 6)
+    serving_python = image_uris.PYTORCH_INFERENCE_PY_VERSION.removeprefix("py")
+    assert (int(serving_python[0]), int(serving_python[1:])) == image_uris.SOURCEDIR_PYTHON_FLOOR
+
+
+def test_an_instance_without_a_cpu_or_gpu_build_is_a_named_error():
+    with pytest.raises(image_uris.ImageUriError, match=r"ml\.inf2\.xlarge"):
+        pytorch_images(REGION, "ml.inf2.xlarge", "ml.m5.large")
 
 
 def test_builtin_image_is_the_regions_image_classification_algorithm():
@@ -238,7 +281,7 @@ def test_launch_uploads_the_code_and_starts_the_pipeline_with_the_built_input(aw
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         assert "train.py" in tar.getnames()
     assert started_with["training"]["hyperparameters"]["epochs"] == "3"
-    assert any("pytorch-training:2.5-cpu-py311" in line for line in lines)
+    assert any("pytorch:2.14.0-cpu-amzn2023-sagemaker" in line for line in lines)
 
 
 def test_a_job_name_outside_the_roles_prefix_is_refused(aws):
@@ -475,3 +518,65 @@ def test_a_malformed_hyperparameter_is_a_usage_error(capsys):
     )
     assert code == launcher.EXIT_USAGE
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+# -- the built-in algorithm trains on GPU instances only ---------------------------------------------------------------
+# https://docs.aws.amazon.com/sagemaker/latest/dg/image-classification.html#IC-instances
+CPU_TYPES = ["ml.m5.xlarge", "ml.c5.2xlarge", "ml.m6i.large", "ml.t3.medium", "ml.inf2.xlarge", "ml.trn1.2xlarge"]
+GPU_TYPES = ["ml.p3.2xlarge", "ml.g4dn.xlarge", "ml.g5.2xlarge", "ml.p4d.24xlarge", "ml.p5.48xlarge", "ml.g6e.xlarge"]
+ARGV = ["--state-machine-arn", STATE_MACHINE, "--bucket", BUCKET, "--dataset-prefix", PREFIX]
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """Any boto3 client or call fails the test: the refusal must come before AWS is touched."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"an AWS client was made: {args}")
+
+    monkeypatch.setattr(launcher.boto3, "client", refuse)
+    monkeypatch.setattr(launcher.boto3.session.Session, "client", refuse)
+
+
+@pytest.mark.parametrize("instance_type", CPU_TYPES)
+def test_the_cli_refuses_a_cpu_instance_for_the_builtin_algorithm_by_name(instance_type, no_aws, capsys):
+    code = launcher.main([*ARGV, "--algorithm", "builtin", "--instance-type", instance_type])
+    captured = capsys.readouterr()
+    assert code == launcher.EXIT_USAGE
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith("error: InvalidArgument: --instance-type: BuiltinNeedsGpuInstance: ")
+    assert instance_type in line
+
+
+@pytest.mark.parametrize("instance_type", CPU_TYPES[:2])
+def test_the_api_refuses_a_cpu_instance_for_the_builtin_algorithm_before_any_call(instance_type):
+    def no_client(service):
+        raise AssertionError(f"{service} client made before the instance type was checked")
+
+    with pytest.raises(launcher.BuiltinNeedsGpuInstance, match=re.escape(instance_type)):
+        launcher.launch(
+            STATE_MACHINE, BUCKET, PREFIX, algorithm="builtin", instance_type=instance_type, client_factory=no_client
+        )
+
+    class NoS3:
+        def __getattr__(self, name):
+            raise AssertionError(f"s3.{name} called before the instance type was checked")
+
+    with pytest.raises(launcher.BuiltinNeedsGpuInstance):
+        launcher.prepare_input(
+            STATE_MACHINE, BUCKET, PREFIX, algorithm="builtin", instance_type=instance_type, region=REGION, s3=NoS3()
+        )
+
+
+@pytest.mark.parametrize("instance_type", GPU_TYPES)
+def test_gpu_instances_are_accepted_for_the_builtin_algorithm(instance_type):
+    args = launcher.parse_args([*ARGV, "--algorithm", "builtin", "--instance-type", instance_type])
+    assert args.instance_type == instance_type
+
+
+def test_each_algorithm_defaults_to_an_instance_type_it_can_train_on(no_aws):
+    assert launcher.parse_args([*ARGV, "--algorithm", "builtin"]).instance_type == "ml.p3.2xlarge"
+    assert launcher.parse_args(ARGV).instance_type == "ml.m5.xlarge"
+    # PyTorch script mode trains on CPU and GPU instances alike.
+    assert launcher.parse_args([*ARGV, "--instance-type", "ml.c5.2xlarge"]).instance_type == "ml.c5.2xlarge"

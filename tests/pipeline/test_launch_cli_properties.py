@@ -154,7 +154,11 @@ FAULTS = [
     "hyperparameter given twice",
     "missing required option",
     "unknown option",
+    "CPU instance for the built-in algorithm",
 ]
+# The built-in algorithm trains on GPU instances only (training/launch.py says where AWS documents it).
+GPU_INSTANCE_TYPES = st.sampled_from(["ml.g4dn.xlarge", "ml.p4d.24xlarge", "ml.p3.2xlarge"])
+CPU_INSTANCE_TYPES = st.sampled_from(["ml.m5.xlarge", "ml.c5.2xlarge", "ml.t3.medium"])
 
 
 def _named_keys(algorithm: str, flags: set[str]) -> set[str]:
@@ -172,7 +176,12 @@ def command_lines(draw: st.DrawFn, faults: tuple[str, ...] = ()) -> Argv:
     bad = next((fault.removeprefix("invalid ") for fault in faults if fault.startswith("invalid ")), None)
     if bad:
         chosen.add(bad)
+    cpu_builtin = "CPU instance for the built-in algorithm" in faults
+    if cpu_builtin:
+        chosen |= {"--algorithm", "--instance-type"}
+        bad = None if bad in {"--algorithm", "--instance-type"} else bad
     algorithm = draw(VALUES["--algorithm"].valid) if "--algorithm" in chosen else "pytorch"
+    algorithm = "builtin" if cpu_builtin else algorithm
     missing = draw(st.sampled_from(["--state-machine-arn", "--bucket", "--dataset-prefix"])) if (
         "missing required option" in faults
     ) else None  # fmt: skip
@@ -186,6 +195,8 @@ def command_lines(draw: st.DrawFn, faults: tuple[str, ...] = ()) -> Argv:
         value = draw(VALUES[flag].invalid if flag == bad else VALUES[flag].valid)
         if flag == "--algorithm":
             value = draw(VALUES[flag].invalid) if flag == bad else algorithm
+        if flag == "--instance-type" and flag != bad and algorithm == "builtin":
+            value = draw(CPU_INSTANCE_TYPES if cpu_builtin else GPU_INSTANCE_TYPES)
         argv.add(flag, value)
 
     if "region of another state machine" in faults:

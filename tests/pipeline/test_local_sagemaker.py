@@ -20,7 +20,7 @@ from training.pipeline_input import metric_definitions
 
 pytestmark = pytest.mark.embedded
 
-PYTORCH_IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.5-cpu-py311"
+PYTORCH_IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch:2.14.0-cpu-amzn2023-sagemaker"
 BUILTIN_IMAGE = "685385470294.dkr.ecr.eu-west-1.amazonaws.com/image-classification:1"
 
 

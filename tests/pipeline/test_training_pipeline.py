@@ -30,7 +30,7 @@ PREFIX = "pt"  # the state machine is pt-training-pipeline, so job names start w
 THRESHOLD = 0.8
 # train.py's defaults are tuned for the CIFAR dataset; 72 synthetic images need a gentler, shorter schedule.
 # One thread: the machine's cores are shared with the rest of the test session.
-TINY_RUN = {"epochs": "10", "learning_rate": "0.02", "batch_size": "8", "num_threads": "1"}
+TINY_RUN = {"epochs": "10", "learning_rate": "0.02", "batch_size": "8", "num_threads": "1", "folds": "2"}
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +201,13 @@ def test_a_model_above_the_threshold_is_deployed_with_full_data_capture(pipeline
         "training_job_name": result.job_name,
     }
 
-    # The deployed model answers, and its traffic is captured.
-    assert ask(stack)
+    # The deployed model answers with its own threshold and its version (the training job), and its traffic is
+    # captured.
+    answer = json.loads(ask(stack))
+    assert set(answer) == {"probabilities", "labels", "confidence_threshold", "model_version"}
+    assert answer["model_version"] == result.job_name
+    assert 0.5 <= answer["confidence_threshold"] <= 1.0
+    assert answer["labels"] == ["bicycle", "motorcycle"]
     captured = s3.list_objects_v2(
         Bucket=stack.capture_bucket, Prefix=f"datacapture/{stack.endpoint_name}/AllTraffic/"
     ).get("KeyCount", 0)

@@ -7,6 +7,11 @@ import pytest
 
 from tests.training.scriptmode import Dataset, TrainingRun, run_train_script, write_split
 
+# The shared run: 3 members of 6 epochs cross-validated over train+validation, as a SageMaker job of this name.
+TRAINED_RUN_FOLDS = 3
+TRAINED_RUN_EPOCHS = 6
+TRAINED_RUN_JOB_NAME = "cv-pytorch-20261202-120000"
+
 
 @pytest.fixture(scope="session")
 def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
@@ -20,10 +25,12 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
 
 @pytest.fixture(scope="session")
 def trained_run(synthetic_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> TrainingRun:
-    """One short training run (4 epochs on the synthetic images), shared by the contract and serving tests."""
+    """One short training run (3 members, 6 epochs each, on the synthetic images), shared by the contract and
+    serving tests."""
     run = run_train_script(
         synthetic_dataset, tmp_path_factory.mktemp("trained"),
-        "--epochs", "4", "--batch_size", "16", "--learning-rate", "0.05", "--num-workers", "2", "--seed", "3",
+        "--epochs", str(TRAINED_RUN_EPOCHS), "--batch_size", "16", "--learning-rate", "0.05", "--num-workers", "2",
+        "--seed", "3", "--folds", str(TRAINED_RUN_FOLDS), job_name=TRAINED_RUN_JOB_NAME,
     )
     assert run.returncode == 0, f"train.py failed:\n{run.stdout}\n{run.stderr}"
     return run

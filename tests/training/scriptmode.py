@@ -68,11 +68,20 @@ class TrainingRun:
     output_dir: Path
 
 
-def run_train_script(dataset: Dataset, workdir: Path, *args: str, test_channel: bool = True) -> TrainingRun:
+def run_train_script(
+    dataset: Dataset, workdir: Path, *args: str, test_channel: bool = True, job_name: str | None = None
+) -> TrainingRun:
     """Run train.py in a subprocess under SageMaker's contract: SM_* folders in the environment, hyperparameters
-    as `--key value` arguments, the working directory being the code folder's copy (here: anywhere else)."""
+    as `--key value` arguments, the working directory being the code folder's copy (here: anywhere else), and
+    TRAINING_JOB_NAME when `job_name` is given (SageMaker sets it in every training container)."""
     model_dir, output_dir = workdir / "model", workdir / "output" / "data"
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SM_")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("SM_") and key not in {"TRAINING_JOB_NAME", "TRAINING_JOB_ARN"}
+    }
+    if job_name:
+        env["TRAINING_JOB_NAME"] = job_name
     env.update(
         {
             "SM_CHANNEL_TRAIN": str(dataset.channel("train")),

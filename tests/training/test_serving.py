@@ -29,10 +29,46 @@ def first_test_image(dataset: Dataset) -> tuple[str, bytes]:
     return name, (dataset.channel("test") / name).read_bytes()
 
 
+def answer(model: inference.LoadedModel, body: bytes | str, content_type: str, accept: str = "application/json"):
+    """The four handlers in the order the SageMaker PyTorch serving container calls them: the parsed response."""
+    return json.loads(inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model), accept))
+
+
 def invoke(model: inference.LoadedModel, body: bytes | str, content_type: str, accept: str = "application/json"):
-    """The four handlers in the order the SageMaker PyTorch serving container calls them; the probabilities."""
-    answer = inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model), accept)
-    return json.loads(answer)["probabilities"]
+    """Just the probabilities of the response."""
+    return answer(model, body, content_type, accept)["probabilities"]
+
+
+def test_the_response_carries_labels_the_models_threshold_and_version(
+    loaded: inference.LoadedModel, trained_run: TrainingRun, synthetic_dataset: Dataset, monkeypatch
+) -> None:
+    _, png = first_test_image(synthetic_dataset)
+    config = json.loads((trained_run.model_dir / "model_config.json").read_text())
+    response = answer(loaded, png, "application/x-image")
+    assert set(response) == {"probabilities", "labels", "confidence_threshold", "model_version", "features"}
+    assert response["labels"] == list(CLASS_NAMES) == config["labels"]
+    assert response["confidence_threshold"] == config["confidence_threshold"]
+    assert 0.5 <= response["confidence_threshold"] <= 1.0
+    assert response["model_version"] == config["model_version"] == "cv-pytorch-20261202-120000"
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).tolist()
+    many = answer(loaded, json.dumps({"instances": [pixels, pixels]}), "application/json")
+    per_image = ("probabilities", "features")
+    assert {key: value for key, value in many.items() if key not in per_image} == {
+        key: value for key, value in response.items() if key not in per_image
+    }
+    assert len(many["features"]) == 2
+    assert len(many["probabilities"]) == 2
+    assert all(row == pytest.approx(response["probabilities"], abs=1e-6) for row in many["probabilities"])
+
+
+def test_a_model_trained_outside_sagemaker_says_its_version_is_unknown(trained_run: TrainingRun) -> None:
+    config = json.loads((trained_run.model_dir / "model_config.json").read_text())
+    config.pop("model_version")
+    directory = trained_run.model_dir.parent / "no-version"
+    directory.mkdir(exist_ok=True)
+    (directory / "model_config.json").write_text(json.dumps(config))
+    (directory / "model.pt").write_bytes((trained_run.model_dir / "model.pt").read_bytes())
+    assert inference.model_fn(str(directory)).model_version == "unknown"
 
 
 def test_png_request_returns_the_probabilities_training_evaluated(

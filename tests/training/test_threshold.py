@@ -1,9 +1,11 @@
-"""The confidence threshold train.py picks on validation data: lowest one with >= 99% precision above it."""
+"""The confidence threshold train.py picks on held-out (out-of-fold) predictions: lowest one with >= 99% precision."""
 
 from __future__ import annotations
 
+import model as model_definition
 import numpy as np
 import pytest
+import torch
 import train
 
 
@@ -58,3 +60,36 @@ def test_confident_summary_counts_at_or_above() -> None:
     assert summary["confident_share"] == pytest.approx(0.75)
     assert summary["confident_precision"] == pytest.approx(2 / 3)
     assert train.confident_summary(np.array([0.6]), np.array([True]), 0.9)["confident_precision"] is None
+
+
+def test_every_held_out_prediction_comes_from_the_member_that_never_trained_on_the_image(monkeypatch) -> None:
+    rng = np.random.default_rng(0)
+    train_split = train.Split(rng.integers(0, 256, (30, 32, 32, 3), dtype=np.uint8), np.arange(30) % 2, [])
+    validation = train.Split(rng.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8), np.arange(10) % 2, [])
+    train_split.files = [f"train/{i}.png" for i in range(30)]
+    validation.files = [f"validation/{i}.png" for i in range(10)]
+    jobs: list[train.MemberJob] = []
+
+    def brightness(images: np.ndarray) -> np.ndarray:
+        return images.reshape(len(images), -1).mean(1) / 255
+
+    def member(job, device=None):
+        """A stand-in member: P(class 1) is an image's brightness if it never trained on it, 1.0 if it did."""
+        jobs.append(job)
+        seen = {image.tobytes() for image in job.train.images}
+        p1 = np.array([1.0 if image.tobytes() in seen else brightness(image[None])[0] for image in job.held_out_images])
+        return model_definition.build_network(job.args.architecture, 2).state_dict(), np.stack([1 - p1, p1], 1)
+
+    monkeypatch.setattr(train, "train_member_job", member)
+    args = train.parse_args(["--train", "t", "--validation", "v", "--folds", "4"])
+    cv = train.cross_validate(args, train_split, validation, torch.device("cpu"))
+
+    assert [len(job.train.labels) for job in jobs] == [30] * 4, "each member trains on 3 of the 4 folds of 40"
+    assert [len(job.held_out_images) for job in jobs] == [10] * 4
+    assert [job.seed for job in jobs] == [args.seed + fold for fold in range(4)]
+    assert cv.members == 4
+    assert sorted(cv.held_out.files) == sorted(train_split.files + validation.files)
+    # Each image's row holds its own held-out prediction, from the member that did not train on it.
+    assert np.allclose(cv.held_out_probabilities[:, 1], brightness(cv.held_out.images)), "rows misplaced or leaked"
+    assert isinstance(cv.model, model_definition.Ensemble)
+    assert len(cv.model.members) == 4

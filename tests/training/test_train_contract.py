@@ -13,6 +13,7 @@ import pytest
 import torch
 import train
 
+from tests.training.conftest import TRAINED_RUN_EPOCHS, TRAINED_RUN_FOLDS, TRAINED_RUN_JOB_NAME
 from tests.training.scriptmode import CLASS_NAMES, SOURCEDIR, Dataset, TrainingRun, run_train_script, write_split
 
 
@@ -32,15 +33,21 @@ def test_model_dir_is_a_self_contained_model_tar(trained_run: TrainingRun) -> No
     assert config["image_size"] == 32
     assert 0.5 <= config["confidence_threshold"] <= 1.0
     assert set(config["normalization"]) == {"mean", "std"}
-    network = model_definition.build_model(config["architecture"], len(config["labels"]))
+    assert config["model_version"] == TRAINED_RUN_JOB_NAME
+    assert config["ensemble_members"] == TRAINED_RUN_FOLDS
+    network = model_definition.build_model(config["architecture"], len(config["labels"]), config["ensemble_members"])
     network.load_state_dict(torch.load(model_dir / "model.pt", weights_only=True))
 
 
 def test_metric_lines_match_the_metric_definitions(trained_run: TrainingRun) -> None:
     stdout = trained_run.stdout
-    assert len(metric_values(stdout, "train:loss")) == 4, "one train:loss line per epoch"
-    assert len(metric_values(stdout, "validation:accuracy")) == 4
-    assert len(metric_values(stdout, "validation:loss")) == 4
+    assert len(metric_values(stdout, "train:loss")) == TRAINED_RUN_EPOCHS * TRAINED_RUN_FOLDS, "one per member epoch"
+    # One pair per member's held-out fold, then the cross-validated pair: SageMaker keeps the last as final.
+    assert len(metric_values(stdout, "validation:accuracy")) == TRAINED_RUN_FOLDS + 1
+    assert len(metric_values(stdout, "validation:loss")) == TRAINED_RUN_FOLDS + 1
+    evaluation = json.loads((trained_run.output_dir / "evaluation.json").read_text())
+    final_accuracy = metric_values(stdout, "validation:accuracy")[-1]
+    assert final_accuracy == pytest.approx(evaluation["validation"]["accuracy"], abs=1e-4)
     assert len(metric_values(stdout, "validation:threshold")) == 1
     assert len(metric_values(stdout, "test:accuracy")) == 1
     assert len(metric_values(stdout, "test:confident_share")) == 1
@@ -74,12 +81,58 @@ def test_evaluation_json_reports_threshold_and_every_test_image(
     matrix = test["confusion_matrix"]["matrix"]
     assert sum(map(sum, matrix)) == len(predictions)
     assert sum(matrix[i][i] for i in range(len(matrix))) == sum(p["true"] == p["predicted"] for p in predictions)
-    assert evaluation["validation"]["count"] == 24
+
+
+def test_the_threshold_is_chosen_on_out_of_fold_predictions_of_every_training_image(
+    trained_run: TrainingRun, synthetic_dataset: Dataset
+) -> None:
+    # Not on the 24 validation images alone: each of the 48 + 24 train+validation images is predicted by the
+    # member that did not train on it, and the threshold is the selection rule applied to those 72 predictions.
+    evaluation = json.loads((trained_run.output_dir / "evaluation.json").read_text())
+    held_out = evaluation["validation"]
+    listed = [
+        line.split("\t")[2]
+        for split in ("train", "validation")
+        for line in (synthetic_dataset.channel(split) / f"{split}.lst").read_text().splitlines()
+        if line
+    ]
+    assert sorted(p["file"] for p in held_out["predictions"]) == sorted(listed)
+    assert held_out["count"] == evaluation["threshold_rule"]["images"] == 72
+    assert "out-of-fold" in evaluation["threshold_rule"]["chosen_on"]
+    confidences = [p["confidence"] for p in held_out["predictions"]]
+    correct = [p["true"] == p["predicted"] for p in held_out["predictions"]]
+    rule = evaluation["threshold_rule"]
+    expected, reached = train.choose_threshold(confidences, correct, rule["target_precision"], rule["floor"])
+    assert evaluation["confidence_threshold"] == pytest.approx(expected)
+    assert rule["reached"] == reached
+    assert held_out["accuracy"] == pytest.approx(sum(correct) / len(correct))
+
+
+def test_stratified_folds_spread_every_class_over_every_fold() -> None:
+    labels = np.array([0] * 40 + [1] * 20)
+    folds = train.stratified_folds(labels, 5, seed=3)
+    for fold in range(5):
+        assert (labels[folds == fold] == 0).sum() == 8
+        assert (labels[folds == fold] == 1).sum() == 4
+    assert np.array_equal(folds, train.stratified_folds(labels, 5, seed=3))
+    assert not np.array_equal(folds, train.stratified_folds(labels, 5, seed=4))
+
+
+def test_one_fold_trains_on_train_and_chooses_the_threshold_on_validation(
+    synthetic_dataset: Dataset, tmp_path: Path
+) -> None:
+    run = run_train_script(synthetic_dataset, tmp_path, "--epochs", "1", "--batch-size", "24", "--folds", "1")
+    assert run.returncode == 0, run.stderr
+    evaluation = json.loads((run.output_dir / "evaluation.json").read_text())
+    config = json.loads((run.model_dir / "model_config.json").read_text())
+    assert evaluation["validation"]["count"] == evaluation["threshold_rule"]["images"] == 24
+    assert config["ensemble_members"] == 1
+    assert config["model_version"] == "unknown", "outside SageMaker no training job names the model"
 
 
 def test_learns_the_easy_synthetic_task(trained_run: TrainingRun) -> None:
     evaluation = json.loads((trained_run.output_dir / "evaluation.json").read_text())
-    assert evaluation["test"]["accuracy"] >= 0.8, "4 epochs on stripes vs blobs should be enough to separate them"
+    assert evaluation["test"]["accuracy"] >= 0.8, "6 epochs on stripes vs blobs should be enough"
 
 
 def test_without_test_channel_trains_and_skips_test_metrics(synthetic_dataset: Dataset, tmp_path: Path) -> None:
@@ -109,7 +162,7 @@ def _train_in_process(dataset: Dataset, out: Path, seed: int) -> tuple[dict, dic
         "--train", str(dataset.channel("train")), "--validation", str(dataset.channel("validation")),
         "--test", str(dataset.channel("test")), "--model-dir", str(out / "model"),
         "--output-data-dir", str(out / "output"), "--epochs", "2", "--batch-size", "16",
-        "--seed", str(seed), "--num-threads", "1",
+        "--seed", str(seed), "--num-threads", "1", "--folds", "2",
     ])
     evaluation = train.run(args)
     return evaluation, torch.load(out / "model" / "model.pt", weights_only=True)
@@ -175,3 +228,23 @@ def test_read_split_accepts_float_labels_as_im2rec_writes_them(tmp_path: Path) -
     split = train.read_split(tmp_path / "v", num_classes=2, num_workers=2)
     assert split.labels.tolist() == [0, 1, 0, 1]
     assert split.images.shape == (4, 32, 32, 3)
+
+
+def test_members_trained_side_by_side_in_worker_processes_equal_members_trained_one_after_another(
+    synthetic_dataset: Dataset, tmp_path: Path
+) -> None:
+    # Two threads: two worker processes of one torch thread each; one thread: the same members, in turn.
+    common = ("--epochs", "2", "--batch-size", "16", "--folds", "2", "--seed", "5")
+    parallel = run_train_script(synthetic_dataset, tmp_path / "parallel", *common, "--num-threads", "2")
+    serial = run_train_script(synthetic_dataset, tmp_path / "serial", *common, "--num-threads", "1")
+    assert parallel.returncode == 0, parallel.stderr
+    assert serial.returncode == 0, serial.stderr
+    assert "threads=2" in parallel.stdout
+    assert len(metric_values(parallel.stdout, "train:loss")) == 2 * 2, "every member's epochs are reported"
+    first = torch.load(parallel.model_dir / "model.pt", weights_only=True)
+    second = torch.load(serial.model_dir / "model.pt", weights_only=True)
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    evaluations = [json.loads((run.output_dir / "evaluation.json").read_text()) for run in (parallel, serial)]
+    held_out = [evaluation["validation"] for evaluation in evaluations]
+    assert held_out[0]["predictions"] == held_out[1]["predictions"]

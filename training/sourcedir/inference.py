@@ -10,15 +10,19 @@ serving container needs nothing else. Requests:
   or several images as `{"instances": [<image>, <image>, ...]}` (or a bare list of images). Images of any size are
   resized like uploaded files.
 
-Response (`application/json`): an object,
+Response (`application/json`): an object that carries, with the probabilities, everything a caller needs to act
+on them, so the confidence threshold has one home (the model that chose it):
 
-    {"probabilities": [0.93, 0.07], "labels": ["bicycle", "motorcycle"], "confidence_threshold": 0.93,
-     "model_version": "<training job name>", "features": {"image_format": "jpeg", "width": 640, ...}}
+    {"probabilities": [0.93, 0.07], "labels": ["bicycle", "motorcycle"],
+     "confidence_threshold": 0.91, "model_version": "cv-pytorch-20261202-120000",
+     "features": {"image_format": "jpeg", "width": 640, ...}}
 
-"probabilities" are in the order of "labels" (model_config.json): a flat list when the request held one image, a
-list of such lists, in request order, when it held a list of images. They average the image and its mirror image,
-as train.py's evaluation does. "features" (features.py) describe each image for drift monitoring: one object, or
-a list of them in request order.
+"probabilities" are in the order of "labels" (model_config.json's label order): a flat list when the request held
+one image, a list of such lists, in request order, when it held a list of images. They average the image and its
+mirror image over every member of the model, as train.py's evaluation does. "confidence_threshold" is the one
+train.py chose (the lowest confidence at which its cross-validated predictions reached the target precision);
+"model_version" is the training job that produced the model ("unknown" when trained outside SageMaker).
+"features" (features.py) describe each image for drift monitoring: one object, or a list of them in request order.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class LoadedModel:
     labels: list[str]
     normalization: dict
     confidence_threshold: float
-    model_version: str = "unknown"
+    model_version: str
 
 
 @dataclass
@@ -78,7 +82,9 @@ def model_fn(model_dir: str) -> LoadedModel:
     torch.set_num_threads(int(os.environ.get("SERVING_TORCH_THREADS", DEFAULT_TORCH_THREADS)))
     directory = Path(model_dir)
     config = json.loads((directory / "model_config.json").read_text())
-    network = model_definition.build_model(config["architecture"], len(config["labels"]))
+    network = model_definition.build_model(
+        config["architecture"], len(config["labels"]), members=int(config.get("ensemble_members", 1))
+    )
     state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
     network.load_state_dict(state)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -132,8 +138,8 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> Batch:
 
 
 def predict_fn(data: Batch, model: LoadedModel) -> dict:
-    """The response object: probabilities in label order (flip-averaged: the same function train.py evaluates
-    with), the labels, the model's own confidence threshold, its version and each image's features."""
+    """The response object: probabilities in label order (flip- and member-averaged, as train.py evaluates them),
+    with the labels, the model's own confidence threshold, its version and each image's features."""
     images = preprocessing.arrays_to_tensor(data.arrays, model.normalization)
     rows = model_definition.predict_proba(model.network, images).tolist()
     return {

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 # Metric name -> what it measures. Printed one per line as `<name>=<value>` (e.g. `validation:accuracy=0.9375`).
 METRICS = {
-    "train:loss": "mean training cross-entropy (with label smoothing) over the epoch",
-    "validation:loss": "cross-entropy on the validation split",
-    "validation:accuracy": "accuracy on the validation split",
-    "validation:threshold": "confidence threshold chosen on the validation split",
+    "train:loss": "mean training cross-entropy (label-smoothed when --label-smoothing > 0) over one member epoch",
+    "validation:loss": "cross-entropy of held-out predictions: each member's fold, then all out-of-fold (last)",
+    "validation:accuracy": "accuracy of held-out predictions: each member's fold, then all out-of-fold (last)",
+    "validation:threshold": "confidence threshold chosen on the out-of-fold predictions",
     "test:accuracy": "accuracy on the test split (printed once, after training)",
     "test:confident_share": "share of test images whose confidence is at or above the threshold",
     "test:confident_precision": "accuracy on that confident share of the test images",

@@ -160,7 +160,7 @@ data "aws_iam_policy_document" "sagemaker" {
       "ecr:GetDownloadUrlForLayer",
     ]
     resources = [
-      for repository in ["pytorch-training", "pytorch-inference", "image-classification"] :
+      for repository in ["pytorch", "pytorch-inference", "image-classification"] :
       "arn:${data.aws_partition.current.partition}:ecr:${data.aws_region.current.name}:*:repository/${repository}"
     ]
   }
