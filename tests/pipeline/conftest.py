@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,6 +240,23 @@ def lambda_handler(event, context):
         time.sleep(30)
     return {"baseline_s3_prefix": event["baseline_s3_prefix"]}
 """
+
+
+def stand_in_model(s3: Any, bucket: str, name: str, broken: bool = False) -> str:
+    """Upload the stand-in model's model.tar.gz (what its train.py saves) for a model named `name`; its URI.
+    For tests of hosting that need no training job."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for arcname, data in (
+            ("code/inference.py", (DOUBLE_SOURCEDIR / "inference.py").read_bytes()),
+            ("weights.json", json.dumps({"model": name, "accuracy": 0.9, "broken": broken}).encode()),
+        ):
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    key = f"stand-in-models/{name}/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+    return f"s3://{bucket}/{key}"
 
 
 def lambda_zip(source: str) -> bytes:

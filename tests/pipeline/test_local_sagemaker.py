@@ -228,7 +228,7 @@ def test_endpoints_come_into_service_and_a_failed_update_keeps_the_old_model(job
     answer = jobs.aws.client("sagemaker-runtime").invoke_endpoint(
         EndpointName="jobs-endpoint", ContentType="application/x-image", Body=b"\x89PNG"
     )
-    assert json.loads(answer["Body"].read()) == {"model": "jobs-model-good", "probabilities": [0.9, 0.1]}
+    assert json.loads(answer["Body"].read())["model_version"] == "jobs-model-good"
 
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.update_endpoint(EndpointName="jobs-no-such-endpoint", EndpointConfigName="jobs-model-good")
@@ -449,7 +449,8 @@ def test_a_serverless_endpoint_config_with_data_capture_is_refused(jobs):
     assert not sagemaker.describe_endpoint_config(EndpointConfigName="jobs-serverless").get("DataCaptureConfig")
 
 
-def test_deployment_config_is_refused_by_name_rather_than_ignored(jobs):
+def test_a_rolling_deployment_is_refused_by_name_rather_than_ignored(jobs):
+    """Blue/green guardrails are emulated (tests/pipeline/test_deployment_guardrails.py); rolling updates are not."""
     sagemaker = jobs.aws.client("sagemaker")
     endpoints = {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
     if "jobs-capacity" not in endpoints:
@@ -460,9 +461,11 @@ def test_deployment_config_is_refused_by_name_rather_than_ignored(jobs):
             EndpointName="jobs-capacity",
             EndpointConfigName="jobs-capacity-2",
             DeploymentConfig={
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+                "RollingUpdatePolicy": {
+                    "MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                    "WaitIntervalInSeconds": 0,
                 }
             },
         )
     assert refused.value.response["Error"]["Code"] == "NotEmulatedByEmbeddedAws"
+    assert sagemaker.describe_endpoint(EndpointName="jobs-capacity")["EndpointStatus"] == "InService"
