@@ -119,7 +119,9 @@ def test_a_script_mode_job_runs_the_entry_point_as_sagemaker_does(jobs):
     # The job's own metric definitions, applied to its log; the last match wins.
     assert job["AlgorithmSpecification"]["MetricDefinitions"] == metric_definitions(DOUBLE_SOURCEDIR)
     metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
-    assert metrics == pytest.approx({"test:accuracy": 0.87, "validation:accuracy": 0.7, "train:loss": 0.3333})
+    assert metrics == pytest.approx(
+        {"test:accuracy": 0.87, "validation:accuracy": 0.7, "train:loss": 0.3333, "validation:threshold": 0.85}
+    )
 
     model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
     assert model_uri == f"s3://{jobs.data_bucket}/models/jobs-script-mode/output/model.tar.gz"

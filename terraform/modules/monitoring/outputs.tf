@@ -73,9 +73,11 @@ output "alarm_names" {
       gate_rejected        = aws_cloudwatch_metric_alarm.gate_rejected.alarm_name
       endpoint_5xx         = aws_cloudwatch_metric_alarm.endpoint_5xx.alarm_name
       endpoint_latency_p99 = aws_cloudwatch_metric_alarm.endpoint_latency_p99.alarm_name
+      endpoint_error_rate  = aws_cloudwatch_metric_alarm.endpoint_error_rate.alarm_name
       human_review_share   = aws_cloudwatch_metric_alarm.human_review_share.alarm_name
       monitor_drift        = aws_cloudwatch_metric_alarm.monitor_drift.alarm_name
     },
+    { for alarm in aws_cloudwatch_metric_alarm.endpoint_idle : "endpoint_idle" => alarm.alarm_name },
     { for alarm in aws_cloudwatch_metric_alarm.probe_failed : "probe_failed" => alarm.alarm_name },
     { for alarm in aws_cloudwatch_metric_alarm.probe_silent : "probe_silent" => alarm.alarm_name },
     { for name, alarm in aws_cloudwatch_metric_alarm.lambda_errors : "lambda_errors_${name}" => alarm.alarm_name },
@@ -100,4 +102,13 @@ output "monitoring_violations_rule_name" {
 output "retrain_guard_role_arn" {
   description = "Role of the retrain guard function (null when auto_retrain_enabled is false); it decrypts violation reports with kms_key_arn."
   value       = one(module.retrain_guard[*].role_arn)
+}
+
+output "deployment_alarm_names" {
+  description = "The alarms on the endpoint that roll a canary or linear rollout back (the training pipeline's rollback_alarm_names): 5xx answers, p99 latency, error rate."
+  value = [
+    aws_cloudwatch_metric_alarm.endpoint_5xx.alarm_name,
+    aws_cloudwatch_metric_alarm.endpoint_latency_p99.alarm_name,
+    aws_cloudwatch_metric_alarm.endpoint_error_rate.alarm_name,
+  ]
 }

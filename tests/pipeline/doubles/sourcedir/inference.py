@@ -1,5 +1,6 @@
 """Serving code of the stand-in model: the same answer for every image, naming the training job that made the
-model, so a test can tell which model version serves (or a load failure, for a model saved with --broken).
+model, so a test can tell which model version serves (or a load failure, for a model saved with --broken, or
+answers that are not probabilities, for one saved with --malformed).
 
 The answer has the serving contract's keys (probabilities, labels, confidence_threshold, model_version: see
 training/sourcedir/inference.py) plus "model", the same name, which the older tests read."""
@@ -21,7 +22,7 @@ def input_fn(body, content_type):
 
 def predict_fn(data, model):
     return {
-        "probabilities": [0.9, 0.1],
+        "probabilities": [1.5, -0.5] if model.get("malformed") else [0.9, 0.1],
         "labels": ["bicycle", "motorcycle"],
         "confidence_threshold": 0.8,
         "model_version": model["model"],
