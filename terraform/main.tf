@@ -207,8 +207,11 @@ module "monitoring" {
 
   data_bucket_name    = module.storage.data_bucket_name
   capture_bucket_name = module.storage.capture_bucket_name
-  kms_key_arn         = var.kms_key_arn
-  class_labels        = var.class_labels
+  # The prefix the pipeline's endpoint captures to (its capture_s3_uri is s3://<capture bucket>/<prefix>).
+  capture_prefix    = trimprefix(module.training_pipeline.capture_s3_uri, "s3://${module.storage.capture_bucket_name}/")
+  kms_key_arn       = var.kms_key_arn
+  class_labels      = var.class_labels
+  monitoring_engine = var.monitoring_engine
 
   pipeline_state_machine_arn  = module.training_pipeline.state_machine_arn
   inference_state_machine_arn = module.inference_workflow.state_machine_arn

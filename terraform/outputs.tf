@@ -93,9 +93,19 @@ output "notification_topic_arn" {
   value       = module.training_pipeline.notification_topic_arn
 }
 
+output "monitoring_engine" {
+  description = "The drift check's engine (python -m monitoring run-now --engine <this> --schedule <monitoring_schedule_name>)."
+  value       = module.monitoring.monitoring_engine
+}
+
 output "monitoring_schedule_name" {
-  description = "Model Monitor data-quality schedule (null until endpoint_exists)."
+  description = "The drift check's schedule: EventBridge Scheduler's (scheduled_check) or Model Monitor's (model_monitor); it exists once endpoint_exists is true."
   value       = module.monitoring.monitoring_schedule_name
+}
+
+output "scheduled_check_function_name" {
+  description = "The scheduled_check engine's Lambda (null with model_monitor)."
+  value       = module.monitoring.scheduled_check_function_name
 }
 
 output "baseline_s3_uri" {
@@ -136,16 +146,17 @@ output "autoscaling_target_id" {
 output "kms_key_principals" {
   description = "With kms_key_arn: the roles the key's policy must allow (README, \"Customer-managed KMS key\"). grant_to_sagemaker: the roles that create grants on the key for the ML storage volumes SageMaker attaches; use: every role that encrypts or decrypts with it. null without kms_key_arn."
   value = var.kms_key_arn == null ? null : {
-    grant_to_sagemaker = sort([
+    grant_to_sagemaker = sort(compact([
       module.training_pipeline.state_machine_role_arn,
       module.training_pipeline.sagemaker_execution_role_arn,
-      module.monitoring.monitoring_role_arn,
-    ])
+      module.monitoring.monitoring_role_arn, # null with the scheduled_check engine
+    ]))
     use = sort(compact([
       module.training_pipeline.state_machine_role_arn,
       module.training_pipeline.sagemaker_execution_role_arn,
       module.monitoring.monitoring_role_arn,
       module.monitoring.retrain_guard_role_arn,
+      module.monitoring.scheduled_check_role_arn,
       module.write_baseline.role_arn,
       module.inference_workflow.state_machine_role_arn,
       module.inference_workflow.function_role_arns["serialize_image"],

@@ -36,6 +36,7 @@ provider "aws" {
       logs                   = endpoints.value
       s3                     = endpoints.value
       sagemaker              = endpoints.value
+      scheduler              = endpoints.value
       sfn                    = endpoints.value
       sns                    = endpoints.value
       sqs                    = endpoints.value

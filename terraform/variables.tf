@@ -423,8 +423,19 @@ variable "endpoint_autoscaling" {
 # Monitoring and on-call
 ################################################################################
 
+variable "monitoring_engine" {
+  description = "The drift check's engine: \"scheduled_check\" (EventBridge Scheduler -> a Lambda; every account can run it) or \"model_monitor\" (SageMaker Model Monitor, which AWS no longer opens to new customers). Same reports, metrics and retrain trigger either way (terraform/modules/monitoring/README.md)."
+  type        = string
+  default     = "scheduled_check"
+
+  validation {
+    condition     = contains(["scheduled_check", "model_monitor"], var.monitoring_engine)
+    error_message = "monitoring_engine must be \"scheduled_check\" or \"model_monitor\"."
+  }
+}
+
 variable "auto_retrain_enabled" {
-  description = "Start the training pipeline when a monitoring execution reports drift (at most one run at a time)."
+  description = "Start the training pipeline when a monitoring run reports drift (at most one run at a time)."
   type        = bool
   default     = true
 }

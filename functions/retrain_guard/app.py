@@ -1,8 +1,17 @@
-"""Retrain guard: a monitoring execution found violations -> start the training pipeline, one run at a time.
+"""Retrain guard: a monitoring run found violations -> start the training pipeline, one run at a time.
 
-EventBridge sends the SageMaker "Processing Job State Change" event of every completed processing job. Its
-documented detail names the job and its ProcessingJobStatus, not whether a monitoring schedule started it or what
-the run found (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state),
+Either engine's runs reach it through an EventBridge rule of the monitoring module, and the guard reads each
+engine's trigger by its own contract; what follows (the report, the pipeline) is the same for both.
+
+**scheduled_check**: the check Lambda's "Drift Check Completed" event (monitoring/check_event.py, this project's
+own contract, validated by name): its schedule, MonitoringExecutionStatus-style status and report folder. It
+comes from our own function under an IAM-pinned source, so its status is taken as given; the violations are
+still read from the report.
+
+**model_monitor**: EventBridge sends the SageMaker "Processing Job State Change" event of every completed
+processing job. Its documented detail names the job and its ProcessingJobStatus, not whether a monitoring
+schedule started it or what the run found
+(https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state),
 so the guard asks SageMaker, the ways AWS documents:
 
 - DescribeProcessingJob: MonitoringScheduleArn (the schedule that started the job; absent for other jobs), the
@@ -12,15 +21,16 @@ so the guard asks SageMaker, the ways AWS documents:
   MonitoringExecutionStatus, Completed or CompletedWithViolations
   (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListMonitoringExecutions.html).
 
-It starts the pipeline state machine only when (1) the job belongs to our schedule, (2) the execution completed
-with violations, (3) its constraint_violations.json holds a violation worth retraining for (by default:
-baseline drift of a content feature, not a format change such as JPEGs appearing) and (4) no pipeline execution
-is running. The pipeline starts with the input of its last successful execution (or PIPELINE_INPUT) minus
-`training.job_name`, so the state machine names a fresh training job, plus a `trigger` key naming the
-violations. The execution name derives from the processing job, so a redelivered event cannot start a
-second run.
-Two different monitoring executions completing within the same second could both see "nothing running"; with
-one hourly schedule that does not happen (reserved concurrency 1 on the function would close it entirely).
+A run of our schedule is one of `MONITORING_SCHEDULE_NAME` or of a one-time schedule "run now" made for it
+(`<schedule>-now-<time>`, monitoring/run_now.py). The guard starts the pipeline state machine only when (1) the
+run belongs to our schedule, (2) it completed with violations, (3) its constraint_violations.json holds a
+violation worth retraining for (by default: baseline drift of a content feature, not a format change such as
+JPEGs appearing) and (4) no pipeline execution is running. The pipeline starts with the input of its last
+successful execution (or PIPELINE_INPUT) minus `training.job_name`, so the state machine names a fresh training
+job, plus a `trigger` key naming the violations. The execution name derives from the processing job (or the
+check's execution id), so a redelivered event cannot start a second run.
+Two different monitoring runs completing within the same second could both see "nothing running"; with one hourly
+schedule that does not happen (reserved concurrency 1 on the function would close it entirely).
 """
 
 from __future__ import annotations
@@ -39,6 +49,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from shared.errors import ConfigurationError, InvalidEvent, WorkflowError
 
+from monitoring.check_event import DETAIL_TYPE as CHECK_DETAIL_TYPE
+from monitoring.check_event import CheckCompleted, InvalidCheckEvent
+
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
@@ -54,8 +67,10 @@ PROCESSING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 MAX_EXECUTIONS_SEARCHED = 500
 # Decisions on a run of our schedule that found violations but did not retrain: the RetrainSkipped metric.
 SKIPPED_RETRAINS = frozenset({"no_retrainable_violations", "pipeline_running", "no_previous_run", "duplicate_event"})
+# A one-time schedule that "run now" creates for a schedule is named <schedule><RUN_NOW_INFIX><yyyymmddhhmmss>.
+RUN_NOW_INFIX = "-now-"
 DEFAULT_RETRAIN_ON_CHECKS = "baseline_drift_check"
-DEFAULT_IGNORED_FEATURES = "image_format,decoded,width,height,byte_size"
+DEFAULT_IGNORED_FEATURES = "image_format,width,height,byte_size"
 MAX_EXECUTION_NAME = 80
 
 
@@ -122,6 +137,7 @@ class GuardConfig:
     retrain_on_checks: frozenset[str]
     ignored_features: frozenset[str]
     pipeline_input: dict[str, Any] | None  # None: reuse the last successful execution's input
+    check_event_source: str | None = None  # the source the scheduled check's events must carry
 
     @classmethod
     def from_env(cls) -> GuardConfig:
@@ -141,7 +157,15 @@ class GuardConfig:
             retrain_on_checks=_csv(os.environ.get("RETRAIN_ON_CHECKS", DEFAULT_RETRAIN_ON_CHECKS)),
             ignored_features=_csv(os.environ.get("RETRAIN_IGNORE_FEATURES", DEFAULT_IGNORED_FEATURES)),
             pipeline_input=pipeline_input,
+            check_event_source=os.environ.get("CHECK_EVENT_SOURCE") or None,
         )
+
+    def owns(self, schedule_name: str) -> bool:
+        """Whether a run of `schedule_name` is a run of our schedule (itself, or one of its run-now schedules)."""
+        if not self.schedule_name:
+            return True
+        ours, theirs = self.schedule_name.lower(), schedule_name.lower()
+        return theirs == ours or theirs.startswith(ours + RUN_NOW_INFIX)
 
 
 def _csv(value: str) -> frozenset[str]:
@@ -245,23 +269,87 @@ def last_successful_input(sfn: Any, pipeline_arn: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def retrain_input(
-    base: dict[str, Any], execution: MonitoringExecution, reasons: list[dict[str, Any]]
-) -> dict[str, Any]:
+def retrain_input(base: dict[str, Any], trigger: dict[str, Any], reasons: list[dict[str, Any]]) -> dict[str, Any]:
     """The base input without its training job name (the pipeline then generates one) plus the trigger."""
     payload = json.loads(json.dumps(base))
     payload.pop("trigger", None)
     if isinstance(payload.get("training"), dict):
         payload["training"].pop("job_name", None)
-    payload["trigger"] = {
-        "source": "model-monitor",
-        "monitoring_schedule": execution.schedule_name,
-        "processing_job": execution.processing_job_name,
-        "monitoring_execution_status": execution.status,
-        "exit_message": execution.exit_message,
-        "violations": reasons,
-    }
+    payload["trigger"] = {**trigger, "violations": reasons}
     return payload
+
+
+def trigger_of(event: Any) -> ProcessingJobStateChange | CheckCompleted:
+    """The event as one engine's trigger; InvalidEvent names what does not match either contract."""
+    detail_type = event.get("detail-type") if isinstance(event, dict) else None
+    if detail_type == CHECK_DETAIL_TYPE:
+        try:
+            return CheckCompleted.from_event(event)
+        except InvalidCheckEvent as error:
+            raise InvalidEvent(str(error)) from None
+    if detail_type == DETAIL_TYPE or not isinstance(event, dict):
+        return ProcessingJobStateChange.from_event(event)
+    raise InvalidEvent(f"detail-type: expected {DETAIL_TYPE!r} or {CHECK_DETAIL_TYPE!r}, got {detail_type!r}")
+
+
+def start_retrain(
+    decision: dict[str, Any],
+    run_id: str,
+    trigger: dict[str, Any],
+    report_s3_uri: str | None,
+    config: GuardConfig,
+    sfn: Any,
+    s3: Any,
+) -> dict[str, Any]:
+    """Both engines' last steps: retrainable violations in the report, nothing running, then start the pipeline."""
+    reasons: list[dict[str, Any]] = []
+    if config.retrain_on_checks:
+        if not report_s3_uri:
+            raise ViolationsReportUnreadable(f"monitoring run {run_id} names no report folder")
+        reasons = retrainable(read_violations(s3, report_s3_uri), config)
+        if not reasons:
+            return {**decision, "reason": "no_retrainable_violations"}
+
+    if pipeline_running(sfn, config.pipeline_arn):
+        return {**decision, "reason": "pipeline_running"}
+
+    base = config.pipeline_input or last_successful_input(sfn, config.pipeline_arn)
+    if base is None:
+        return {**decision, "reason": "no_previous_run"}
+    name = execution_name(run_id)
+    payload = retrain_input(base, trigger, reasons)
+    try:
+        started = sfn.start_execution(stateMachineArn=config.pipeline_arn, name=name, input=json.dumps(payload))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return {**decision, "reason": "duplicate_event", "execution_name": name}
+        raise PipelineStartFailed(f"cannot start {config.pipeline_arn}: {error}") from error
+    except BotoCoreError as error:
+        raise PipelineStartFailed(f"cannot start {config.pipeline_arn}: {error}") from error
+    return {**decision, "started": True, "reason": "violations", "execution_arn": started["executionArn"]}
+
+
+@tracer.capture_method
+def guard_check(check: CheckCompleted, config: GuardConfig, sfn: Any, s3: Any) -> dict[str, Any]:
+    """Decide whether this scheduled check starts a retrain, and start it."""
+    decision: dict[str, Any] = {
+        "engine": "scheduled_check",
+        "execution_id": check.execution_id,
+        "started": False,
+        "monitoring_execution_status": check.status,
+    }
+    if not config.owns(check.schedule_name):
+        return {**decision, "reason": "other_schedule", "monitoring_schedule": check.schedule_name}
+    if not check.has_violations:
+        return {**decision, "reason": "no_violations"}
+    trigger = {
+        "source": "scheduled-check",
+        "monitoring_schedule": check.report_schedule_name,
+        "execution_id": check.execution_id,
+        "monitoring_execution_status": check.status,
+        "records": check.records,
+    }
+    return start_retrain(decision, check.execution_id, trigger, check.report_s3_uri, config, sfn, s3)
 
 
 @tracer.capture_method
@@ -275,13 +363,13 @@ def guard(change: ProcessingJobStateChange, config: GuardConfig, sfn: Any, s3: A
     if not schedule_arn:
         return {**decision, "reason": "not_a_monitoring_job"}
     schedule_name = schedule_arn.rsplit("/", 1)[-1]
-    if config.schedule_name and schedule_name.lower() != config.schedule_name.lower():
+    if not config.owns(schedule_name):
         return {**decision, "reason": "other_schedule", "monitoring_schedule": schedule_name}
-    summary = execution_of(sagemaker, config.schedule_name or schedule_name, described["ProcessingJobArn"])
+    summary = execution_of(sagemaker, schedule_name, described["ProcessingJobArn"])
     execution = MonitoringExecution(
         processing_job_name=change.processing_job_name,
         processing_job_arn=described["ProcessingJobArn"],
-        schedule_name=config.schedule_name or schedule_name,
+        schedule_name=schedule_name,
         status=summary["MonitoringExecutionStatus"],
         exit_message=described.get("ExitMessage", ""),
         report_s3_uri=_report_uri(described),
@@ -289,44 +377,32 @@ def guard(change: ProcessingJobStateChange, config: GuardConfig, sfn: Any, s3: A
     decision["monitoring_execution_status"] = execution.status
     if not execution.has_violations:
         return {**decision, "reason": "no_violations"}
-
-    reasons: list[dict[str, Any]] = []
-    if config.retrain_on_checks:
-        if not execution.report_s3_uri:
-            raise ViolationsReportUnreadable(f"processing job {execution.processing_job_name} names no S3 output")
-        reasons = retrainable(read_violations(s3, execution.report_s3_uri), config)
-        if not reasons:
-            return {**decision, "reason": "no_retrainable_violations"}
-
-    if pipeline_running(sfn, config.pipeline_arn):
-        return {**decision, "reason": "pipeline_running"}
-
-    base = config.pipeline_input or last_successful_input(sfn, config.pipeline_arn)
-    if base is None:
-        return {**decision, "reason": "no_previous_run"}
-    name = execution_name(execution.processing_job_name)
-    payload = retrain_input(base, execution, reasons)
-    try:
-        started = sfn.start_execution(stateMachineArn=config.pipeline_arn, name=name, input=json.dumps(payload))
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            return {**decision, "reason": "duplicate_event", "execution_name": name}
-        raise PipelineStartFailed(f"cannot start {config.pipeline_arn}: {error}") from error
-    except BotoCoreError as error:
-        raise PipelineStartFailed(f"cannot start {config.pipeline_arn}: {error}") from error
-    return {**decision, "started": True, "reason": "violations", "execution_arn": started["executionArn"]}
+    trigger = {
+        "source": "model-monitor",
+        "monitoring_schedule": execution.schedule_name,
+        "processing_job": execution.processing_job_name,
+        "monitoring_execution_status": execution.status,
+        "exit_message": execution.exit_message,
+    }
+    return start_retrain(decision, execution.processing_job_name, trigger, execution.report_s3_uri, config, sfn, s3)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics  # with no metric (not a violating run of ours) Powertools only warns
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = ProcessingJobStateChange.from_event(event)
+    trigger = trigger_of(event)
     config = GuardConfig.from_env()
-    sfn, s3, sagemaker = (boto3.client(service) for service in ("stepfunctions", "s3", "sagemaker"))
-    decision = guard(change, config, sfn, s3, sagemaker)
-    # The dashboard counts retrains started and skipped (running, duplicate, not retrainable). The rule sends
-    # every completed processing job, so a job that is not a run of our schedule with violations is neither.
+    if isinstance(trigger, CheckCompleted):
+        if config.check_event_source and event.get("source") != config.check_event_source:
+            raise InvalidEvent(f"source: expected {config.check_event_source!r}, got {event.get('source')!r}")
+        decision = guard_check(trigger, config, boto3.client("stepfunctions"), boto3.client("s3"))
+    else:
+        sfn, s3, sagemaker = (boto3.client(service) for service in ("stepfunctions", "s3", "sagemaker"))
+        decision = guard(trigger, config, sfn, s3, sagemaker)
+    # The dashboard counts retrains started and skipped (running, duplicate, not retrainable). The model_monitor
+    # rule sends every completed processing job, so a job that is not a run of our schedule with violations is
+    # neither.
     if decision["started"]:
         metrics.add_metric(name="RetrainStarted", unit=MetricUnit.Count, value=1)
     elif decision["reason"] in SKIPPED_RETRAINS:

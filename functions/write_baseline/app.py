@@ -1,9 +1,10 @@
-"""write_baseline: the pipeline's last deploy step, the Model Monitor baseline of the model just deployed.
+"""write_baseline: the pipeline's last deploy step, the monitoring baseline of the model just deployed.
 
 In: `{"endpoint_name", "test_s3_uri", "baseline_s3_prefix", "training_job_name"}` (BaselineRequest).
-It sends every test image under `test_s3_uri` to the endpoint, turns each request/response pair into features
-with the same record preprocessor the monitoring analyzer runs on captured traffic, and writes
-`statistics.json` and `constraints.json` under `baseline_s3_prefix`, where the monitoring schedule reads them.
+It sends every test image under `test_s3_uri` to the endpoint and turns each request/response pair into
+features with the same record preprocessor both monitoring engines run on captured traffic (the image features
+come from the endpoint's answer, as they do in the capture), and writes `statistics.json` and
+`constraints.json` under `baseline_s3_prefix`, where either engine reads them (monitoring/baseline.py).
 Sending the images through the endpoint also proves the new model answers before the pipeline reports success.
 
 Out: `{"statistics_s3_uri", "constraints_s3_uri", "records"}`.
@@ -12,7 +13,6 @@ Env: MAX_BASELINE_IMAGES (default 1000): a larger test set is sampled evenly, in
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -27,10 +27,16 @@ from pydantic import ConfigDict
 from shared.contracts import parse_event
 from shared.errors import ConfigurationError, WorkflowError
 
-from training.monitoring.baseline import build_baseline, rows_from_images, split_s3_uri, upload_baseline
-from training.monitoring.record_preprocessor import answer_probabilities
+from monitoring.baseline import (
+    IMAGE_SUFFIXES,
+    EndpointAnswerError,
+    ask_endpoint,
+    build_baseline,
+    rows_from_answers,
+    split_s3_uri,
+    upload_baseline,
+)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_MAX_BASELINE_IMAGES = 1000
 
 logger = Logger()
@@ -82,36 +88,23 @@ def image_keys(s3: Any, uri: str, limit: int) -> list[str]:
     return keys[::step][:limit]
 
 
-def predictions(
-    runtime: Any, endpoint: str, bucket: str, keys: list[str], s3: Any
-) -> Iterator[tuple[str, bytes, list]]:
+def read_images(s3: Any, bucket: str, keys: list[str]) -> Iterator[tuple[str, bytes]]:
+    """(key, bytes) of each test image, read as the endpoint is asked (one at a time)."""
     for key in keys:
-        image = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         try:
-            response = runtime.invoke_endpoint(
-                EndpointName=endpoint, Body=image, ContentType="application/x-image", Accept="application/json"
-            )
+            yield key, s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as error:
-            raise BaselineEndpointError(f"endpoint {endpoint} failed on {key}: {error}") from None
-        try:
-            answer = json.loads(response["Body"].read())
-        except ValueError as error:
-            raise BaselineEndpointError(f"endpoint {endpoint} answered {key} with no JSON: {error}") from None
-        # Read the answer as the monitoring analyzer reads captured responses, so the baseline matches them.
-        probabilities = answer_probabilities(answer)
-        if probabilities is None:
-            raise BaselineEndpointError(
-                f"endpoint {endpoint} answered {key} with no class probabilities "
-                '(expected [p, ...], [[p, ...]] or {"probabilities": [p, ...]})'
-            )
-        yield key, image, probabilities
+            raise BaselineImagesMissing(f"cannot read test image s3://{bucket}/{key}: {error}") from None
 
 
 def write_baseline(request: BaselineRequest, s3: Any, runtime: Any, limit: int) -> dict[str, Any]:
     bucket, _prefix = split_s3_uri(request.test_s3_uri)
     keys = image_keys(s3, request.test_s3_uri, limit)
-    answered = list(predictions(runtime, request.endpoint_name, bucket, keys, s3))
-    rows = rows_from_images([(key, image) for key, image, _ in answered], {key: p for key, _, p in answered})
+    try:
+        answered = list(ask_endpoint(runtime, request.endpoint_name, read_images(s3, bucket, keys)))
+    except EndpointAnswerError as error:
+        raise BaselineEndpointError(str(error)) from None
+    rows = rows_from_answers(answered)
     statistics, constraints = build_baseline(rows)
     try:
         statistics_uri, constraints_uri = upload_baseline(

@@ -5,8 +5,10 @@ needs a live endpoint), in the background → ETL into the data bucket, once tha
 pipeline (real training → evaluate → gate → deploy), once its state machine is applied → every test image through
 the inference state machine, started at a steady rate as a load test → terraform apply (phase 2: monitoring
 schedule and autoscaling on the live endpoint) → a monitoring pass on the captured traffic → a second pass on
-darkened images, which must report violations and start a retrain → report → tear down (KEEP=1 keeps the stack
-up).
+darkened images, which must report violations and start a retrain, both with the scheduled_check engine →
+terraform apply (phase 3: monitoring_engine = model_monitor) → the same two windows checked by Model Monitor,
+the darkened one again detected → report → tear down (KEEP=1 keeps the stack up). Each pass is started with
+"run now" (monitoring.run_now): the embedded AWS never fires schedules.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -161,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     from demo.load import UNACCOUNTED, Image, LoadResult, run_load, take_queue_messages
     from demo.report import path_taken, write_report
     from demo.terraform import Terraform, planned_changes, planned_value
-    from local_aws.monitoring_runs import run_schedule
     from local_aws.server import start
 
     from etl import run as run_etl
+    from monitoring.run_now import run_now
     from training.launch import launch
 
     out = args.out.resolve()
-    stages = Stages(total=14 if args.destroy else 13)
+    stages = Stages(total=16 if args.destroy else 15)
     report: dict[str, Any] = {}
     source = dataset_source()
     aws = None
@@ -307,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise DemoError(f"images or decisions not accounted for exactly once: {unaccounted}")
             return load
 
+        load_began = time.time()  # where the model_monitor engine's window over the captured traffic starts
         load = stages.run(
             f"inference workflow over {len(test_images)} test images",
             lambda: inference(test_images, over_seconds=10.0),
@@ -389,55 +393,106 @@ def main(argv: list[str] | None = None) -> int:
         }
 
         schedule = outputs["monitoring_schedule_name"]
-        first = stages.run("monitoring pass on the captured traffic", lambda: run_schedule(aws, schedule))
+        sfn = aws.client("stepfunctions")
+
+        def new_retrain(before: set[str], timeout: float = 30) -> str | None:
+            """The pipeline execution the retrain guard started after `before` was listed, if any."""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                executions = sfn.list_executions(stateMachineArn=outputs["training_pipeline_arn"])["executions"]
+                started = [e["executionArn"] for e in executions if e["executionArn"] not in before]
+                if started:
+                    if sfn.describe_execution(executionArn=started[0])["status"] == "RUNNING":
+                        sfn.stop_execution(executionArn=started[0], cause="demo: the retrain started as it should")
+                    return started[0]
+                time.sleep(0.5)
+            return None
+
+        def pipeline_runs() -> set[str]:
+            listed = sfn.list_executions(stateMachineArn=outputs["training_pipeline_arn"])["executions"]
+            return {e["executionArn"] for e in listed}
+
+        def monitoring_pass(name: str, engine: str, expect_retrain: bool, **window: str) -> dict:
+            before = pipeline_runs()
+            result = run_now(engine, schedule, aws.client, **({"poll_seconds": 0.5, **window} if window else {}))
+            retrain = new_retrain(before) if expect_retrain else None
+            print(
+                f"    {engine}: {result['records']} records, {len(result['violations'])} violations "
+                f"({result['status']}){'; retraining started' if retrain else ''}",
+                flush=True,
+            )
+            return {
+                "name": name,
+                "engine": engine,
+                "records": result["records"],
+                "violations": result["violations"],
+                "status": result["status"],
+                "report_s3_uri": result["report_s3_uri"],
+                "retrain_started": retrain is not None,
+                "retrain_execution_arn": retrain,
+            }
+
+        def seconds_ago(moment: float, slack: int = 1) -> str:
+            """An ISO 8601 offset reaching back to `moment` (time.time()), one second wider."""
+            return f"PT{math.ceil(time.time() - moment) + slack}S"
+
+        passes = [
+            stages.run(
+                "monitoring pass on the captured traffic (scheduled_check)",
+                lambda: monitoring_pass("captured traffic", "scheduled_check", False),
+            )
+        ]
         darkened = [
             Image(f"incoming/darkened/{image.key.rsplit('/', 1)[-1]}", darken(image.data), image.true_label)
             for image in test_images[: args.darkened]
         ]
-        sfn = aws.client("stepfunctions")
-        before = {
-            e["executionArn"]
-            for e in sfn.list_executions(stateMachineArn=outputs["training_pipeline_arn"])["executions"]
-        }
 
-        def drift_pass() -> tuple[dict, str | None]:
+        def drift_pass() -> dict:
+            traffic_began["darkened"] = time.time()
             inference(darkened, over_seconds=3.0)
-            second = run_schedule(aws, schedule)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                started = [
-                    e
-                    for e in sfn.list_executions(stateMachineArn=outputs["training_pipeline_arn"])["executions"]
-                    if e["executionArn"] not in before
-                ]
-                if started:
-                    return second, started[0]["executionArn"]
-                time.sleep(0.5)
-            return second, None
+            traffic_began["darkened_end"] = time.time()
+            return monitoring_pass("darkened images", "scheduled_check", True)
 
-        second, retrain_arn = stages.run(f"monitoring pass on {len(darkened)} darkened images", drift_pass)
-        report["monitoring"] = {
-            "passes": [
-                {
-                    "name": "captured traffic",
-                    "records": first["records"],
-                    "violations": first["violations"],
-                    "status": first["MonitoringExecutionStatus"],
-                },
-                {
-                    "name": "darkened images",
-                    "records": second["records"],
-                    "violations": second["violations"],
-                    "status": second["MonitoringExecutionStatus"],
-                    "retrain_started": retrain_arn is not None,
-                    "retrain_execution_arn": retrain_arn,
-                },
-            ]
-        }
-        if not second["violations"] or retrain_arn is None:
-            raise DemoError("the darkened traffic did not report violations and start a retrain")
-        if sfn.describe_execution(executionArn=retrain_arn)["status"] == "RUNNING":
-            sfn.stop_execution(executionArn=retrain_arn, cause="demo: the retrain started as it should; not needed")
+        traffic_began = {"load": load_began}  # when each window of captured traffic began (time.time())
+        passes.append(stages.run(f"monitoring pass on {len(darkened)} darkened images (scheduled_check)", drift_pass))
+
+        def apply_phase_three() -> None:
+            terraform.apply("apply-phase-3", endpoint_exists=True, monitoring_engine="model_monitor")
+            (out / "terraform-show-model-monitor.json").write_text(json.dumps(terraform.show(), indent=1))
+
+        stages.run("terraform apply (phase 3: monitoring_engine = model_monitor)", apply_phase_three)
+
+        def model_monitor_passes() -> list[dict]:
+            # The same two windows of captured traffic, analysed by one-time Model Monitor schedules.
+            captured = monitoring_pass(
+                "captured traffic",
+                "model_monitor",
+                False,
+                window=seconds_ago(traffic_began["load"]),
+                until=seconds_ago(traffic_began["darkened"]),  # ends a second before the darkened images
+            )
+            # ... and ends a second after them.
+            after = math.floor(time.time() - traffic_began["darkened_end"]) - 1
+            dark = monitoring_pass(
+                "darkened images",
+                "model_monitor",
+                True,
+                window=seconds_ago(traffic_began["darkened"]),
+                until=f"PT{after}S" if after > 0 else "PT0H",
+            )
+            return [captured, dark]
+
+        passes += stages.run("monitoring passes with Model Monitor (model_monitor)", model_monitor_passes)
+        report["monitoring"] = {"passes": passes}
+        missed = [
+            p for p in passes if p["name"] == "darkened images" and not (p["violations"] and p["retrain_started"])
+        ]
+        clean = [p for p in passes if p["name"] == "captured traffic" and p["violations"]]
+        if missed or clean:
+            raise DemoError(
+                f"drift checks disagree with the traffic: {[p['engine'] for p in missed]} missed the darkened images, "
+                f"{[p['engine'] for p in clean]} reported violations on the captured traffic"
+            )
 
         with open(REPO_ROOT / "inference.asl.json") as handle:
             inference_definition = json.load(handle)
@@ -476,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.destroy:
 
             def destroy() -> list[str]:
-                terraform.destroy(endpoint_exists=True)
+                terraform.destroy(endpoint_exists=True, monitoring_engine="model_monitor")
                 return terraform.resources()
 
             report["teardown"] = {"destroyed": True, "resources_left": stages.run("terraform destroy", destroy)}

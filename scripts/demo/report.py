@@ -283,7 +283,8 @@ def write_report(
     for index, monitoring_pass in enumerate(report["monitoring"]["passes"], 1):
         names = sorted({v["feature_name"] for v in monitoring_pass["violations"]})
         lines.append(
-            f"- pass {index} ({monitoring_pass.get('name', '')}): {len(monitoring_pass['violations'])} "
+            f"- pass {index} ({monitoring_pass.get('name', '')}, engine {monitoring_pass.get('engine', '?')}): "
+            f"{monitoring_pass.get('records')} records, {len(monitoring_pass['violations'])} "
             f"violations{': ' + ', '.join(names) if names else ''}"
             f"{'; retraining started' if monitoring_pass.get('retrain_started') else ''}"
         )

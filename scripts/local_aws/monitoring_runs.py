@@ -1,10 +1,18 @@
 """Run a data-quality monitoring schedule now, locally, the way the Model Monitor analyzer runs it on AWS.
 
-The job reads everything the schedule's job definition names: the endpoint's captured traffic since the
-schedule's previous execution, the record preprocessor at `RecordPreprocessorSourceUri` (downloaded from S3 and
-run as is), the baseline `statistics.json`/`constraints.json`. It writes `constraint_violations.json` where the
-analyzer would (`<output>/<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>/`) and publishes the drift metrics when
-`publish_cloudwatch_metrics` is Enabled. Its outcome is then readable the ways AWS documents:
+The job reads everything the schedule's job definition names: the endpoint's captured traffic of the run's
+window, the record preprocessor at `RecordPreprocessorSourceUri` (downloaded from S3 and run as is), the baseline
+`statistics.json`/`constraints.json`. It decides as the analyzer documents (monitoring/check.py: the documented
+checks with the baseline's thresholds, nothing else), writes `constraint_violations.json` and `statistics.json`
+where the analyzer would (`<output>/<endpoint>/<schedule>/<yyyy>/<mm>/<dd>/<hh>/`) and publishes the drift
+metrics when `publish_cloudwatch_metrics` is Enabled.
+
+The window: a one-time schedule (ScheduleExpression NOW) analyses DataAnalysisStartTime..DataAnalysisEndTime,
+offsets from its start (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ScheduleConfig.html), of
+any ISO 8601 duration (AWS's examples are whole hours; the page does not say whether shorter ones are honoured).
+An execution of a recurring schedule, run here on demand (`run_schedule`), takes what was captured since the
+schedule's previous execution (AWS runs it hourly on the previous hour's data). Captured files count by their
+LastModified time. Its outcome is then readable the ways AWS documents:
 
 - the processing job, in moto's SageMaker backend, so `DescribeProcessingJob` answers with its status,
   `ExitMessage`, `MonitoringScheduleArn` and `ProcessingOutputConfig`
@@ -31,7 +39,16 @@ from urllib.parse import urlparse
 
 from moto.sagemaker.models import FakeProcessingJob
 
-from training.monitoring.baseline import check, cloudwatch_metric_data, exit_message, publish_metrics
+from monitoring.baseline import compute_statistics
+from monitoring.check import (
+    METRICS_NAMESPACE,
+    UnsupportedConstraint,
+    check,
+    cloudwatch_metric_data,
+    execution_status,
+    exit_message,
+    publish_metrics,
+)
 
 DETAIL_TYPE = "SageMaker Processing Job State Change"
 # The detail fields of the documented sample event (automating-sagemaker-with-eventbridge.html, "SageMaker
@@ -179,12 +196,14 @@ def _load_preprocessor(s3: Any, uri: str, work_dir: Path) -> Any:
     return module
 
 
-def _capture_lines(s3: Any, capture_uri: str, endpoint: str, since: datetime | None) -> list[str]:
+def _capture_lines(
+    s3: Any, capture_uri: str, endpoint: str, since: datetime | None, until: datetime | None = None
+) -> list[str]:
     bucket, prefix = _split(capture_uri.rstrip("/") + f"/{endpoint}/")
     lines: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in sorted(page.get("Contents", []), key=lambda entry: entry["Key"]):
-            if since is None or item["LastModified"] > since:
+            if (since is None or item["LastModified"] > since) and (until is None or item["LastModified"] <= until):
                 body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
                 lines += [line for line in body.splitlines() if line.strip()]
     return lines
@@ -274,7 +293,7 @@ def record_execution(
             "ScheduledTime": started,
             "CreationTime": started,
             "LastModifiedTime": ended,
-            "MonitoringExecutionStatus": "CompletedWithViolations" if violations else "Completed",
+            "MonitoringExecutionStatus": execution_status(violations),
             "ProcessingJobArn": job.arn,
             "EndpointName": endpoint,
             "MonitoringJobDefinitionName": definition.job_definition_name,
@@ -312,7 +331,6 @@ def _may_publish_metrics(ctx: Any, role_arn: str) -> None:
         return
     from local_aws.iam import AccessDenied
     from local_aws.iam_requests import Need
-    from training.monitoring.baseline import METRICS_NAMESPACE
 
     need = Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": METRICS_NAMESPACE})
     try:
@@ -321,8 +339,11 @@ def _may_publish_metrics(ctx: Any, role_arn: str) -> None:
         raise MonitoringRunError(f"the monitoring job may not publish its metrics: {denied}") from None
 
 
-def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> dict[str, Any]:
-    """Execute one monitoring run of `schedule_name`; returns the monitoring execution summary."""
+def run_schedule(
+    ctx: Any, schedule_name: str, account: str | None = None, window: tuple[datetime, datetime] | None = None
+) -> dict[str, Any]:
+    """Execute one monitoring run of `schedule_name` (over `window`, else since its previous execution); returns
+    the monitoring execution summary."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sagemaker.models import sagemaker_backends
 
@@ -347,18 +368,27 @@ def run_schedule(ctx: Any, schedule_name: str, account: str | None = None) -> di
     statistics = _read_json(s3, baseline["StatisticsResource"]["S3Uri"])
     constraints = _read_json(s3, baseline["ConstraintsResource"]["S3Uri"])
     preprocessor = _load_preprocessor(s3, app["RecordPreprocessorSourceUri"], ctx.work_dir / "monitoring")
-    previous = schedule.executions[-1]["CreationTime"] if schedule.executions else None
-    lines = _capture_lines(s3, capture["DestinationS3Uri"], endpoint, previous)
+    if window is None:
+        window = (schedule.executions[-1]["CreationTime"] if schedule.executions else None, None)
+    lines = _capture_lines(s3, capture["DestinationS3Uri"], endpoint, *window)
     rows = [preprocessor.preprocess_handler(preprocessor.CapturedRecord.from_line(line)) for line in lines]
-    violations = check(statistics, constraints, rows) if rows else []
+    try:
+        violations = check(statistics, constraints, rows) if rows else []
+    except UnsupportedConstraint as error:
+        raise MonitoringRunError(f"the baseline's constraints.json: {error}") from None
 
     output_uri = definition.data_quality_job_output_config["MonitoringOutputs"][0]["S3Output"]["S3Uri"].rstrip("/")
     report_uri = f"{output_uri}/{endpoint}/{schedule_name}/{started:%Y/%m/%d/%H}"
-    bucket, key = _split(f"{report_uri}/constraint_violations.json")
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"violations": violations}, indent=2).encode())
+    for name, document in (
+        ("constraint_violations.json", {"violations": violations}),
+        ("statistics.json", compute_statistics(rows)),
+    ):
+        bucket, key = _split(f"{report_uri}/{name}")
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=2).encode())
     if app.get("Environment", {}).get("publish_cloudwatch_metrics", "Enabled") == "Enabled" and rows:
         _may_publish_metrics(ctx, definition.role_arn)
-        publish_metrics(ctx.client("cloudwatch"), cloudwatch_metric_data(statistics, rows, endpoint, schedule_name))
+        data = cloudwatch_metric_data(statistics, constraints, rows, endpoint, schedule_name)
+        publish_metrics(ctx.client("cloudwatch"), data)
 
     job = record_execution(
         backend,

@@ -2,17 +2,59 @@
 
 Create/Describe/List/Update/Delete/Start/Stop MonitoringSchedule and the tags on a schedule's ARN, enough for the
 AWS provider's `aws_sagemaker_monitoring_schedule`, and ListMonitoringExecutions over the executions that
-`monitoring_runs.py` records when it runs a schedule's job locally on demand. DescribeMonitoringSchedule carries
-the newest as `LastMonitoringExecutionSummary`
+`monitoring_runs.py` records when it runs a schedule's job locally. DescribeMonitoringSchedule carries the newest
+as `LastMonitoringExecutionSummary`
 (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeMonitoringSchedule.html).
+
+Recurring (cron) schedules never fire here: `monitoring_runs.run_schedule` runs one on demand. A one-time
+schedule, ScheduleExpression `NOW`, runs "the monitoring job immediately, one time, without recurring", over
+DataAnalysisStartTime..DataAnalysisEndTime, which NOW requires
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ScheduleConfig.html): its execution starts in a
+thread as soon as it is created (AWS may take up to 20 minutes) and a run that fails is listed as Failed with
+its reason.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+LOG = logging.getLogger(__name__)
+# An ISO 8601 duration offset, as ScheduleConfig's DataAnalysisStartTime/EndTime take it (pattern ^.?P.*).
+OFFSET = re.compile(r"([+-]?)P(?=\d|T\d)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+
+
+def parse_offset(text: str) -> timedelta:
+    """"-PT1H" -> -1 hour; ValueError for anything else."""
+    match = OFFSET.fullmatch(text or "")
+    if not match:
+        raise ValueError(f"{text!r} is not an ISO 8601 duration offset such as -PT1H")
+    sign, days, hours, minutes, seconds = match.groups()
+    delta = timedelta(
+        days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0), seconds=int(seconds or 0)
+    )
+    return -delta if sign == "-" else delta
+
+
+def one_time_window(config: dict, now: datetime) -> tuple[datetime, datetime]:
+    """The analysis window of a NOW schedule: both offsets are required, the end at most 24 hours after the start."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    schedule = config.get("ScheduleConfig") or {}
+    try:
+        start = now + parse_offset(schedule["DataAnalysisStartTime"])
+        end = now + parse_offset(schedule["DataAnalysisEndTime"])
+    except (KeyError, ValueError) as error:
+        raise ValidationError(
+            f"ScheduleExpression NOW requires DataAnalysisStartTime and DataAnalysisEndTime offsets: {error}"
+        ) from None
+    if not start < end <= start + timedelta(hours=24):
+        raise ValidationError("DataAnalysisEndTime must follow DataAnalysisStartTime by at most 24 hours")
+    return start, end
 
 
 @dataclass
@@ -157,14 +199,37 @@ def install(ctx: Any) -> None:
         return response.sagemaker_backend.data_quality_job_definitions
 
     def create(self: Any) -> ActionResult:
-        schedule = store.create(
-            self.current_account,
-            self.region,
-            self._get_param("MonitoringScheduleName"),
-            self._get_param("MonitoringScheduleConfig"),
-            self._get_param("Tags"),
-        )
+        config = self._get_param("MonitoringScheduleConfig") or {}
+        now = datetime.now(UTC)
+        one_time = (config.get("ScheduleConfig") or {}).get("ScheduleExpression") == "NOW"
+        window = one_time_window(config, now) if one_time else None
+        name, tags = self._get_param("MonitoringScheduleName"), self._get_param("Tags")
+        schedule = store.create(self.current_account, self.region, name, config, tags)
+        if window is not None:
+            threading.Thread(
+                target=run_once, args=(schedule, self.current_account, window), name=schedule.name, daemon=True
+            ).start()
         return ActionResult({"MonitoringScheduleArn": schedule.arn})
+
+    def run_once(schedule: MonitoringSchedule, account: str, window: tuple[datetime, datetime]) -> None:
+        from local_aws.monitoring_runs import run_schedule
+
+        started = datetime.now(UTC)
+        try:
+            run_schedule(ctx, schedule.name, account, window=window)
+        except Exception as error:  # the execution fails, with its reason, as a job that cannot run does
+            LOG.warning("one-time monitoring schedule %s failed: %s", schedule.name, error)
+            schedule.executions.append(
+                {
+                    "MonitoringScheduleName": schedule.name,
+                    "ScheduledTime": started,
+                    "CreationTime": started,
+                    "LastModifiedTime": datetime.now(UTC),
+                    "MonitoringExecutionStatus": "Failed",
+                    "FailureReason": f"{type(error).__name__}: {error}"[:1024],
+                    "MonitoringType": schedule.monitoring_type,
+                }
+            )
 
     def describe(self: Any) -> ActionResult:
         schedule = store.get(self.current_account, self.region, self._get_param("MonitoringScheduleName"))

@@ -150,7 +150,8 @@ run "a_serverless_endpoint_reaches_the_pipeline_without_data_capture" {
 
 run "names_the_key_users_only_with_a_customer_key" {
   variables {
-    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    kms_key_arn       = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    monitoring_engine = "model_monitor"
   }
 
   assert {
@@ -167,6 +168,21 @@ run "names_the_key_users_only_with_a_customer_key" {
     # state machines (2), SageMaker execution and monitoring roles, baseline writer, retrain guard, serialize_image.
     condition     = length(output.kms_key_principals.use) == 7 && length(setsubtract(output.kms_key_principals.grant_to_sagemaker, output.kms_key_principals.use)) == 0
     error_message = "Every role that encrypts or decrypts with the key must be named, those that grant it included."
+  }
+}
+
+run "names_the_scheduled_checks_role_as_a_key_user_with_that_engine" {
+  variables {
+    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = (
+      length(output.kms_key_principals.grant_to_sagemaker) == 2 &&
+      contains(output.kms_key_principals.use, module.monitoring.scheduled_check_role_arn) &&
+      length(output.kms_key_principals.use) == 7
+    )
+    error_message = "With scheduled_check (the default) no monitoring role exists; the check function reads and writes with the key; got ${jsonencode(output.kms_key_principals)}."
   }
 }
 

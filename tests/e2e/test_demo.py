@@ -44,12 +44,14 @@ def test_every_test_image_went_through_the_inference_state_machine(demo):
             assert item["route"] == {"bicycle": "nearby", "motorcycle": "distant"}[item["predicted_label"]]
 
 
-def test_drift_is_detected_only_on_darkened_traffic_and_starts_a_retrain(demo):
+@pytest.mark.parametrize("engine", ["scheduled_check", "model_monitor"])
+def test_drift_is_detected_only_on_darkened_traffic_and_starts_a_retrain(demo, engine):
     report, _out, _stdout = demo
-    normal, darkened = report["monitoring"]["passes"]
+    normal, darkened = [p for p in report["monitoring"]["passes"] if p["engine"] == engine]
     assert normal["records"] >= 200
     assert normal["violations"] == []
-    assert darkened["records"] == 40
+    # At least the 40 darkened images: the window also holds any other request the endpoint answered then.
+    assert darkened["records"] >= 40
     assert darkened["violations"]
     assert any(v["feature_name"] == "brightness" for v in darkened["violations"])
     assert darkened["retrain_started"] is True

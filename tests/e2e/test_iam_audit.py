@@ -11,7 +11,8 @@ from tests.terraform.iam_audit import RESOURCE_STAR_ACTIONS, audit, managed_reso
 
 pytestmark = [pytest.mark.embedded, pytest.mark.slow]
 
-# Every role the root module creates (the demo enables auto-retrain, so the guard's role is there too).
+# Every role the root module creates (the demo enables auto-retrain, so the guard's role is there too), as
+# terraform-show.json holds them: after phase 2, with the default monitoring engine (scheduled_check).
 ROLES = {
     "module.training_pipeline.aws_iam_role.sagemaker",
     "module.training_pipeline.aws_iam_role.state_machine",
@@ -21,47 +22,60 @@ ROLES = {
     "module.inference_workflow.module.serialize_image.aws_iam_role.this",
     "module.inference_workflow.module.classify_image.aws_iam_role.this",
     "module.inference_workflow.module.filter_inferences.aws_iam_role.this",
-    "module.monitoring.aws_iam_role.monitoring",
+    "module.monitoring.aws_iam_role.scheduler[0]",
+    "module.monitoring.module.scheduled_check[0].aws_iam_role.this",
     "module.monitoring.module.retrain_guard[0].aws_iam_role.this",
 }
+# The demo's phase 3 switches to monitoring_engine = "model_monitor": the check's roles go, Model Monitor's comes.
+MODEL_MONITOR_ROLES = (ROLES - {r for r in ROLES if "scheduler" in r or "scheduled_check" in r}) | {
+    "module.monitoring.aws_iam_role.monitoring[0]"
+}
+SHOWS = {"terraform-show.json": ROLES, "terraform-show-model-monitor.json": MODEL_MONITOR_ROLES}
 
 
-@pytest.fixture(scope="module")
-def applied(demo) -> dict:
-    """`terraform show -json` of the stack after the demo's last apply, before its destroy."""
-    _report, out, _stdout = demo
-    path: Path = out / "terraform-show.json"
+def _show(out: Path, name: str) -> dict:
+    path = out / name
     assert path.is_file(), f"the demo wrote no {path.name}"
     return json.loads(path.read_text())
 
 
+@pytest.fixture(scope="module", params=sorted(SHOWS))
+def applied(demo, request) -> tuple[dict, set[str]]:
+    """`terraform show -json` of the stack after an apply of the demo (each engine's), and the roles it holds."""
+    _report, out, _stdout = demo
+    return _show(out, request.param), SHOWS[request.param]
+
+
 def test_no_policy_of_the_stack_breaks_an_audit_rule(applied):
-    findings = audit(applied)
+    findings = audit(applied[0])
     assert findings == [], report(findings)
 
 
 def test_the_audit_read_every_role_and_its_policies(applied):
+    applied, roles = applied
     policies = policy_documents(applied)
     trusts = {p.address for p in policies if p.kind == "trust"}
-    assert trusts >= ROLES, f"roles without an audited trust policy: {sorted(ROLES - trusts)}"
+    assert trusts >= roles, f"roles without an audited trust policy: {sorted(roles - trusts)}"
 
     # Each role's permissions are aws_iam_role_policy resources naming the role.
     resources = list(managed_resources(applied))
     names = {r["values"]["name"]: r["address"] for r in resources if r["type"] == "aws_iam_role"}
     granted = {names.get(r["values"]["role"]) for r in resources if r["type"] == "aws_iam_role_policy"}
     identity = {p.address for p in policies if p.kind == "identity"}
-    assert granted >= ROLES, f"roles whose permissions were not found: {sorted(ROLES - granted)}"
-    assert len(identity) >= len(ROLES)
+    assert granted >= roles, f"roles whose permissions were not found: {sorted(roles - granted)}"
+    assert len(identity) >= len(roles)
 
     buckets = {p.address for p in policies if p.address.startswith("module.storage.aws_s3_bucket_policy.")}
     assert len(buckets) == 2, "both buckets' TLS-only policies should have been audited"
 
 
-def test_every_resource_star_exception_is_still_needed(applied):
-    """The allowlist stays minimal: each API on it is granted on "*" somewhere in the stack."""
+def test_every_resource_star_exception_is_still_needed(demo):
+    """The allowlist stays minimal: each API on it is granted on "*" somewhere in the stack (with either engine)."""
+    _report, out, _stdout = demo
     used = {
         action.lower()
-        for policy in policy_documents(applied)
+        for name in SHOWS
+        for policy in policy_documents(_show(out, name))
         if policy.kind == "identity"
         for statement in _statements(policy.document)
         if statement.get("Effect") == "Allow" and "*" in _listed(statement.get("Resource"))
@@ -93,7 +107,8 @@ ACTING_ROLES = {
         "classify-image-role": "lambda.amazonaws.com",
         "filter-inferences-role": "lambda.amazonaws.com",
         "retrain-guard-role": "lambda.amazonaws.com",
-        "monitoring": "sagemaker.amazonaws.com",
+        "scheduled-check-role": "lambda.amazonaws.com",  # the scheduled_check engine's passes
+        "monitoring": "sagemaker.amazonaws.com",  # the model_monitor engine's passes (after phase 3)
     }.items()
 }
 

@@ -1,8 +1,10 @@
-"""Fixtures of the monitoring tests: real CIFAR images as PNG bytes, a deterministic stand-in model, and Model
-Monitor's side of SageMaker (schedules, processing jobs, monitoring executions) on in-process moto."""
+"""Fixtures of the monitoring tests: real CIFAR images as PNG bytes, a deterministic stand-in model that answers
+as the serving container does (its features from training/sourcedir/features.py), and Model Monitor's side of
+SageMaker (schedules, processing jobs, monitoring executions) on in-process moto."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import pickle
@@ -18,6 +20,22 @@ import boto3
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.conftest import REPO_ROOT
+
+SERVING_FEATURES = REPO_ROOT / "training" / "sourcedir" / "features.py"
+LABELS = ["bicycle", "motorcycle"]
+
+
+def _load_serving_features() -> Any:
+    """training/sourcedir/features.py as the serving container imports it (a flat module of code/)."""
+    spec = importlib.util.spec_from_file_location("serving_features", SERVING_FEATURES)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+serving_features = _load_serving_features()
 
 
 @dataclass(frozen=True)
@@ -72,14 +90,61 @@ def model_probabilities():
     return stand_in_model
 
 
+def jpeg_bytes(pixels: np.ndarray, quality: int = 85) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def endpoint_answer(image: bytes, pixels: np.ndarray | None = None, threshold: float = 0.9) -> dict[str, Any]:
+    """What the serving container answers for one encoded image (training/sourcedir/inference.py's object), with
+    the stand-in model's probabilities."""
+    if pixels is None:
+        with Image.open(io.BytesIO(image)) as opened:
+            pixels = np.asarray(opened.convert("RGB"))
+    return {
+        "probabilities": stand_in_model(pixels),
+        "labels": LABELS,
+        "confidence_threshold": threshold,
+        "model_version": "courier-vehicle-20250101-0900",
+        "features": serving_features.image_features(image),
+    }
+
+
+def photo(rng: np.random.Generator, size: tuple[int, int] = (640, 480), shade: float = 1.0) -> np.ndarray:
+    """A synthetic photo-sized image: smooth colour gradients plus noise, brightness scaled by `shade`."""
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width]
+    base = rng.uniform(40, 200, size=3)
+    tilt = rng.uniform(-60, 60, size=(2, 3))
+    pixels = base + xs[..., None] / width * tilt[0] + ys[..., None] / height * tilt[1]
+    pixels = pixels + rng.normal(0, 12, size=(height, width, 3))
+    return np.clip(pixels * shade, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def encode_jpeg():
+    """JPEG bytes of an (H, W, 3) uint8 array, written by Pillow."""
+    return jpeg_bytes
+
+
+@pytest.fixture(scope="session")
+def answer_for():
+    """The serving container's answer for one encoded image (probabilities from the stand-in model)."""
+    return endpoint_answer
+
+
 @pytest.fixture(scope="session")
 def feature_rows(cifar: dict[str, Split]) -> dict[str, list[dict]]:
     """Preprocessor rows for: baseline (train split), normal (test split), dark (test split x 0.4)."""
-    from training.monitoring.baseline import rows_from_images
+    from monitoring.baseline import rows_from_answers
 
     def rows(images: np.ndarray) -> list[dict]:
-        keyed = [(f"{i:04d}.png", png_bytes(img), stand_in_model(img)) for i, img in enumerate(images)]
-        return rows_from_images([(k, data) for k, data, _ in keyed], {k: p for k, _, p in keyed})
+        answers = []
+        for i, pixels in enumerate(images):
+            png = png_bytes(pixels)
+            answers.append((f"{i:04d}.png", png, endpoint_answer(png, pixels)))
+        return rows_from_answers(answers)
 
     test_images = cifar["test"].images
     return {

@@ -108,6 +108,7 @@ GUARD_CONTEXT = FakeLambdaContext.for_function("courier-vehicle-retrain-guard")
 VIOLATIONS_EVENT = sample("retrain_guard", "monitoring_violations.json")
 QUIET_EVENT = sample("retrain_guard", "monitoring_no_violations.json")
 FAILED_EVENT = sample("retrain_guard", "monitoring_failed.json")
+CHECK_EVENT = sample("retrain_guard", "check_violations.json")
 DATA_BUCKET = "courier-vehicle-data"
 REPORTS = "monitoring/reports/courier-vehicle-endpoint/courier-vehicle-data-quality/2025/01/01"
 # Report folder -> its constraint_violations.json, for the monitoring runs recorded below.
@@ -156,6 +157,9 @@ guard_values = (
         ]
     )
 )
+baseline_uris_for_guard = st.sampled_from(
+    [f"s3://{DATA_BUCKET}/{folder}" for folder in REPORT_BODIES] + ["s3://no-such-bucket/reports", "s3://[x"]
+)
 guard_events = (
     json_values
     | st.sampled_from([*RUN_EVENTS, QUIET_EVENT, FAILED_EVENT])
@@ -164,6 +168,10 @@ guard_events = (
     | deep_almost(VIOLATIONS_EVENT, guard_values)
     | deep_almost(VIOLATIONS_EVENT, guard_values, GUARD_CONTRACT)
     | deep_almost(QUIET_EVENT, guard_values, GUARD_CONTRACT)
+    # The scheduled check's Drift Check Completed event (monitoring/check_event.py), and near misses of it.
+    | st.just(CHECK_EVENT)
+    | almost(CHECK_EVENT)
+    | deep_almost(CHECK_EVENT, guard_values | baseline_uris_for_guard)
 )
 
 

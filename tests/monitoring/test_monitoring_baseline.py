@@ -1,30 +1,22 @@
-"""Baseline files in Model Monitor's format, the local constraint check, metrics and the CLI."""
+"""Baseline files in Model Monitor's format, built from the endpoint's answers; their upload and the CLI."""
 
 from __future__ import annotations
 
 import io
 import json
 import random
-from datetime import UTC, datetime
 
 import boto3
 import numpy as np
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 from moto import mock_aws
-from PIL import Image
 
-from training.monitoring import baseline as bl
-from training.monitoring.record_preprocessor import FEATURE_TYPES, build_capture_line, preprocess_capture_line
-
-CHECK_TYPES = {
-    "data_type_check",
-    "completeness_check",
-    "baseline_drift_check",
-    "missing_column_check",
-    "extra_column_check",
-    "categorical_values_check",
-}
-PIXEL_DRIFT = {"brightness", "r_mean", "g_mean", "b_mean"}
+from monitoring import baseline as bl
+from monitoring import cli
+from monitoring.record_preprocessor import FEATURE_TYPES, build_capture_line
+from tests.monitoring.conftest import endpoint_answer, photo
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +35,7 @@ def test_statistics_follow_the_documented_format(baseline, feature_rows) -> None
     numeric = by_name["brightness"]["numerical_statistics"]
     assert set(numeric) == {"common", "mean", "sum", "std_dev", "min", "max", "distribution"}
     assert set(numeric["common"]) == {"num_present", "num_missing"}
+    assert numeric["common"] == {"num_present": len(feature_rows["baseline"]), "num_missing": 0}
     kll = numeric["distribution"]["kll"]
     assert len(kll["buckets"]) == 10
     assert set(kll["buckets"][0]) == {"lower_bound", "upper_bound", "count"}
@@ -70,61 +63,34 @@ def test_constraints_follow_the_documented_format(baseline) -> None:
     distribution = config["distribution_constraints"]
     assert distribution["perform_comparison"] == "Enabled"
     assert distribution["comparison_method"] == "Robust"
+    assert distribution["categorical_drift_method"] == "LInfinity"
     assert 0 < distribution["comparison_threshold"] < 1
 
 
-def test_no_violations_for_held_out_normal_images(baseline, feature_rows) -> None:
-    statistics, constraints = baseline
-    assert bl.check(statistics, constraints, feature_rows["normal"]) == []
+def test_the_image_features_come_from_the_answer_for_jpeg_as_for_png() -> None:
+    rng = np.random.default_rng(3)
+    pixels = photo(rng)
+    from tests.monitoring.conftest import jpeg_bytes, png_bytes
+
+    jpeg, png = jpeg_bytes(pixels), png_bytes(pixels)
+    rows = bl.rows_from_answers([("a.jpg", jpeg, endpoint_answer(jpeg)), ("a.png", png, endpoint_answer(png))])
+    assert [(r["image_format"], r["width"], r["height"]) for r in rows] == [("jpeg", 640, 480), ("png", 640, 480)]
+    assert all(row[name] is not None for row in rows for name in FEATURE_TYPES)
+    # Lossy JPEG moves the pixel statistics a little, not more.
+    assert rows[0]["brightness"] == pytest.approx(rows[1]["brightness"], abs=1.0)
 
 
-def test_darkened_images_violate_the_baseline(baseline, feature_rows) -> None:
-    statistics, constraints = baseline
-    violations = bl.check(statistics, constraints, feature_rows["dark"])
-    drifted = {v["feature_name"] for v in violations if v["constraint_check_type"] == "baseline_drift_check"}
-    assert drifted >= PIXEL_DRIFT, violations
-    for violation in violations:
-        assert set(violation) == {"feature_name", "constraint_check_type", "description"}
-        assert violation["constraint_check_type"] in CHECK_TYPES
-    brightness = next(v for v in violations if v["feature_name"] == "brightness")
-    assert "distribution distance" in brightness["description"]
-    assert "batch mean" in brightness["description"]
-    assert bl.exit_message(violations).startswith("CompletedWithViolations: ")
-
-
-def test_small_batches_of_normal_images_stay_quiet(baseline, feature_rows) -> None:
-    statistics, constraints = baseline
-    normal = feature_rows["normal"]
-    for start in range(0, len(normal), 10):
-        assert bl.check(statistics, constraints, normal[start : start + 10]) == [], f"batch at {start}"
-
-
-def test_even_a_small_batch_of_dark_images_is_drift(baseline, feature_rows) -> None:
-    statistics, constraints = baseline
-    violations = bl.check(statistics, constraints, feature_rows["dark"][:10])
-    assert "brightness" in {v["feature_name"] for v in violations}
-
-
-def test_jpeg_traffic_shows_as_completeness_and_new_format(baseline, feature_rows) -> None:
-    statistics, constraints = baseline
-    buffer = io.BytesIO()
-    Image.new("RGB", (640, 480), (90, 90, 90)).save(buffer, format="JPEG")
-    jpeg_row = preprocess_capture_line(build_capture_line(buffer.getvalue(), [0.5, 0.5]))
-    batch = feature_rows["normal"][:150] + [jpeg_row] * 50
-    found = {(v["feature_name"], v["constraint_check_type"]) for v in bl.check(statistics, constraints, batch)}
-    assert ("brightness", "completeness_check") in found
-    assert ("image_format", "categorical_values_check") in found
-
-
-def test_type_and_column_checks(baseline, feature_rows) -> None:
-    statistics, constraints = baseline
-    rows = [dict(row) for row in feature_rows["normal"][:50]]
-    for row in rows:
-        row["width"] = "32px"
-        row["camera"] = "phone"
-        del row["height"]
-    found = {(v["feature_name"], v["constraint_check_type"]) for v in bl.check(statistics, constraints, rows)}
-    assert {("width", "data_type_check"), ("camera", "extra_column_check"), ("height", "missing_column_check")} <= found
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b'{"label": "bicycle"}', "no class probabilities"), (b"<html>", "no JSON")],
+    ids=["no-probabilities", "not-json"],
+)
+def test_an_answer_without_probabilities_is_a_named_error(body: bytes, message: str) -> None:
+    runtime = boto3.client("sagemaker-runtime")
+    with Stubber(runtime) as endpoint:
+        endpoint.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(body), len(body))})
+        with pytest.raises(bl.EndpointAnswerError, match=f"endpoint cv-endpoint answered a.png with {message}"):
+            list(bl.ask_endpoint(runtime, "cv-endpoint", [("a.png", b"x")]))
 
 
 def test_kll_sketch_stays_small_and_keeps_quantiles() -> None:
@@ -145,24 +111,7 @@ def test_kll_sketch_stays_small_and_keeps_quantiles() -> None:
     assert median == pytest.approx(sorted(values)[len(values) // 2], abs=1.5)
 
 
-def test_cloudwatch_metrics_use_model_monitor_names(baseline, feature_rows) -> None:
-    statistics, _ = baseline
-    when = datetime(2025, 1, 1, 13, tzinfo=UTC)
-    data = bl.cloudwatch_metric_data(statistics, feature_rows["dark"], "cv-endpoint", "cv-data-quality", when)
-    drift = {d["MetricName"]: d for d in data if d["MetricName"].startswith("feature_baseline_drift_")}
-    assert drift["feature_baseline_drift_brightness"]["Value"] > 0.5
-    assert drift["feature_baseline_drift_brightness"]["Dimensions"] == [
-        {"Name": "Endpoint", "Value": "cv-endpoint"},
-        {"Name": "MonitoringSchedule", "Value": "cv-data-quality"},
-    ]
-    with mock_aws():
-        cloudwatch = boto3.client("cloudwatch")
-        bl.publish_metrics(cloudwatch, data)
-        names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace=bl.METRICS_NAMESPACE)["Metrics"]}
-    assert {"feature_baseline_drift_brightness", "feature_non_null_r_mean", "feature_data_width"} <= names
-
-
-def test_upload_puts_both_files_where_the_schedule_reads_them(baseline) -> None:
+def test_upload_puts_both_files_where_the_engines_read_them(baseline) -> None:
     statistics, constraints = baseline
     with mock_aws():
         s3 = boto3.client("s3")
@@ -176,37 +125,43 @@ def test_upload_puts_both_files_where_the_schedule_reads_them(baseline) -> None:
     assert json.loads(body) == constraints
 
 
-def test_cli_builds_a_baseline_then_checks_captures(tmp_path, cifar, encode_png, model_probabilities, capsys) -> None:
+def test_cli_builds_a_baseline_from_answers_then_checks_captures(tmp_path, cifar, encode_png, capsys) -> None:
     images = tmp_path / "test"
     images.mkdir()
-    predictions = {}
-    lines = []
-    for i, pixels in enumerate(cifar["test"].images[:60]):
+    answers, lines = {}, []
+    for i, pixels in enumerate(cifar["test"].images[:80]):
         name = f"img_{i:03d}.png"
-        (images / name).write_bytes(encode_png(pixels))
+        png = encode_png(pixels)
+        (images / name).write_bytes(png)
         lines.append(f"{i}\t{cifar['test'].labels[i]}\t{name}")
-        predictions[name] = model_probabilities(pixels)
+        answers[name] = endpoint_answer(png, pixels)
     (images / "test.lst").write_text("\n".join(lines) + "\n")
-    (tmp_path / "predictions.json").write_text(json.dumps(predictions))
+    (tmp_path / "answers.json").write_text(json.dumps(answers))
     baseline_dir = tmp_path / "baseline"
 
-    argv = ["--images", str(images), "--predictions", str(tmp_path / "predictions.json"), "--output", str(baseline_dir)]
-    assert bl.main(argv) == 0
+    argv = ["baseline", "--images", str(images), "--answers", str(tmp_path / "answers.json")]
+    assert cli.main([*argv, "--output", str(baseline_dir)]) == 0
     statistics = json.loads((baseline_dir / "statistics.json").read_text())
-    assert statistics["dataset"]["item_count"] == 60
+    assert statistics["dataset"]["item_count"] == 80
     assert (baseline_dir / "constraints.json").is_file()
 
-    dark = np.clip(cifar["test"].images[60:90].astype(float) * 0.4, 0, 255).astype(np.uint8)
+    dark = np.clip(cifar["test"].images[80:120].astype(float) * 0.4, 0, 255).astype(np.uint8)
     capture = tmp_path / "capture.jsonl"
-    capture.write_text("\n".join(build_capture_line(encode_png(p), model_probabilities(p)) for p in dark) + "\n")
+    capture.write_text("\n".join(build_capture_line(encode_png(p), endpoint_answer(encode_png(p), p)) for p in dark))
     report = tmp_path / "report"
-    assert bl.main(["check", "--baseline", str(baseline_dir), "--capture", str(capture), "--output", str(report)]) == 0
+    argv = ["check", "--baseline", str(baseline_dir), "--capture", str(capture), "--output", str(report)]
+    assert cli.main(argv) == 0
     violations = json.loads((report / "constraint_violations.json").read_text())["violations"]
     assert "brightness" in {v["feature_name"] for v in violations}
-    assert "CompletedWithViolations" in capsys.readouterr().out
+    assert json.loads((report / "statistics.json").read_text())["dataset"]["item_count"] == 40
+    assert "40 records; CompletedWithViolations" in capsys.readouterr().out
 
 
 def test_cli_fails_with_a_one_line_reason(tmp_path, capsys) -> None:
-    assert bl.main(["--images", str(tmp_path / "missing"), "--output", str(tmp_path / "out")]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {tmp_path / 'missing'} is not a folder"]
+    missing = tmp_path / "missing"
+    assert cli.main(["baseline", "--images", str(missing), "--answers", "a.json", "--output", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {missing} is not a folder"]
+    assert cli.main(["check", "--baseline", str(missing), "--capture", str(missing / "c.jsonl")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: cannot read the baseline in {missing}")
+    assert cli.main(["run-now", "--engine", "model_monitor", "--schedule", "s", "--window", "1 hour"]) == 1
+    assert "not an ISO 8601 duration" in capsys.readouterr().err

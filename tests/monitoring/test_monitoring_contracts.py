@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from monitoring.record_preprocessor import FEATURE_TYPES
 from tests.conftest import FUNCTIONS_DIR, REPO_ROOT
-from training.monitoring.record_preprocessor import FEATURE_TYPES
 
 MODULE_DIR = REPO_ROOT / "terraform" / "modules" / "monitoring"
 TEMPLATE = MODULE_DIR / "dashboard.json.tftpl"
@@ -54,7 +54,7 @@ AWS_METRICS = {
 MODEL_MONITOR_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_MONITOR_PREFIXES = ("feature_baseline_drift_", "feature_data_", "feature_non_null_")
 # Template/HCL names that stand for a function's "service" dimension -> the function folder that emits.
-GUARD_SERVICE_NAMES = {"guard_service": "retrain_guard"}
+GUARD_SERVICE_NAMES = {"guard_service": "retrain_guard", "check_service": "scheduled_check"}
 
 METRIC_ARRAY = re.compile(
     r'\[\s*(?:"(?P<literal>[^"]+)"|(?P<identifier>[A-Za-z_]\w*))\s*,\s*"(?P<metric>[^"]+)"(?P<rest>[^\]]*)\]'
@@ -224,5 +224,5 @@ def test_guard_ignores_the_same_features_by_default_as_terraform() -> None:
 
 def test_preprocessor_path_terraform_uploads_exists() -> None:
     relative = re.search(r'"\$\{path\.module\}/([^"]+record_preprocessor\.py)"', MAIN_TF.read_text()).group(1)
-    assert (MODULE_DIR / relative).resolve() == (REPO_ROOT / "training" / "monitoring" / "record_preprocessor.py")
+    assert (MODULE_DIR / relative).resolve() == (REPO_ROOT / "monitoring" / "record_preprocessor.py")
     assert Path(MODULE_DIR / relative).is_file()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from monitoring import check
 from tests.conftest import REPO_ROOT
-from training.monitoring import baseline
 
 MONITORING_IAM_TF = REPO_ROOT / "terraform" / "modules" / "monitoring" / "iam.tf"
 
@@ -49,17 +49,17 @@ def test_the_monitoring_role_admits_exactly_the_documented_real_time_namespaces(
 
 
 def test_the_embedded_analyzer_publishes_to_a_documented_namespace_the_role_admits() -> None:
-    statistics = {"features": []}
+    statistics, constraints = {"features": []}, {"features": [], "monitoring_config": {}}
     rows = [{"brightness": 0.4}, {"brightness": 0.6}]
-    metric_data = baseline.cloudwatch_metric_data(statistics, rows, "cv-endpoint", "cv-data-quality")
+    metric_data = check.cloudwatch_metric_data(statistics, constraints, rows, "cv-endpoint", "cv-data-quality")
     assert metric_data, "the analyzer must have something to publish for this test to mean anything"
     cloudwatch = _RecordingCloudWatch()
 
-    baseline.publish_metrics(cloudwatch, metric_data)
+    check.publish_metrics(cloudwatch, metric_data)
 
     assert cloudwatch.namespaces
-    assert set(cloudwatch.namespaces) == {baseline.METRICS_NAMESPACE}
-    assert baseline.METRICS_NAMESPACE in DOCUMENTED_REAL_TIME_NAMESPACES
-    assert baseline.METRICS_NAMESPACE in admitted_namespaces()
+    assert set(cloudwatch.namespaces) == {check.METRICS_NAMESPACE}
+    assert check.METRICS_NAMESPACE in DOCUMENTED_REAL_TIME_NAMESPACES
+    assert check.METRICS_NAMESPACE in admitted_namespaces()
     # The dashboard and the drift alarm read the analyzer's namespace: it is the one listed first.
-    assert admitted_namespaces()[0] == baseline.METRICS_NAMESPACE
+    assert admitted_namespaces()[0] == check.METRICS_NAMESPACE

@@ -347,3 +347,82 @@ def test_sample_events_are_the_documented_shape(path: Path) -> None:
     assert set(event["detail"]) <= DOCUMENTED_DETAIL, set(event["detail"]) - DOCUMENTED_DETAIL
     assert event["resources"] == [event["detail"]["ProcessingJobArn"]]
     assert ("FailureReason" in event["detail"]) == (event["detail"]["ProcessingJobStatus"] == "Failed")
+
+
+# -- the scheduled check's trigger ---------------------------------------------------------------------------
+
+CHECK_SOURCE = "courier-vehicle.monitoring"
+
+
+@pytest.fixture
+def checks(aws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The guard configured for the scheduled check's events; the sample report where the sample event says."""
+    monkeypatch.setenv("CHECK_EVENT_SOURCE", CHECK_SOURCE)
+    return aws
+
+
+def test_a_scheduled_check_with_violations_starts_the_pipeline(app, checks, capsys) -> None:
+    decision = app.lambda_handler(load_event("check_violations.json"), GUARD_CONTEXT)
+    assert (decision["started"], decision["reason"], decision["engine"]) == (True, "violations", "scheduled_check")
+    (execution,) = executions(checks, "RUNNING")
+    assert execution["name"] == "retrain-courier-vehicle-data-quality-20250101130000"
+    trigger = json.loads(checks["sfn"].describe_execution(executionArn=execution["executionArn"])["input"])["trigger"]
+    assert trigger["source"] == "scheduled-check"
+    assert (trigger["monitoring_schedule"], trigger["records"]) == ("courier-vehicle-data-quality", 240)
+    assert [v["feature_name"] for v in trigger["violations"]] == ["brightness"], "format-only violations never retrain"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m.get("RetrainStarted") for m in emitted] == [[1.0]]
+
+
+def test_a_quiet_scheduled_check_starts_nothing_and_counts_as_nothing(app, checks, capsys) -> None:
+    decision = app.lambda_handler(load_event("check_no_violations.json"), GUARD_CONTEXT)
+    assert (decision["started"], decision["reason"]) == (False, "no_violations")
+    assert retrains(checks) == []
+    assert not [line for line in capsys.readouterr().out.splitlines() if '"RetrainSkipped"' in line]
+
+
+def test_a_redelivered_check_event_does_not_start_a_second_run(app, checks) -> None:
+    event = load_event("check_violations.json")
+    app.lambda_handler(event, GUARD_CONTEXT)
+    finish(executions(checks, "RUNNING")[0]["executionArn"])
+    decision = app.lambda_handler(event, GUARD_CONTEXT)
+    assert (decision["started"], decision["reason"]) == (False, "duplicate_event")
+
+
+def test_another_schedules_check_is_ignored(app, checks) -> None:
+    event = load_event("check_violations.json")
+    event["detail"]["schedule_name"] = "someone-else-data-quality"
+    decision = app.lambda_handler(event, GUARD_CONTEXT)
+    assert (decision["started"], decision["reason"]) == (False, "other_schedule")
+
+
+def test_a_check_event_from_another_source_is_refused_by_name(app, checks) -> None:
+    event = load_event("check_violations.json")
+    event["source"] = "someone.else"
+    with pytest.raises(app.InvalidEvent, match=re.escape("source: expected 'courier-vehicle.monitoring'")):
+        app.lambda_handler(event, GUARD_CONTEXT)
+    assert retrains(checks) == []
+
+
+def test_a_check_event_that_breaks_the_contract_names_its_field(app, checks) -> None:
+    event = load_event("check_violations.json")
+    event["detail"]["status"] = "CompletedWithDrift"
+    with pytest.raises(app.InvalidEvent, match=r"detail\.status"):
+        app.lambda_handler(event, GUARD_CONTEXT)
+
+
+def test_an_event_of_neither_engine_names_both_contracts(app) -> None:
+    with pytest.raises(app.InvalidEvent, match=r"SageMaker Processing Job State Change.*Drift Check Completed"):
+        app.lambda_handler({"detail-type": "Object Created", "detail": {}}, GUARD_CONTEXT)
+
+
+def test_a_run_now_of_our_model_monitor_schedule_is_ours(app, aws) -> None:
+    """`python -m monitoring run-now` makes a one-time schedule <schedule>-now-<time>; its runs retrain too."""
+    one_time = "courier-vehicle-data-quality-now-20250101131500"
+    aws["monitor"].schedule(one_time)
+    event = event_for_job("model-monitoring-202501011315-0a1b2c3d")
+    aws["monitor"].record(event, VIOLATIONS, schedule=one_time)
+    decision = run_guard(app, event, aws)
+    assert (decision["started"], decision["reason"]) == (True, "violations")
+    started = json.loads(aws["sfn"].describe_execution(executionArn=decision["execution_arn"])["input"])
+    assert started["trigger"]["monitoring_schedule"] == one_time

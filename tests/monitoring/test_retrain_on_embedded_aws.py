@@ -1,7 +1,8 @@
 """Model Monitor -> EventBridge -> retrain guard -> training pipeline, on the embedded AWS.
 
-A real endpoint (the fixed-probability test double) captures the traffic each test sends; the embedded Model
-Monitor runs the schedule on it with the repository's record preprocessor and a baseline of the training images.
+A real endpoint (a test double answering the serving container's response object, with the real image
+features) captures the traffic each test sends; the embedded Model Monitor runs the schedule on it with the
+repository's record preprocessor and a baseline of the training images.
 The event it sends must be AWS's documented "SageMaker Processing Job State Change" and nothing more; the rule
 (the module's own pattern file) delivers it to the deployed retrain guard zip, which reads the outcome back with
 DescribeProcessingJob and ListMonitoringExecutions under a role holding the monitoring module's guard policy.
@@ -28,7 +29,8 @@ OTHER_SCHEDULE = f"{PREFIX}-other-data-quality"
 ENDPOINT = f"{PREFIX}-endpoint"
 GUARD = f"{PREFIX}-retrain-guard"
 POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
-DOUBLE_MODEL = REPO_ROOT / "tests" / "workflows" / "doubles" / "fixed_probability_model.py"
+DOUBLE_MODEL = REPO_ROOT / "tests" / "monitoring" / "doubles" / "featured_model.py"
+SERVING_FEATURES = REPO_ROOT / "training" / "sourcedir" / "features.py"
 EVENT_PATTERN = REPO_ROOT / "terraform" / "modules" / "monitoring" / "retrain_event_pattern.json"
 # The detail fields of AWS's sample event, written down from
 # https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state
@@ -113,11 +115,12 @@ class MonitoredEndpoint:
 
 
 def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
-    """model.tar.gz of the fixed-probability double: sha256 of an image -> the probabilities it answers."""
+    """model.tar.gz of the featured double: sha256 of an image -> the probabilities it answers."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for name, data in {
             "code/inference.py": DOUBLE_MODEL.read_bytes(),
+            "code/features.py": SERVING_FEATURES.read_bytes(),
             "probabilities.json": json.dumps(probabilities).encode(),
             "model_config.json": json.dumps(
                 {"labels": ["bicycle", "motorcycle"], "confidence_threshold": 0.9, "model_version": "retrain-test"}
@@ -233,7 +236,7 @@ def create_schedule(aws: Any, name: str, data_bucket: str, capture_uri: str, rol
 
 @pytest.fixture(scope="module")
 def monitored(local_aws, lambda_zips, cifar, feature_rows) -> MonitoredEndpoint:
-    from training.monitoring import baseline as bl
+    from monitoring import baseline as bl
 
     aws = local_aws
     region, account = aws.region, aws.client("sts").get_caller_identity()["Account"]
@@ -263,7 +266,7 @@ def monitored(local_aws, lambda_zips, cifar, feature_rows) -> MonitoredEndpoint:
     s3.put_object(
         Bucket=data_bucket,
         Key="monitoring/code/record_preprocessor.py",
-        Body=(REPO_ROOT / "training" / "monitoring" / "record_preprocessor.py").read_bytes(),
+        Body=(REPO_ROOT / "monitoring" / "record_preprocessor.py").read_bytes(),
     )
 
     sagemaker = aws.client("sagemaker")
@@ -389,7 +392,7 @@ def monitored(local_aws, lambda_zips, cifar, feature_rows) -> MonitoredEndpoint:
                 "PIPELINE_STATE_MACHINE_ARN": pipeline_arn,
                 "MONITORING_SCHEDULE_NAME": SCHEDULE,
                 "RETRAIN_ON_CHECKS": "baseline_drift_check",
-                "RETRAIN_IGNORE_FEATURES": "image_format,decoded,width,height,byte_size",
+                "RETRAIN_IGNORE_FEATURES": "image_format,width,height,byte_size",
                 "PIPELINE_INPUT": "{}",
             }
         },

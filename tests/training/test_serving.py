@@ -30,8 +30,9 @@ def first_test_image(dataset: Dataset) -> tuple[str, bytes]:
 
 
 def invoke(model: inference.LoadedModel, body: bytes | str, content_type: str, accept: str = "application/json"):
-    """The four handlers in the order the SageMaker PyTorch serving container calls them."""
-    return json.loads(inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model), accept))
+    """The four handlers in the order the SageMaker PyTorch serving container calls them; the probabilities."""
+    answer = inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model), accept)
+    return json.loads(answer)["probabilities"]
 
 
 def test_png_request_returns_the_probabilities_training_evaluated(
@@ -144,7 +145,7 @@ def test_model_tar_code_serves_on_its_own(trained_run: TrainingRun, synthetic_da
         cwd=Path(trained_run.model_dir).parent, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    probabilities = json.loads(completed.stdout)
+    probabilities = json.loads(completed.stdout)["probabilities"]
     assert len(probabilities) == 2
     assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
 

@@ -1,7 +1,7 @@
 """SageMaker PyTorch serving handlers: model_fn, input_fn, predict_fn, output_fn.
 
-train.py copies this file, model.py and preprocessing.py into model.tar.gz under code/, so the serving container
-needs nothing else. Requests:
+train.py copies this file, model.py, preprocessing.py and features.py into model.tar.gz under code/, so the
+serving container needs nothing else. Requests:
 
 - `application/x-image` (also `image/png`, `image/jpeg`): the encoded bytes of one image of any size. It is decoded,
   converted to RGB, center-cropped to a square and resized to 32x32 by preprocessing.py, as in training.
@@ -10,19 +10,25 @@ needs nothing else. Requests:
   or several images as `{"instances": [<image>, <image>, ...]}` (or a bare list of images). Images of any size are
   resized like uploaded files.
 
-Response (`application/json`): class probabilities in the order of model_config.json "labels"
-(`bicycle`, `motorcycle`): a flat list `[0.93, 0.07]` when the request held one image, and a list of such lists,
-in request order, when it held a list of images. Probabilities average the image and its mirror image, as
-train.py's evaluation does.
+Response (`application/json`): an object,
+
+    {"probabilities": [0.93, 0.07], "labels": ["bicycle", "motorcycle"], "confidence_threshold": 0.93,
+     "model_version": "<training job name>", "features": {"image_format": "jpeg", "width": 640, ...}}
+
+"probabilities" are in the order of "labels" (model_config.json): a flat list when the request held one image, a
+list of such lists, in request order, when it held a list of images. They average the image and its mirror image,
+as train.py's evaluation does. "features" (features.py) describe each image for drift monitoring: one object, or
+a list of them in request order.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import features
 import model as model_definition
 import numpy as np
 import preprocessing
@@ -44,6 +50,7 @@ class LoadedModel:
     labels: list[str]
     normalization: dict
     confidence_threshold: float
+    model_version: str = "unknown"
 
 
 @dataclass
@@ -52,6 +59,7 @@ class Batch:
 
     arrays: np.ndarray
     single: bool
+    features: list = field(default_factory=list)  # features.py's description of each image, for the response
 
 
 def _base_type(content_type: str | None) -> str:
@@ -80,6 +88,7 @@ def model_fn(model_dir: str) -> LoadedModel:
         labels=list(config["labels"]),
         normalization=config.get("normalization", preprocessing.NORMALIZATION),
         confidence_threshold=float(config["confidence_threshold"]),
+        model_version=str(config.get("model_version") or "unknown"),
     )
 
 
@@ -112,26 +121,33 @@ def input_fn(request_body: bytes | str, request_content_type: str) -> Batch:
     content_type = _base_type(request_content_type)
     if content_type in IMAGE_CONTENT_TYPES:
         body = request_body.encode("latin-1") if isinstance(request_body, str) else bytes(request_body)
-        return Batch(preprocessing.bytes_to_array(body)[None], single=True)
+        return Batch(preprocessing.bytes_to_array(body)[None], single=True, features=[features.image_features(body)])
     if content_type == JSON:
         pixel_lists, single = _parse_json(request_body)
-        return Batch(np.stack([preprocessing.pixels_to_array(pixels) for pixels in pixel_lists]), single)
+        arrays = np.stack([preprocessing.pixels_to_array(pixels) for pixels in pixel_lists])
+        return Batch(arrays, single, features=[features.pixel_features(pixels) for pixels in pixel_lists])
     raise UnsupportedContentType(
         f"unsupported content type {request_content_type!r}: send {JSON} or one of {', '.join(IMAGE_CONTENT_TYPES)}"
     )
 
 
 def predict_fn(data: Batch, model: LoadedModel) -> dict:
-    """Class probabilities in label order (flip-averaged: the same function train.py evaluates with)."""
+    """The response object: probabilities in label order (flip-averaged: the same function train.py evaluates
+    with), the labels, the model's own confidence threshold, its version and each image's features."""
     images = preprocessing.arrays_to_tensor(data.arrays, model.normalization)
-    probabilities = model_definition.predict_proba(model.network, images)
-    return {"probabilities": probabilities.tolist(), "single": data.single}
+    rows = model_definition.predict_proba(model.network, images).tolist()
+    return {
+        "probabilities": rows[0] if data.single else rows,
+        "labels": model.labels,
+        "confidence_threshold": model.confidence_threshold,
+        "model_version": model.model_version,
+        "features": data.features[0] if data.single else data.features,
+    }
 
 
 def output_fn(prediction: dict, accept: str | None) -> str:
-    """JSON: a flat probability list for a single image, else one list per image."""
+    """JSON: the response object predict_fn built."""
     accept_type = _base_type(accept)
     if accept_type not in ("", "*/*", JSON):
         raise UnsupportedContentType(f"unsupported accept type {accept!r}: this endpoint answers {JSON}")
-    rows = prediction["probabilities"]
-    return json.dumps(rows[0] if prediction["single"] else rows)
+    return json.dumps(prediction)

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 SOURCE_DIR = Path(__file__).resolve().parent
 # What model.tar.gz must contain under code/ for the SageMaker PyTorch serving container.
-SERVING_FILES = ("inference.py", "model.py", "preprocessing.py")
+SERVING_FILES = ("inference.py", "model.py", "preprocessing.py", "features.py")
 DEFAULT_CLASS_NAMES = "bicycle,motorcycle"
 
 

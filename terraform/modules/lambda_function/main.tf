@@ -42,7 +42,9 @@ resource "aws_lambda_function" "this" {
   architectures    = [var.architecture]
   memory_size      = var.memory_size
   timeout          = var.timeout
-  layers           = local.powertools_layer_arn == null ? [] : [local.powertools_layer_arn]
+  # -1: no reservation (the account's unreserved pool).
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  layers                         = local.powertools_layer_arn == null ? [] : [local.powertools_layer_arn]
 
   environment {
     variables = local.environment

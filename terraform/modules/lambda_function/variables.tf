@@ -143,3 +143,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "reserved_concurrent_executions" {
+  description = "Concurrency reserved for (and limiting) the function; -1 reserves none. 1 makes a function run one invocation at a time."
+  type        = number
+  default     = -1
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= -1 && floor(var.reserved_concurrent_executions) == var.reserved_concurrent_executions
+    error_message = "reserved_concurrent_executions must be -1 or a whole number of 0 or more."
+  }
+}

@@ -1,6 +1,8 @@
-# Watching the deployed model: Model Monitor data quality on the endpoint's captured traffic (hourly), a
-# retrain guard that starts the training pipeline when a monitoring run finds drift, one CloudWatch dashboard
-# for the whole workflow, and alarms (to SNS) that each point at their section of docs/runbook.md.
+# Watching the deployed model: a drift check of the endpoint's captured traffic (hourly), by one of two engines
+# with one contract (monitoring_engine: the scheduled check every account can run, or Model Monitor data quality
+# for accounts that have it), a retrain guard that starts the training pipeline when a run finds drift, one
+# CloudWatch dashboard for the whole workflow, and alarms (to SNS) that each point at their section of
+# docs/runbook.md.
 
 data "aws_region" "current" {}
 
@@ -17,6 +19,13 @@ data "aws_sagemaker_prebuilt_ecr_image" "analyzer" {
 locals {
   schedule_name = "${var.name_prefix}-data-quality"
   guard_name    = "${var.name_prefix}-retrain-guard"
+  check_name    = "${var.name_prefix}-scheduled-check"
+
+  model_monitor   = var.monitoring_engine == "model_monitor"
+  scheduled_check = var.monitoring_engine == "scheduled_check"
+  # The scheduled check's retrain trigger (monitoring/check_event.py): source and detail-type of its event.
+  check_event_source      = "${var.name_prefix}.monitoring"
+  check_event_detail_type = "Drift Check Completed"
 
   monitoring_root = "s3://${var.data_bucket_name}/${var.monitoring_prefix}"
   baseline_prefix = "${var.monitoring_prefix}/baseline"
@@ -26,16 +35,20 @@ locals {
   statistics_s3_uri  = "${local.monitoring_root}/baseline/statistics.json"
   constraints_s3_uri = "${local.monitoring_root}/baseline/constraints.json"
   reports_s3_uri     = "${local.monitoring_root}/reports"
+  capture_s3_uri     = trimsuffix("s3://${var.capture_bucket_name}/${trim(var.capture_prefix, "/")}", "/")
+  # Where reviewed labels (SageMaker's ground-truth records) are to arrive: nothing writes them before issue 20.
+  ground_truth_prefix = "${var.monitoring_prefix}/ground-truth"
 
   # The repository's copy unless the caller points elsewhere (a variable also keeps `terraform validate` of
   # this module on its own from reading a file outside it).
-  preprocessor_source = coalesce(var.record_preprocessor_path, "${path.module}/../../../training/monitoring/record_preprocessor.py")
+  preprocessor_source = coalesce(var.record_preprocessor_path, "${path.module}/../../../monitoring/record_preprocessor.py")
 
   alarm_topic_arn = var.alarm_topic_arn != null ? var.alarm_topic_arn : aws_sns_topic.alarms[0].arn
   alarm_actions   = [local.alarm_topic_arn]
 
   guard_function_names = var.auto_retrain_enabled ? [module.retrain_guard[0].function_name] : []
-  all_function_names   = distinct(concat(var.lambda_function_names, local.guard_function_names))
+  check_function_names = local.scheduled_check ? [module.scheduled_check[0].function_name] : []
+  all_function_names   = distinct(concat(var.lambda_function_names, local.guard_function_names, local.check_function_names))
   lambda_failure_descriptions = {
     for name in local.all_function_names : name => format(
       "Lambda function %s failed %d or more times in 5 minutes%s.",
@@ -78,11 +91,13 @@ resource "aws_sns_topic_subscription" "alarms" {
 }
 
 ################################################################################
-# Model Monitor: data quality, hourly
+# Engine "model_monitor": Model Monitor data quality, hourly
 ################################################################################
 
 # The record preprocessor runs inside the analyzer container; Terraform ships the repository's copy.
 resource "aws_s3_object" "record_preprocessor" {
+  count = local.model_monitor ? 1 : 0
+
   bucket       = var.data_bucket_name
   key          = local.code_key
   source       = local.preprocessor_source
@@ -93,14 +108,14 @@ resource "aws_s3_object" "record_preprocessor" {
 }
 
 resource "aws_sagemaker_data_quality_job_definition" "this" {
-  count = var.endpoint_exists ? 1 : 0
+  count = local.model_monitor && var.endpoint_exists ? 1 : 0
 
   name     = local.schedule_name
-  role_arn = aws_iam_role.monitoring.arn
+  role_arn = aws_iam_role.monitoring[0].arn
 
   data_quality_app_specification {
     image_uri                      = data.aws_sagemaker_prebuilt_ecr_image.analyzer.registry_path
-    record_preprocessor_source_uri = "s3://${aws_s3_object.record_preprocessor.bucket}/${aws_s3_object.record_preprocessor.key}"
+    record_preprocessor_source_uri = "s3://${aws_s3_object.record_preprocessor[0].bucket}/${aws_s3_object.record_preprocessor[0].key}"
     environment = {
       publish_cloudwatch_metrics = "Enabled"
       # Read by record_preprocessor.py to name the predicted class.
@@ -108,7 +123,7 @@ resource "aws_sagemaker_data_quality_job_definition" "this" {
     }
   }
 
-  # Written by the pipeline's baseline step (training/monitoring/baseline.py) at these fixed keys.
+  # Written by the pipeline's baseline step (functions/write_baseline, monitoring/baseline.py) at these fixed keys.
   data_quality_baseline_config {
     constraints_resource {
       s3_uri = local.constraints_s3_uri
@@ -155,7 +170,7 @@ resource "aws_sagemaker_data_quality_job_definition" "this" {
 }
 
 resource "aws_sagemaker_monitoring_schedule" "this" {
-  count = var.endpoint_exists ? 1 : 0
+  count = local.model_monitor && var.endpoint_exists ? 1 : 0
 
   name = local.schedule_name
 
@@ -172,10 +187,80 @@ resource "aws_sagemaker_monitoring_schedule" "this" {
 }
 
 ################################################################################
+# Engine "scheduled_check": EventBridge Scheduler -> the check Lambda, hourly
+################################################################################
+
+# The same record preprocessor, baseline, checks, report layout, metrics and retrain trigger as Model Monitor
+# (monitoring/scheduled_check.py), from a function any account can run.
+module "scheduled_check" {
+  source = "../lambda_function"
+  count  = local.scheduled_check ? 1 : 0
+
+  function_name = local.check_name
+  description   = "Checks the endpoint's captured traffic against the monitoring baseline (the scheduled_check engine)."
+  zip_path      = "${coalesce(var.lambda_artifacts_dir, "${path.root}/../build/lambdas")}/scheduled_check.zip"
+  memory_size   = var.check_memory_size
+  timeout       = var.monitoring_max_runtime_seconds > 900 ? 900 : var.monitoring_max_runtime_seconds
+  # One run at a time: a run started by hand and the hourly one must not read the same window twice.
+  reserved_concurrent_executions = 1
+
+  powertools_service_name      = "scheduled_check"
+  powertools_metrics_namespace = var.metrics_namespace
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+
+  environment = {
+    ENDPOINT_NAME              = var.endpoint_name
+    SCHEDULE_NAME              = local.schedule_name
+    CAPTURE_S3_URI             = local.capture_s3_uri
+    BASELINE_S3_URI            = "${local.monitoring_root}/baseline"
+    REPORTS_S3_URI             = local.reports_s3_uri
+    EVENT_SOURCE               = local.check_event_source
+    EVENT_BUS_NAME             = "default"
+    PUBLISH_CLOUDWATCH_METRICS = "Enabled"
+    CLASS_LABELS               = join(",", var.class_labels)
+    GROUND_TRUTH_S3_URI        = "${local.monitoring_root}/ground-truth"
+  }
+  policy_json = data.aws_iam_policy_document.scheduled_check.json
+
+  tags = var.tags
+}
+
+# EventBridge Scheduler invokes the function with the scheduler role (iam.tf); on the embedded AWS schedules are
+# stored but never fire, and `python -m monitoring run-now` invokes the function instead.
+resource "aws_scheduler_schedule" "scheduled_check" {
+  count = local.scheduled_check && var.endpoint_exists ? 1 : 0
+
+  name                         = local.schedule_name
+  description                  = "Hourly drift check of ${var.endpoint_name}'s captured traffic."
+  schedule_expression          = var.schedule_expression
+  schedule_expression_timezone = "UTC"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = module.scheduled_check[0].function_arn
+    role_arn = aws_iam_role.scheduler[0].arn
+    # <aws.scheduler.scheduled-time> is a context attribute Scheduler fills in
+    # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
+    input = jsonencode({ scheduled_time = "<aws.scheduler.scheduled-time>" })
+
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 2
+    }
+  }
+
+  depends_on = [aws_iam_role_policy.scheduler]
+}
+
+################################################################################
 # Violations -> retrain (at most one pipeline run at a time)
 ################################################################################
 
-# The rule matches documented fields of the "SageMaker Processing Job State Change" event only: source,
+# model_monitor: the rule matches documented fields of the "SageMaker Processing Job State Change" event only: source,
 # detail-type and detail.ProcessingJobStatus
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#processing-job-state).
 # The documented detail carries neither the run's outcome nor its schedule, and no documented field tells a
@@ -183,12 +268,20 @@ resource "aws_sagemaker_monitoring_schedule" "this" {
 # processing job reaches the guard, which asks DescribeProcessingJob (MonitoringScheduleArn) and
 # ListMonitoringExecutions (MonitoringExecutionStatus = CompletedWithViolations) before it starts anything.
 # A run that finds violations completes: ProcessingJobStatus has no violations value.
+# scheduled_check: the rule matches the check's own event (source pinned by the check's IAM policy), every status,
+# so the guard decides on every run as it does for Model Monitor's.
 resource "aws_cloudwatch_event_rule" "monitoring_violations" {
   count = var.auto_retrain_enabled ? 1 : 0
 
-  name          = "${var.name_prefix}-monitoring-violations"
-  description   = "Completed SageMaker processing jobs: the retrain guard starts the training pipeline for our Model Monitor runs that found violations."
-  event_pattern = jsonencode(jsondecode(file("${path.module}/retrain_event_pattern.json")))
+  name = "${var.name_prefix}-monitoring-violations"
+  description = (local.model_monitor
+    ? "Completed SageMaker processing jobs: the retrain guard starts the training pipeline for our Model Monitor runs that found violations."
+    : "Completed drift checks: the retrain guard starts the training pipeline for our scheduled checks that found violations."
+  )
+  event_pattern = (local.model_monitor
+    ? jsonencode(jsondecode(file("${path.module}/retrain_event_pattern.json")))
+    : jsonencode({ source = [local.check_event_source], "detail-type" = [local.check_event_detail_type] })
+  )
 
   tags = var.tags
 }
@@ -232,23 +325,32 @@ data "aws_iam_policy_document" "retrain_guard" {
     resources = ["${replace(var.pipeline_state_machine_arn, ":stateMachine:", ":execution:")}:*"]
   }
 
-  statement {
-    # The guard tells a monitoring run from any other completed processing job by its MonitoringScheduleArn, so
-    # it may describe every processing job of the account and Region (resource type processing-job: Service
-    # Authorization Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
-    sid       = "DescribeProcessingJobs"
-    effect    = "Allow"
-    actions   = ["sagemaker:DescribeProcessingJob"]
-    resources = ["arn:${data.aws_partition.current.partition}:sagemaker:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:processing-job/*"]
+  dynamic "statement" {
+    # model_monitor only: the guard tells a monitoring run from any other completed processing job by its
+    # MonitoringScheduleArn, so it may describe every processing job of the account and Region (resource type
+    # processing-job: Service Authorization Reference,
+    # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html).
+    for_each = local.model_monitor ? ["processing-job"] : []
+
+    content {
+      sid       = "DescribeProcessingJobs"
+      effect    = "Allow"
+      actions   = ["sagemaker:DescribeProcessingJob"]
+      resources = ["arn:${data.aws_partition.current.partition}:sagemaker:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:processing-job/*"]
+    }
   }
 
-  statement {
-    # The execution of our schedule whose ProcessingJobArn is the job. ListMonitoringExecutions has no resource
-    # type (same reference), so it can only be granted on "*".
-    sid       = "ListMonitoringExecutions"
-    effect    = "Allow"
-    actions   = ["sagemaker:ListMonitoringExecutions"]
-    resources = ["*"]
+  dynamic "statement" {
+    # model_monitor only: the execution of our schedule whose ProcessingJobArn is the job.
+    # ListMonitoringExecutions has no resource type (same reference), so it can only be granted on "*".
+    for_each = local.model_monitor ? ["*"] : []
+
+    content {
+      sid       = "ListMonitoringExecutions"
+      effect    = "Allow"
+      actions   = ["sagemaker:ListMonitoringExecutions"]
+      resources = ["*"]
+    }
   }
 
   statement {
@@ -275,7 +377,7 @@ module "retrain_guard" {
   count  = var.auto_retrain_enabled ? 1 : 0
 
   function_name = local.guard_name
-  description   = "Starts the training pipeline when Model Monitor finds drift, unless a pipeline run is in progress."
+  description   = "Starts the training pipeline when a monitoring run finds drift, unless a pipeline run is in progress."
   zip_path      = "${coalesce(var.lambda_artifacts_dir, "${path.root}/../build/lambdas")}/retrain_guard.zip"
   memory_size   = 256
   timeout       = 30
@@ -288,6 +390,7 @@ module "retrain_guard" {
   environment = {
     PIPELINE_STATE_MACHINE_ARN = var.pipeline_state_machine_arn
     MONITORING_SCHEDULE_NAME   = local.schedule_name
+    CHECK_EVENT_SOURCE         = local.check_event_source
     RETRAIN_ON_CHECKS          = join(",", var.retrain_on_checks)
     RETRAIN_IGNORE_FEATURES    = join(",", var.retrain_ignore_features)
     PIPELINE_INPUT             = jsonencode(jsondecode(var.retrain_pipeline_input))
@@ -310,9 +413,11 @@ resource "aws_cloudwatch_dashboard" "this" {
     endpoint_name               = var.endpoint_name
     variant_name                = var.endpoint_variant_name
     schedule_name               = local.schedule_name
+    monitoring_engine           = var.monitoring_engine
     namespace                   = var.metrics_namespace
     services                    = var.metric_services
     guard_service               = "retrain_guard"
+    check_service               = "scheduled_check"
     routes                      = var.routes
     function_names              = local.all_function_names
     drift_features              = var.dashboard_drift_features
@@ -625,7 +730,7 @@ resource "aws_cloudwatch_metric_alarm" "probe_silent" {
 
 resource "aws_cloudwatch_metric_alarm" "monitor_drift" {
   alarm_name          = "${var.name_prefix}-monitor-drift"
-  alarm_description   = "Model Monitor measured baseline drift above ${var.drift_alarm_threshold} on a watched feature. Runbook: ${var.runbook_url}#monitor-drift-violations"
+  alarm_description   = "The drift check (${var.monitoring_engine}) measured baseline drift above ${var.drift_alarm_threshold} on a watched feature. Runbook: ${var.runbook_url}#monitor-drift-violations"
   comparison_operator = "GreaterThanThreshold"
   evaluation_periods  = 1
   threshold           = var.drift_alarm_threshold

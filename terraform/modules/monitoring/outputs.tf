@@ -1,3 +1,8 @@
+output "monitoring_engine" {
+  description = "The drift-check engine: model_monitor or scheduled_check (python -m monitoring run-now --engine)."
+  value       = var.monitoring_engine
+}
+
 output "monitoring_schedule_name" {
   description = "Name of the data-quality monitoring schedule (the MonitoringSchedule dimension of its metrics); it exists once endpoint_exists is true."
   value       = local.schedule_name
@@ -5,11 +10,11 @@ output "monitoring_schedule_name" {
 
 output "monitoring_schedule_arn" {
   description = "ARN of the monitoring schedule, or null while endpoint_exists is false."
-  value       = one(aws_sagemaker_monitoring_schedule.this[*].arn)
+  value       = one(concat(aws_sagemaker_monitoring_schedule.this[*].arn, aws_scheduler_schedule.scheduled_check[*].arn))
 }
 
 output "baseline_statistics_s3_uri" {
-  description = "Where the pipeline's baseline step must write statistics.json (training.monitoring.baseline.upload_baseline)."
+  description = "Where the pipeline's baseline step must write statistics.json (monitoring.baseline.upload_baseline)."
   value       = local.statistics_s3_uri
 }
 
@@ -34,13 +39,13 @@ output "reports_s3_uri" {
 }
 
 output "record_preprocessor_s3_uri" {
-  description = "S3 copy of training/monitoring/record_preprocessor.py that the analyzer runs."
-  value       = "s3://${aws_s3_object.record_preprocessor.bucket}/${aws_s3_object.record_preprocessor.key}"
+  description = "S3 copy of monitoring/record_preprocessor.py that the analyzer runs (model_monitor; else null)."
+  value       = one([for object in aws_s3_object.record_preprocessor : "s3://${object.bucket}/${object.key}"])
 }
 
 output "monitoring_role_arn" {
-  description = "Role the monitoring jobs run as."
-  value       = aws_iam_role.monitoring.arn
+  description = "Role the Model Monitor jobs run as (model_monitor; else null)."
+  value       = one(aws_iam_role.monitoring[*].arn)
 }
 
 output "analyzer_image_uri" {
@@ -102,6 +107,26 @@ output "monitoring_violations_rule_name" {
 output "retrain_guard_role_arn" {
   description = "Role of the retrain guard function (null when auto_retrain_enabled is false); it decrypts violation reports with kms_key_arn."
   value       = one(module.retrain_guard[*].role_arn)
+}
+
+output "scheduled_check_function_name" {
+  description = "The check Lambda of the scheduled_check engine (null with model_monitor)."
+  value       = one(module.scheduled_check[*].function_name)
+}
+
+output "check_event_source" {
+  description = "Source of the scheduled check's Drift Check Completed events (monitoring/check_event.py)."
+  value       = local.check_event_source
+}
+
+output "ground_truth_s3_uri" {
+  description = "Where reviewed labels (SageMaker ground-truth records, <prefix>/yyyy/mm/dd/hh/) are read for the model-quality metrics; nothing writes them before issue 20."
+  value       = "${local.monitoring_root}/ground-truth"
+}
+
+output "scheduled_check_role_arn" {
+  description = "Role of the scheduled_check function (null with model_monitor); it reads and writes with kms_key_arn."
+  value       = one(module.scheduled_check[*].role_arn)
 }
 
 output "deployment_alarm_names" {

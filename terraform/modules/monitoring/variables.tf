@@ -99,17 +99,39 @@ variable "kms_key_arn" {
 }
 
 ################################################################################
-# Monitoring job
+# The drift check
 ################################################################################
 
+variable "monitoring_engine" {
+  description = "Which engine checks the captured traffic: \"scheduled_check\" (EventBridge Scheduler -> a Lambda running monitoring/scheduled_check.py; any account can use it) or \"model_monitor\" (SageMaker Model Monitor's data-quality job definition and schedule; AWS no longer opens Model Monitor to new customers). Both write the same reports and metrics and trigger the same retrain guard."
+  type        = string
+  default     = "scheduled_check"
+
+  validation {
+    condition     = contains(["scheduled_check", "model_monitor"], var.monitoring_engine)
+    error_message = "monitoring_engine must be \"scheduled_check\" or \"model_monitor\"."
+  }
+}
+
+variable "check_memory_size" {
+  description = "Memory of the scheduled_check function, in MB (it holds one window's feature rows, not the images)."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.check_memory_size >= 256 && var.check_memory_size <= 10240 && floor(var.check_memory_size) == var.check_memory_size
+    error_message = "check_memory_size must be a whole number of MB between 256 and 10240."
+  }
+}
+
 variable "record_preprocessor_path" {
-  description = "Local path of the Model Monitor record preprocessor to upload. null: training/monitoring/record_preprocessor.py of this repository."
+  description = "Local path of the Model Monitor record preprocessor to upload (model_monitor). null: monitoring/record_preprocessor.py of this repository."
   type        = string
   default     = null
 }
 
 variable "schedule_expression" {
-  description = "When the data-quality monitoring job runs (SageMaker accepts hourly or daily cron expressions)."
+  description = "When the drift check runs, for either engine (SageMaker accepts hourly or daily cron expressions; EventBridge Scheduler reads the same cron syntax)."
   type        = string
   default     = "cron(0 * ? * * *)"
 
@@ -120,7 +142,7 @@ variable "schedule_expression" {
 }
 
 variable "monitoring_instance_type" {
-  description = "Instance type of the monitoring processing job."
+  description = "Instance type of the Model Monitor processing job (model_monitor)."
   type        = string
   default     = "ml.m5.large"
 
@@ -131,7 +153,7 @@ variable "monitoring_instance_type" {
 }
 
 variable "monitoring_volume_size_gb" {
-  description = "EBS volume of the monitoring job, in GB."
+  description = "EBS volume of the Model Monitor job, in GB (model_monitor)."
   type        = number
   default     = 20
 
@@ -142,7 +164,7 @@ variable "monitoring_volume_size_gb" {
 }
 
 variable "monitoring_max_runtime_seconds" {
-  description = "Stop a monitoring execution after this long; an hourly schedule allows at most 3600."
+  description = "Stop a monitoring execution after this long; an hourly schedule allows at most 3600. The scheduled_check function's timeout is this, at most Lambda's 900."
   type        = number
   default     = 1800
 
@@ -358,7 +380,7 @@ variable "drift_alarm_threshold" {
 }
 
 variable "drift_alarm_features" {
-  description = "Features (names from training/monitoring/record_preprocessor.py) whose feature_baseline_drift_<name> metric the drift alarm watches; CloudWatch allows at most 10 metrics in one alarm."
+  description = "Features (names from monitoring/record_preprocessor.py) whose feature_baseline_drift_<name> metric the drift alarm watches; CloudWatch allows at most 10 metrics in one alarm."
   type        = list(string)
   default     = ["brightness", "r_mean", "g_mean", "b_mean", "r_std", "g_std", "b_std", "top_confidence", "predicted_label"]
 
@@ -373,7 +395,7 @@ variable "dashboard_drift_features" {
   type        = list(string)
   default = [
     "brightness", "r_mean", "g_mean", "b_mean", "r_std", "g_std", "b_std",
-    "width", "height", "byte_size", "decoded", "top_confidence", "predicted_class_index", "predicted_label", "image_format",
+    "width", "height", "byte_size", "top_confidence", "predicted_class_index", "predicted_label", "image_format",
   ]
 }
 
@@ -401,7 +423,7 @@ variable "retrain_on_checks" {
 variable "retrain_ignore_features" {
   description = "Features whose violations never trigger a retrain: format changes (JPEGs, bigger photos) that a model retrained on the same dataset would not fix."
   type        = list(string)
-  default     = ["image_format", "decoded", "width", "height", "byte_size"]
+  default     = ["image_format", "width", "height", "byte_size"]
 }
 
 variable "retrain_pipeline_input" {
@@ -416,19 +438,19 @@ variable "retrain_pipeline_input" {
 }
 
 variable "lambda_artifacts_dir" {
-  description = "Folder with the Lambda zips built by scripts/build_lambdas (retrain_guard.zip is used when auto_retrain_enabled)."
+  description = "Folder with the Lambda zips built by scripts/build_lambdas (retrain_guard.zip when auto_retrain_enabled, scheduled_check.zip with the scheduled_check engine)."
   type        = string
   default     = null
 }
 
 variable "powertools_layer_version" {
-  description = "Version of the AWS-managed Powertools layer for the retrain guard; null attaches none (embedded AWS)."
+  description = "Version of the AWS-managed Powertools layer for the retrain guard and the check function; null attaches none (embedded AWS)."
   type        = number
   default     = null
 }
 
 variable "log_retention_days" {
-  description = "Retention of the retrain guard's log group, in days."
+  description = "Retention of the retrain guard's and the check function's log groups, in days."
   type        = number
   default     = 30
 }

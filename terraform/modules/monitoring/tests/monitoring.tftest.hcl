@@ -51,6 +51,7 @@ variables {
   endpoint_name              = "cv-endpoint"
   data_bucket_name           = "cv-data"
   capture_bucket_name        = "cv-capture"
+  capture_prefix             = "datacapture"
   pipeline_state_machine_arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:cv-pipeline"
   lambda_function_names      = ["cv-serialize-image", "cv-classify-image", "cv-filter-inferences"]
   lambda_artifacts_dir       = "tests/fixtures"
@@ -61,16 +62,126 @@ run "first_apply_has_no_schedule" {
   command = plan
 
   assert {
-    condition     = length(aws_sagemaker_monitoring_schedule.this) == 0 && length(aws_sagemaker_data_quality_job_definition.this) == 0
-    error_message = "With endpoint_exists = false (the default) there must be no job definition or schedule: the endpoint does not exist yet."
+    condition     = length(aws_sagemaker_monitoring_schedule.this) == 0 && length(aws_sagemaker_data_quality_job_definition.this) == 0 && length(aws_scheduler_schedule.scheduled_check) == 0
+    error_message = "With endpoint_exists = false (the default) there must be no schedule of either engine: the endpoint does not exist yet."
   }
+}
+
+run "the_default_engine_is_the_one_every_account_can_run" {
+  command = plan
+
+  variables {
+    endpoint_exists = true
+  }
+
+  assert {
+    condition     = var.monitoring_engine == "scheduled_check" && length(aws_scheduler_schedule.scheduled_check) == 1
+    error_message = "The default engine must be scheduled_check (Model Monitor is closed to new customers)."
+  }
+
+  assert {
+    condition     = length(aws_sagemaker_monitoring_schedule.this) + length(aws_sagemaker_data_quality_job_definition.this) + length(aws_iam_role.monitoring) + length(aws_s3_object.record_preprocessor) == 0
+    error_message = "The scheduled_check engine must create no Model Monitor resources (a new account cannot create them)."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.scheduled_check[0].schedule_expression == "cron(0 * ? * * *)" && aws_scheduler_schedule.scheduled_check[0].name == "cv-data-quality"
+    error_message = "The check must run hourly, under the schedule name the metrics' MonitoringSchedule dimension uses."
+  }
+
+  assert {
+    condition     = jsondecode(aws_scheduler_schedule.scheduled_check[0].target[0].input).scheduled_time == "<aws.scheduler.scheduled-time>"
+    error_message = "The schedule must pass its scheduled time (a Scheduler context attribute) to the check."
+  }
+
+  assert {
+    condition = (
+      module.scheduled_check[0].environment["SCHEDULE_NAME"] == "cv-data-quality"
+      && module.scheduled_check[0].environment["CAPTURE_S3_URI"] == "s3://cv-capture/datacapture"
+      && module.scheduled_check[0].environment["BASELINE_S3_URI"] == "s3://cv-data/monitoring/baseline"
+      && module.scheduled_check[0].environment["REPORTS_S3_URI"] == "s3://cv-data/monitoring/reports"
+      && module.scheduled_check[0].environment["EVENT_SOURCE"] == "cv.monitoring"
+    )
+    error_message = "The check must read the captures and baseline, and report, where Model Monitor would."
+  }
+}
+
+run "scheduled_check_grants_exactly_what_it_calls" {
+  command = plan
+
+  variables {
+    endpoint_exists = true
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.scheduler_assume_role.statement : [for p in s.principals : p.identifiers]
+    ]) == [toset(["scheduler.amazonaws.com"])]
+    error_message = "The scheduler role must trust EventBridge Scheduler only."
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.scheduler.statement : s.actions] == [toset(["lambda:InvokeFunction"])]
+    error_message = "The scheduler role may invoke the check function and nothing else."
+  }
+
+  assert {
+    condition = jsonencode(one([
+      for s in data.aws_iam_policy_document.scheduled_check.statement : [for c in s.condition : sort(c.values)] if s.actions == toset(["cloudwatch:PutMetricData"])
+    ])) == jsonencode([["aws/sagemaker/Endpoints/data-metrics"]])
+    error_message = "The check may publish metrics only to Model Monitor's namespace, where the dashboard and alarms read them."
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.scheduled_check.statement : s.resources if s.actions == toset(["events:PutEvents"])
+    ]) == toset(["arn:aws:events:eu-west-1:123456789012:event-bus/default"])
+    error_message = "The check may put its event on the default bus only."
+  }
+
+  assert {
+    condition = jsonencode(one([
+      for s in data.aws_iam_policy_document.scheduled_check.statement : { for c in s.condition : c.variable => sort(c.values) } if s.actions == toset(["events:PutEvents"])
+    ])) == jsonencode({ "events:source" = ["cv.monitoring"], "events:detail-type" = ["Drift Check Completed"] })
+    error_message = "The check may put only its own Drift Check Completed event."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.scheduled_check.statement : alltrue([for a in s.actions : !startswith(a, "sagemaker:")])
+    ])
+    error_message = "The scheduled check calls no SageMaker API."
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.scheduled_check.statement : s.resources if s.actions == toset(["s3:PutObject"])
+    ]) == toset(["arn:aws:s3:::cv-data/monitoring/reports/*"])
+    error_message = "The check writes only under the reports prefix."
+  }
+}
+
+run "engine_is_validated" {
+  command = plan
+
+  variables {
+    monitoring_engine = "cloudwatch"
+  }
+
+  expect_failures = [var.monitoring_engine]
 }
 
 run "schedules_hourly_data_quality_with_the_preprocessor" {
   command = plan
 
   variables {
-    endpoint_exists = true
+    endpoint_exists   = true
+    monitoring_engine = "model_monitor"
+  }
+
+  assert {
+    condition     = length(aws_scheduler_schedule.scheduled_check) == 0 && length(module.scheduled_check) == 0 && length(aws_iam_role.scheduler) == 0
+    error_message = "The model_monitor engine must create no scheduled check."
   }
 
   assert {
@@ -111,20 +222,6 @@ run "dashboard_is_valid_json_with_every_section" {
   }
 }
 
-run "retrain_guard_targets_violations_only" {
-  command = plan
-
-  assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern).detail.ExitMessage[0].prefix == "CompletedWithViolations"
-    error_message = "Only monitoring executions that completed with violations may reach the retrain guard."
-  }
-
-  assert {
-    condition     = module.retrain_guard[0].environment["PIPELINE_STATE_MACHINE_ARN"] == var.pipeline_state_machine_arn
-    error_message = "The guard must start the training pipeline."
-  }
-}
-
 run "auto_retrain_can_be_turned_off" {
   command = plan
 
@@ -157,7 +254,7 @@ run "every_alarm_links_to_the_runbook_and_notifies_sns" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 4
+    condition     = length(aws_cloudwatch_metric_alarm.lambda_errors) == 5
     error_message = "Each function, the retrain guard included, needs an errors alarm."
   }
 }
@@ -260,6 +357,7 @@ run "retrain_rule_matches_documented_event_fields_only" {
       "AppSpecification", "NetworkConfig", "RoleArn", "ExperimentConfig", "ProcessingJobArn", "ProcessingJobStatus",
       "FailureReason", "ProcessingEndTime", "ProcessingStartTime", "LastModifiedTime", "CreationTime",
     ]
+    monitoring_engine = "model_monitor"
   }
 
   assert {
@@ -294,8 +392,33 @@ run "retrain_rule_matches_documented_event_fields_only" {
   }
 }
 
+run "scheduled_check_retrain_rule_matches_the_checks_own_event" {
+  command = plan
+
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.monitoring_violations[0].event_pattern) == { source = ["cv.monitoring"], "detail-type" = ["Drift Check Completed"] }
+    error_message = "With scheduled_check the rule must match the check's Drift Check Completed events (every status: the guard decides)."
+  }
+
+  assert {
+    condition     = module.retrain_guard[0].environment["CHECK_EVENT_SOURCE"] == "cv.monitoring"
+    error_message = "The guard must know the source the check's events carry."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : alltrue([for a in s.actions : !startswith(a, "sagemaker:")])
+    ])
+    error_message = "With scheduled_check the guard reads no SageMaker API."
+  }
+}
+
 run "retrain_guard_may_read_the_outcome_and_nothing_more" {
   command = plan
+
+  variables {
+    monitoring_engine = "model_monitor"
+  }
 
   assert {
     condition = one([
@@ -346,8 +469,9 @@ run "monitoring_role_may_grant_the_volume_key_to_sagemaker_only" {
   command = plan
 
   variables {
-    endpoint_exists = true
-    kms_key_arn     = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    endpoint_exists   = true
+    monitoring_engine = "model_monitor"
+    kms_key_arn       = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   }
 
   assert {

@@ -1,0 +1,7 @@
+"""`python -m monitoring ...`: see monitoring/cli.py."""
+
+import sys
+
+from monitoring.cli import main
+
+sys.exit(main())

@@ -1,1 +1,0 @@
-"""Data-quality monitoring of the endpoint: the Model Monitor record preprocessor, baseline and checks."""
