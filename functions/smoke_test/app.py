@@ -6,8 +6,9 @@ the version that must answer.
 It sends SMOKE_TEST_IMAGES known test images (default 4, spread over the labels) to the endpoint and requires each
 answer to be a well-formed answer of that version: the serving contract's JSON object (training/sourcedir/
 inference.py) whose `probabilities` has one number in [0, 1] per CLASS_LABELS label, summing to 1 (a bare list of
-them is accepted too), `labels`, when given, equal to CLASS_LABELS, and `model_version`, when given, equal to the
-version deployed (an answer of another version means the endpoint does not run the new config).
+them is accepted too), `labels`, when given, equal to CLASS_LABELS, and `model_version`, when the model names it
+(not absent or "unknown", what a model says that does not know its training job), equal to the version deployed (an
+answer of another version means the endpoint does not run the new config).
 Whether the top label is right is reported (`correct`, metric `SmokeTestCorrect`), not required: the accuracy
 gate judged the model on the whole test split; this step judges the deployment.
 
@@ -32,7 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
-from shared.contracts import ModelAnswer, parse_event
+from shared.contracts import UNKNOWN_MODEL_VERSION, ModelAnswer, parse_event
 from shared.errors import ConfigurationError, WorkflowError
 
 DEFAULT_IMAGES = 4
@@ -114,7 +115,7 @@ def judge(answer: Any, labels: list[str], model_version: str, key: str) -> tuple
         parsed = ModelAnswer.model_validate(answer)
     except PydanticValidationError:
         raise SmokeTestBadAnswer(f"{key}: the endpoint's answer is not a JSON object with probabilities") from None
-    if parsed.model_version is not None and parsed.model_version != model_version:
+    if parsed.model_version not in (None, UNKNOWN_MODEL_VERSION, model_version):
         raise SmokeTestWrongModel(
             f"{key} was answered by model version {parsed.model_version}, not {model_version}: the endpoint does not "
             "serve the new version to every request"

@@ -99,6 +99,12 @@ def test_a_wrong_prediction_is_reported_not_failed(smoke, s3, lambda_context):
     assert (result["images"], result["correct"]) == (4, 2)
 
 
+def test_a_model_that_does_not_know_its_version_is_not_held_to_one(smoke, s3, lambda_context):
+    result = run(smoke, s3, Endpoint(answer_of("unknown", 0.9)), lambda_context)
+
+    assert result["images"] == 4
+
+
 def test_a_bare_probability_list_is_read_as_an_older_model_answer(smoke, s3, lambda_context):
     result = run(smoke, s3, Endpoint([0.3, 0.7]), lambda_context)
 

@@ -136,6 +136,8 @@ module "smoke_test" {
 
 data "aws_iam_policy_document" "smoke_test" {
   statement {
+    # With ListBucket a missing test.lst is answered NoSuchKey rather than AccessDenied, so the smoke test's
+    # SmokeTestImagesMissing says what is wrong.
     sid       = "ListTestImages"
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
