@@ -76,6 +76,15 @@ module "training_pipeline" {
   training_instance_type      = var.training_instance_type
   launch_on_apply             = var.launch_on_apply
 
+  # Safe deployments: every gated version registered; approval optional; canary/linear rollouts roll back on the
+  # endpoint's alarms (modules/monitoring); a smoke test with known test images before success.
+  require_approval       = var.require_approval
+  approval_timeout_hours = var.approval_timeout_hours
+  deployment_strategy    = var.deployment_strategy
+  deployment             = var.deployment
+  rollback_alarm_names   = module.monitoring.deployment_alarm_names
+  class_labels           = var.class_labels
+
   powertools_layer_version = local.powertools_layer_version
   log_retention_days       = var.log_retention_days
 
@@ -150,6 +159,11 @@ module "endpoint" {
   endpoint_exists        = local.endpoint_exists
   deployment_trigger     = module.training_pipeline.launch_id
 
+  # Cost guard (opt-in): terraform destroy deletes the endpoint, its configs and models, and the registry's versions.
+  destroy_deletes_endpoint = var.destroy_deletes_endpoint
+  model_package_group_name = module.training_pipeline.model_package_group_name
+  cleanup_python           = var.cleanup_python
+
   tags = local.tags
 }
 
@@ -207,10 +221,13 @@ module "monitoring" {
   metrics_namespace            = var.name_prefix
   routes                       = distinct(values(var.label_routes))
   human_review_share_threshold = var.human_review_share_threshold
-  auto_retrain_enabled         = var.auto_retrain_enabled
-  alarm_subscriptions          = var.alarm_subscriptions
-  probe_enabled                = var.probe_enabled
-  probe_interval_minutes       = var.probe_interval_minutes
+  endpoint_error_rate_percent  = var.endpoint_error_rate_percent
+  # A serverless endpoint bills nothing while idle: no idle alarm for it.
+  idle_endpoint_hours    = module.endpoint.serverless ? null : var.idle_endpoint_hours
+  auto_retrain_enabled   = var.auto_retrain_enabled
+  alarm_subscriptions    = var.alarm_subscriptions
+  probe_enabled          = var.probe_enabled
+  probe_interval_minutes = var.probe_interval_minutes
   # serialize_image raises on bad input (InvalidImage, ImageNotFound...): its alarm counts the other errors.
   input_rejecting_function_name = module.inference_workflow.function_names["serialize_image"]
   api_function_name             = module.inference_workflow.api_function_name

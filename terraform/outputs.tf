@@ -163,3 +163,13 @@ output "kms_key_principals" {
     ]))
   }
 }
+
+output "model_package_group_name" {
+  description = "The model registry's group: every model version that passed the gate, with its metrics and approval status."
+  value       = module.training_pipeline.model_package_group_name
+}
+
+output "rollback_command" {
+  description = "Redeploys the previous Approved model version without retraining (run it from the repository root)."
+  value       = module.training_pipeline.rollback_command
+}

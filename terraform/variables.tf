@@ -304,6 +304,68 @@ variable "launch_on_apply" {
 }
 
 ################################################################################
+# Safe deployments (see terraform/modules/training_pipeline/README.md, "Registry, approval, rollout")
+################################################################################
+
+variable "require_approval" {
+  description = "A person approves each model version that passes the gate before it is deployed (python -m training.launch --approve/--reject; the request goes to the notification topic). false: versions are registered Approved and deployed at once."
+  type        = bool
+  default     = false
+}
+
+variable "approval_timeout_hours" {
+  description = "How long a version waits for approval before it expires (marked Rejected, not deployed): 1-12 hours."
+  type        = number
+  default     = 8
+}
+
+variable "deployment_strategy" {
+  description = "How a new model version replaces the serving one: all_at_once (SageMaker's default blue/green), canary or linear (traffic shifted in steps; rolled back automatically when the endpoint's 5xx, latency or error-rate alarm trips)."
+  type        = string
+  default     = "all_at_once"
+
+  validation {
+    condition     = contains(["all_at_once", "canary", "linear"], var.deployment_strategy)
+    error_message = "deployment_strategy must be all_at_once, canary or linear."
+  }
+}
+
+variable "deployment" {
+  description = "Canary/linear settings: traffic_step_percent (canary 1-50, linear 10-50), wait_interval_seconds and termination_wait_seconds (0-3600 each), maximum_execution_timeout_seconds (600-28800)."
+  type = object({
+    traffic_step_percent              = optional(number, 10)
+    wait_interval_seconds             = optional(number, 600)
+    termination_wait_seconds          = optional(number, 300)
+    maximum_execution_timeout_seconds = optional(number, 3600)
+  })
+  default = {}
+}
+
+variable "endpoint_error_rate_percent" {
+  description = "The endpoint error-rate alarm (which also rolls canary/linear rollouts back): 5xx answers above this percentage of invocations in 5 minutes."
+  type        = number
+  default     = 5
+}
+
+variable "idle_endpoint_hours" {
+  description = "Alarm when a provisioned endpoint has answered no request for this many hours (1-24) while it bills; null turns the alarm off."
+  type        = number
+  default     = 24
+}
+
+variable "destroy_deletes_endpoint" {
+  description = "terraform destroy also deletes the pipeline-owned endpoint, its endpoint configs and models, and the registry's versions (scripts/cleanup_endpoint; needs cleanup_python with boto3). false: they are left, and the endpoint keeps billing."
+  type        = bool
+  default     = false
+}
+
+variable "cleanup_python" {
+  description = "Python with boto3 that runs scripts/cleanup_endpoint at destroy (destroy_deletes_endpoint), e.g. .venv/bin/python from the repository root."
+  type        = string
+  default     = "python3"
+}
+
+################################################################################
 # Endpoint
 ################################################################################
 

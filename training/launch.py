@@ -4,6 +4,8 @@
         [--algorithm pytorch|builtin] [--epochs N] [--learning-rate X] [--batch-size N]
         [--hyperparameter KEY=VALUE ...] [--instance-type TYPE] [--job-name NAME] [--no-wait]
         [--print-input]
+    python -m training.launch --rollback --state-machine-arn ARN      (training/deployments.py)
+    python -m training.launch --approve|--reject MODEL_PACKAGE_ARN [--reason TEXT]
 
 Steps: read the dataset's manifest.json, tar `training/sourcedir/` and upload it (PyTorch script mode), resolve the
 algorithm's container images with the SageMaker SDK's tables, build the execution input
@@ -42,7 +44,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from etl.s3_names import bucket_problem, prefix_problem
-from training import image_uris
+from training import deployments, image_uris
 from training.pipeline_input import (
     SOURCEDIR,
     Algorithm,
@@ -645,7 +647,16 @@ def hyperparameters_from(args: argparse.Namespace) -> dict[str, str]:
     return values
 
 
+def deployment_command(argv: list[str]) -> int | None:
+    """`--rollback`, `--approve`, `--reject` (training.deployments): the exit status, or None for a launch."""
+    if not any(arg.split("=", 1)[0] in deployments.COMMANDS for arg in argv):
+        return None
+    return deployments.main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if (code := deployment_command(sys.argv[1:] if argv is None else argv)) is not None:
+        return code
     try:
         args = parse_args(argv)
         hyperparameters = hyperparameters_from(args)

@@ -4,7 +4,22 @@ An endpoint's model is found as on AWS: endpoint → endpoint config → product
 `ModelDataUrl`. The model.tar.gz is read from the local S3, unpacked once per artifact, and served by a
 `model_server.py` process running its `code/inference.py`. When the endpoint config enables data capture, each
 sampled request/response pair is written to the capture S3 URI in SageMaker's JSON Lines format under
-`<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. Faults can be switched on for reliability tests.
+`<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/`. Faults can be switched on for reliability tests, for every
+request or only for those a given model answers.
+
+Each invocation that reaches a model publishes the endpoint's CloudWatch metrics in AWS/SageMaker with the
+dimensions EndpointName and VariantName (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html):
+Invocations (1), Invocation4XXErrors and Invocation5XXErrors ("For each 4xx/5xx response, 1 is sent; otherwise,
+0 is sent": a model error answered 400 counts as 4XX, one answered 500, or a model that failed to load, as 5XX)
+and, for an answer, ModelLatency in microseconds. Requests refused before a model (throttling, an endpoint not in
+service) publish nothing; the page does not say whether AWS counts them. During a blue/green update both fleets
+publish under the same dimensions, so an alarm on them watches the old and the new fleet together, as the
+guardrails page's first alarm example describes
+(https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+
+While an update with deployment guardrails shifts traffic (local_aws.sagemaker_jobs), `shifts` holds the share of
+requests the new fleet gets; requests are routed to the two fleets in that proportion, deterministically (every
+k-th request goes to the new fleet). AWS documents the share, not how single requests are picked.
 """
 
 from __future__ import annotations
@@ -34,10 +49,39 @@ REQUEST_TIMEOUT_S = 60
 
 @dataclass
 class EndpointFault:
-    """Make the next `count` invocations of an endpoint fail with an AWS error code (reliability tests)."""
+    """Make the next `count` invocations of an endpoint fail with an AWS error code (reliability tests).
+
+    With `model_name`, only invocations that the named model would answer fail (the new fleet of a blue/green
+    update, say); the others are answered as usual. ModelError stands for the model's container answering 500."""
 
     error_code: str  # ThrottlingException, ServiceUnavailable, InternalFailure, ModelError
     count: int
+    model_name: str | None = None
+
+
+@dataclass
+class TrafficShift:
+    """A blue/green update in progress: which share of the endpoint's requests the new fleet answers."""
+
+    old_config: str
+    new_config: str
+    share: float = 0.0
+    _routed: int = 0
+    _to_new: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set_share(self, share: float) -> None:
+        with self._lock:
+            self.share, self._routed, self._to_new = share, 0, 0
+
+    def route(self) -> str:
+        """The endpoint config of the fleet that answers the next request."""
+        with self._lock:
+            self._routed += 1
+            if self._to_new + 1 <= self.share * self._routed + 1e-9:
+                self._to_new += 1
+                return self.new_config
+            return self.old_config
 
 
 @dataclass
@@ -108,6 +152,7 @@ class EndpointHost:
     work_dir: Path
     iam: Any = None  # the IAM enforcer: data capture writes to S3 as the model's execution role
     faults: dict[str, EndpointFault] = field(default_factory=dict)
+    shifts: dict[tuple[str, str, str], TrafficShift] = field(default_factory=dict)
     _servers: dict[str, ModelServer] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -133,14 +178,17 @@ class EndpointHost:
         s3_backends[account]["global"].put_object(parsed.netloc, parsed.path.lstrip("/"), body)
 
     def resolve(self, account: str, region: str, endpoint_name: str) -> tuple[Any, dict, dict, str, str | None]:
-        """Endpoint → (endpoint, endpoint config's capture settings, variant, model data URL, model's role)."""
+        """Endpoint → (endpoint, endpoint config's capture settings, variant, model data URL, model's role) of
+        the fleet that answers this request (the new one for its share of requests during a blue/green update)."""
         backend = self._sagemaker(account, region)
         endpoint = backend.endpoints.get(endpoint_name)
         if endpoint is None:
             raise EndpointMissing(f"Endpoint {endpoint_name} of account {account} not found.")
         if endpoint.endpoint_status not in {"InService", "Updating"}:
             raise EndpointMissing(f"Endpoint {endpoint_name} is not in service (status {endpoint.endpoint_status}).")
-        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        shift = self.shifts.get((account, region, endpoint_name))
+        config_name = shift.route() if shift is not None else endpoint.endpoint_config_name
+        config = backend.endpoint_configs[config_name]
         variant = config.production_variants[0]
         model = backend._models[variant["ModelName"]]
         container = model.primary_container or (model.containers or [{}])[0]
@@ -171,30 +219,45 @@ class EndpointHost:
         self.server_for(account, model_data)
 
     # -- InvokeEndpoint -----------------------------------------------------------------------------------------
+    def _take_fault(self, endpoint_name: str, model_name: str | None) -> EndpointFault | None:
+        fault = self.faults.get(endpoint_name)
+        if fault is None or fault.count <= 0 or (fault.model_name is not None and fault.model_name != model_name):
+            return None
+        fault.count -= 1
+        return fault
+
     def invoke(
         self, account: str, region: str, endpoint_name: str, body: bytes, content_type: str, accept: str
     ) -> InvokeResult:
         fault = self.faults.get(endpoint_name)
-        if fault is not None and fault.count > 0:
-            fault.count -= 1
-            status = (
-                424 if fault.error_code == "ModelError" else 400 if fault.error_code == "ThrottlingException" else 503
-            )
-            return _error(status, fault.error_code, f"injected fault: {fault.error_code}")
+        if fault is not None and fault.model_name is None and self._take_fault(endpoint_name, None):
+            return _fault_error(fault)
         try:
             endpoint, capture, variant, model_data, role = self.resolve(account, region, endpoint_name)
-            server = self.server_for(account, model_data)
         except EndpointMissing as error:
             return _error(400, "ValidationError", str(error))
+        except KeyError as error:
+            return _error(424, "ModelError", f"Received server error (500) from primary: {error}")
+        metrics = _Invocation(self, account, region, endpoint_name, variant["VariantName"])
+        targeted = self._take_fault(endpoint_name, variant.get("ModelName"))
+        if targeted is not None:
+            if targeted.error_code == "ModelError":
+                metrics.publish(status=500)
+            return _fault_error(targeted)
+        try:
+            server = self.server_for(account, model_data)
         except (ModelLoadError, KeyError, tarfile.TarError) as error:
+            metrics.publish(status=500)
             return _error(424, "ModelError", f"Received server error (500) from primary: {error}")
         started = time.perf_counter()
         reply = server.predict(body, content_type, accept)
         latency_us = int((time.perf_counter() - started) * 1e6)
         if not reply.get("ok"):
+            metrics.publish(status=400)
             return _error(
                 424, "ModelError", f'Received client error (400) from primary with message "{reply.get("error")}".'
             )
+        metrics.publish(status=200, latency_us=latency_us)
         output = base64.b64decode(reply["body"])
         output_type = reply.get("content_type") or "application/json"
         if capture.get("EnableCapture"):
@@ -277,6 +340,60 @@ class EndpointHost:
 
 class EndpointMissing(Exception):
     """InvokeEndpoint names an endpoint that does not exist or is not in service."""
+
+
+@dataclass
+class _Invocation:
+    """The AWS/SageMaker metrics of one invocation that reached a model."""
+
+    host: EndpointHost
+    account: str
+    region: str
+    endpoint_name: str
+    variant_name: str
+
+    def publish(self, status: int, latency_us: int | None = None) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        dimensions = [
+            {"Name": "EndpointName", "Value": self.endpoint_name},
+            {"Name": "VariantName", "Value": self.variant_name},
+        ]
+        data = [
+            {"MetricName": "Invocations", "Value": 1.0, "Unit": "None", "Dimensions": dimensions},
+            {
+                "MetricName": "Invocation4XXErrors",
+                "Value": float(400 <= status < 500),
+                "Unit": "None",
+                "Dimensions": dimensions,
+            },
+            {
+                "MetricName": "Invocation5XXErrors",
+                "Value": float(status >= 500),
+                "Unit": "None",
+                "Dimensions": dimensions,
+            },
+        ]
+        if latency_us is not None:
+            data.append(
+                {
+                    "MetricName": "ModelLatency",
+                    "Value": float(latency_us),
+                    "Unit": "Microseconds",
+                    "Dimensions": dimensions,
+                }
+            )
+        try:
+            cloudwatch_backends[self.account][self.region].put_metric_data("AWS/SageMaker", data)
+        except Exception:  # metrics are a side channel: never fail the request for them
+            LOG.exception("cannot publish the metrics of endpoint %s", self.endpoint_name)
+
+
+def _fault_error(fault: EndpointFault) -> InvokeResult:
+    status = 424 if fault.error_code == "ModelError" else 400 if fault.error_code == "ThrottlingException" else 503
+    if fault.error_code == "ModelError":
+        return _error(status, "ModelError", 'Received server error (500) from primary with message "injected fault".')
+    return _error(status, fault.error_code, f"injected fault: {fault.error_code}")
 
 
 def _error(status: int, code: str, message: str) -> InvokeResult:

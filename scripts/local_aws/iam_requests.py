@@ -15,6 +15,10 @@ dependent actions: https://docs.aws.amazon.com/service-authorization/latest/refe
 - S3 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html): GET/HEAD of an
   object is s3:GetObject, PUT s3:PutObject (a copy also s3:GetObject on the source), listing a bucket
   s3:ListBucket with the s3:prefix condition key, as the request gives it.
+- SageMaker's Model Registry: a versioned model package's ARN is model-package/<group>/<version>
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-models.html); CreateModelPackage is authorized
+  on the group and on model-package/<group>/* (the version is only known once the call succeeds) with the
+  sagemaker:ModelApprovalStatus condition key; Describe/Update/DeleteModelPackage on the package.
 - Step Functions, Lambda, SQS, SNS, EventBridge, CloudWatch Logs, CloudWatch, KMS as their reference pages list.
   sts:GetCallerIdentity needs no permission
   (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
@@ -264,6 +268,40 @@ def _rule(name_key: str) -> Rule:
     return _on(lambda call, arns: arns.event_rule(call.params.get(name_key, ""), call.params.get("EventBusName")))
 
 
+def _group_name(call: ApiCall) -> str:
+    """A ModelPackageGroupName parameter (a name or an ARN) as a name."""
+    return str(call.params.get("ModelPackageGroupName") or "").rsplit("/", 1)[-1]
+
+
+def _model_package(call: ApiCall, arns: _Arns, key: str) -> str:
+    value = str(call.params.get(key) or "")
+    return value.lower() if value.startswith("arn:") else arns.sagemaker("model-package", value)
+
+
+def _create_model_package(call: ApiCall, arns: _Arns) -> list[Need]:
+    group = _group_name(call)
+    tags = _tags(call.params.get("Tags"))
+    context = {**tags, "sagemaker:ModelApprovalStatus": str(call.params.get("ModelApprovalStatus") or "")}
+    package = arns.sagemaker("model-package", f"{group}/*" if group else call.params.get("ModelPackageName", ""))
+    required = [Need("sagemaker:CreateModelPackage", package, context)]
+    if group:
+        required.append(Need("sagemaker:CreateModelPackage", arns.sagemaker("model-package-group", group), context))
+    if tags["aws:TagKeys"]:
+        required.append(Need("sagemaker:AddTags", package, tags))
+    return required
+
+
+def _describe_alarms(call: ApiCall, arns: _Arns) -> list[Need]:
+    """One request per alarm named (AlarmNames, or AlarmNames.member.N in the query protocol); all alarms without."""
+    names = call.params.get("AlarmNames")
+    if not isinstance(names, list):
+        names = [v for k, v in sorted(call.params.items()) if k.startswith("AlarmNames.member.")]
+    base = f"arn:aws:cloudwatch:{arns.region}:{arns.account}:alarm:"
+    return [Need("cloudwatch:DescribeAlarms", base + str(name)) for name in names] or [
+        Need("cloudwatch:DescribeAlarms", base + "*")
+    ]
+
+
 _S3_LIST_KEYS = (("s3:prefix", "prefix"), ("s3:delimiter", "delimiter"), ("s3:max-keys", "max-keys"))
 
 
@@ -341,6 +379,21 @@ NEEDS: dict[tuple[str, str], Rule] = {
         )
     },
     ("sagemaker", "ListMonitoringExecutions"): _on(lambda call, arns: "*"),
+    # The Model Registry: a versioned package is model-package/<group>/<version>, so CreateModelPackage is
+    # authorized on its group and on the group's packages (the version is not known before the call).
+    ("sagemaker", "CreateModelPackage"): _create_model_package,
+    ("sagemaker", "DescribeModelPackage"): _on(lambda call, arns: _model_package(call, arns, "ModelPackageName")),
+    ("sagemaker", "UpdateModelPackage"): _on(lambda call, arns: _model_package(call, arns, "ModelPackageArn")),
+    ("sagemaker", "DeleteModelPackage"): _on(lambda call, arns: _model_package(call, arns, "ModelPackageName")),
+    ("sagemaker", "ListModelPackages"): _on(
+        lambda call, arns: arns.sagemaker("model-package", f"{_group_name(call)}/*" if _group_name(call) else "*")
+    ),
+    ("sagemaker", "DescribeModelPackageGroup"): _on(
+        lambda call, arns: arns.sagemaker("model-package-group", _group_name(call))
+    ),
+    ("sagemaker", "DeleteModelPackageGroup"): _on(
+        lambda call, arns: arns.sagemaker("model-package-group", _group_name(call))
+    ),
     ("sagemaker", "AddTags"): lambda call, arns: [
         Need("sagemaker:AddTags", str(call.params.get("ResourceArn", "")), _tags(call.params.get("Tags")))
     ],
@@ -357,6 +410,11 @@ NEEDS: dict[tuple[str, str], Rule] = {
             ("GetExecutionHistory", "executionArn"),
             ("StopExecution", "executionArn"),
         )
+    },
+    # Task tokens: no resource type ("*") in the reference.
+    **{
+        ("states", op): _on(lambda call, arns: "*")
+        for op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
     },
     # Lambda (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awslambda.html)
     ("lambda", "Invoke"): _on(_lambda_function, "lambda:InvokeFunction"),
@@ -399,6 +457,7 @@ NEEDS: dict[tuple[str, str], Rule] = {
     ("cloudwatch", "PutMetricData"): lambda call, arns: [
         Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": str(call.params.get("Namespace", ""))})
     ],
+    ("cloudwatch", "DescribeAlarms"): _describe_alarms,
     # KMS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html)
     **{
         ("kms", operation): _kms(f"kms:{operation}")

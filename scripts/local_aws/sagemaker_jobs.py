@@ -27,8 +27,15 @@ state):
   InService); UpdateEndpoint without RetainAllVariantProperties resets every variant to the new config's count and
   weight, with it keeps them (less ExcludeRetainedVariantProperties). An update that would change the instance
   type of a variant registered for autoscaling, or turn an instance-based endpoint serverless, is refused, and so
-  is a serverless endpoint config with DataCaptureConfig. DeploymentConfig (rolling/canary) is not emulated and is
-  refused by name (NotEmulatedByEmbeddedAws).
+  is a serverless endpoint config with DataCaptureConfig.
+* Deployment guardrails (UpdateEndpoint DeploymentConfig, see "deployment guardrails" below): a blue/green update
+  with ALL_AT_ONCE, CANARY or LINEAR traffic shifting goes Updating, provisions the new fleet, then routes the
+  step's share of requests to it (local_aws.endpoints.TrafficShift) and bakes each step (WaitIntervalInSeconds,
+  then TerminationWaitInSeconds at 100 %), evaluating the AutoRollbackConfiguration alarms from the endpoint's
+  published metrics (local_aws.cloudwatch_alarms). An alarm in ALARM rolls the update back: all traffic returns
+  to the old fleet and the endpoint is InService on the old config, with a FailureReason that says so.
+  DescribeEndpoint shows LastDeploymentConfig and, while it runs, PendingDeploymentSummary. Rolling deployments
+  (RollingUpdatePolicy) are not emulated and are refused by name (NotEmulatedByEmbeddedAws).
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -601,6 +609,169 @@ def _scalable_target(account: str, region: str, endpoint_name: str, variant_name
     return targets.get(f"endpoint/{endpoint_name}/variant/{variant_name}")
 
 
+# -- deployment guardrails ---------------------------------------------------------------------------------------
+# Blue/Green Deployments: https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html
+# Canary: https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html
+# Linear: https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-linear.html
+# Auto-rollback: https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html
+# Exclusions: https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html
+# API: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeploymentConfig.html, API_TrafficRoutingConfig,
+# API_BlueGreenUpdatePolicy, API_CapacitySize, API_AutoRollbackConfig.
+ALARM_POLL_SECONDS = 0.5  # how often a baking fleet's alarms are evaluated (AWS does not say how often it looks)
+CANARY_MAX_SHARE = 0.5  # "Value must be less than or equal to 50% of the variant's total instance count"
+LINEAR_SHARES = (0.1, 0.5)  # "Value must be 10-50% of the variant's total instance count"
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """An UpdateEndpoint's BlueGreenUpdatePolicy and AutoRollbackConfiguration, checked and reduced to steps."""
+
+    kind: str  # ALL_AT_ONCE, CANARY, LINEAR
+    step_share: float  # share of the traffic the first (canary) or each (linear) step moves to the new fleet
+    wait_seconds: int  # WaitIntervalInSeconds: baking after each step short of 100 %
+    termination_wait_seconds: int  # TerminationWaitInSeconds: baking with all traffic on the new fleet
+    maximum_seconds: int | None  # MaximumExecutionTimeoutInSeconds
+    alarms: tuple[str, ...]
+
+    def steps(self) -> list[tuple[float, int]]:
+        """(share of traffic on the new fleet, seconds to bake it) in order; the last step has all of it.
+        Canary: the canary, then the rest. Linear: one step more each time, the last one capped at 100 %."""
+        if self.kind == "ALL_AT_ONCE":
+            return [(1.0, self.termination_wait_seconds)]
+        if self.kind == "CANARY":
+            return [(self.step_share, self.wait_seconds), (1.0, self.termination_wait_seconds)]
+        shares, share = [], 0.0
+        while share < 1.0 - 1e-9:
+            share = min(1.0, share + self.step_share)
+            shares.append(share)
+        return [(s, self.wait_seconds) for s in shares[:-1]] + [(1.0, self.termination_wait_seconds)]
+
+
+def _limits(shape: str, member: str) -> tuple[int | None, int | None]:
+    """A request member's documented range, from botocore's copy of the service model (what the API reference
+    lists as Valid Range)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    metadata = model.shape_for(shape).members[member].metadata
+    return metadata.get("min"), metadata.get("max")
+
+
+def _in_range(value: Any, shape: str, member: str) -> int:
+    from moto.sagemaker.exceptions import ValidationError
+
+    low, high = _limits(shape, member)
+    if not isinstance(value, int) or (low is not None and value < low) or (high is not None and value > high):
+        raise ValidationError(
+            message=f"1 validation error detected: Value {value!r} at '{member}' failed to satisfy constraint: "
+            f"Member must have value between {low} and {high}"
+        )
+    return value
+
+
+def _share(size: dict[str, Any] | None, field_name: str, instance_count: int | None) -> float:
+    """A CapacitySize as a share of the new fleet (API_CapacitySize: INSTANCE_COUNT or CAPACITY_PERCENT)."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    if not size:
+        raise ValidationError(message=f"TrafficRoutingConfiguration.{field_name} is required for this type.")
+    kind, value = size.get("Type"), size.get("Value")
+    if not isinstance(value, int) or value < 1:
+        raise ValidationError(message=f"{field_name}.Value must be a whole number of at least 1, got {value!r}.")
+    if kind == "CAPACITY_PERCENT":
+        if value > 100:
+            raise ValidationError(message=f"{field_name}.Value {value} is more than 100 percent.")
+        return value / 100
+    if kind == "INSTANCE_COUNT":
+        if not instance_count:
+            raise ValidationError(
+                message=f"{field_name} of type INSTANCE_COUNT needs a variant with instances (this one is serverless)."
+            )
+        return value / instance_count
+    raise ValidationError(message=f"{field_name}.Type must be INSTANCE_COUNT or CAPACITY_PERCENT, got {kind!r}.")
+
+
+def guardrails_from(
+    deployment_config: dict[str, Any] | None, old_variants: list[dict[str, Any]], new_variants: list[dict[str, Any]]
+) -> Guardrails | None:
+    """The guardrails an UpdateEndpoint asks for, or None (SageMaker's default all-at-once blue/green update).
+    What the API reference and the guardrails pages state is refused as ValidationError (the messages are ours:
+    the pages do not quote AWS's); what is not emulated (rolling deployments) is refused by name."""
+    from moto.sagemaker.exceptions import ValidationError
+
+    if not deployment_config:
+        return None
+    if deployment_config.get("RollingUpdatePolicy"):
+        raise NotEmulatedError(
+            "UpdateEndpoint DeploymentConfig.RollingUpdatePolicy (rolling deployments) is not emulated: the embedded "
+            "AWS does blue/green updates (all at once, canary or linear) only."
+        )
+    policy = deployment_config.get("BlueGreenUpdatePolicy")
+    alarms = tuple(
+        a.get("AlarmName", "") for a in (deployment_config.get("AutoRollbackConfiguration") or {}).get("Alarms") or []
+    )
+    old_names = sorted(v["VariantName"] for v in old_variants)
+    new_names = sorted(v["VariantName"] for v in new_variants)
+    if old_names != new_names:
+        # "your new endpoint configuration must have the same variant name as the old endpoint configuration"
+        raise ValidationError(
+            message=f"A blue/green deployment needs the same variant names in the new endpoint configuration "
+            f"({new_names}) as in the current one ({old_names})."
+        )
+    if any(str(v.get("InstanceType", "")).startswith("ml.inf1.") for v in new_variants):
+        # Exclusions: Inf1 endpoints "fall back to using a blue/green deployment with all at once traffic
+        # shifting and no final baking period".
+        return None
+    if policy is None:
+        # No update policy: "SageMaker uses a blue/green deployment strategy with all at once traffic shifting
+        # by default" (API_DeploymentConfig), still watching the auto-rollback alarms.
+        return Guardrails("ALL_AT_ONCE", 1.0, 0, 0, None, alarms) if alarms else None
+    routing = policy.get("TrafficRoutingConfiguration") or {}
+    kind = routing.get("Type")
+    if kind not in {"ALL_AT_ONCE", "CANARY", "LINEAR"}:
+        raise ValidationError(
+            message=f"TrafficRoutingConfiguration.Type must be ALL_AT_ONCE, CANARY or LINEAR, got {kind!r}."
+        )
+    wait = _in_range(routing.get("WaitIntervalInSeconds"), "TrafficRoutingConfig", "WaitIntervalInSeconds")
+    termination = policy.get("TerminationWaitInSeconds", 0)
+    termination = _in_range(termination, "BlueGreenUpdatePolicy", "TerminationWaitInSeconds")
+    maximum = policy.get("MaximumExecutionTimeoutInSeconds")
+    if maximum is not None:
+        maximum = _in_range(maximum, "BlueGreenUpdatePolicy", "MaximumExecutionTimeoutInSeconds")
+    counts = [v.get("DesiredInstanceCount") for v in new_variants]
+    instance_count = counts[0] if counts and all(counts) else None
+    share = 1.0
+    if kind == "CANARY":
+        share = _share(routing.get("CanarySize"), "CanarySize", instance_count)
+        if share > CANARY_MAX_SHARE:
+            raise ValidationError(
+                message="CanarySize must be less than or equal to 50% of the variant's total instance count."
+            )
+    elif kind == "LINEAR":
+        share = _share(routing.get("LinearStepSize"), "LinearStepSize", instance_count)
+        if not LINEAR_SHARES[0] <= share <= LINEAR_SHARES[1]:
+            raise ValidationError(message="LinearStepSize must be 10-50% of the variant's total instance count.")
+    return Guardrails(kind, share, wait, termination, maximum, alarms)
+
+
+def _pending_summary(
+    config_name: str, variants: list[dict[str, Any]], started: datetime, status: str, message: str | None = None
+) -> dict[str, Any]:
+    """DescribeEndpoint's PendingDeploymentSummary, "only returned when the endpoint is creating or updating with a
+    new endpoint configuration" (API_DescribeEndpoint; API_PendingProductionVariantSummary, API_ProductionVariantStatus:
+    Creating while the new fleet is provisioned, Baking while a step of traffic is watched)."""
+    variant_status = {
+        "Status": status,
+        "StartTime": datetime.now(UTC),
+        **({"StatusMessage": message} if message else {}),
+    }
+    return {
+        "EndpointConfigName": config_name,
+        "ProductionVariants": [{**variant, "VariantStatus": [variant_status]} for variant in variants],
+        "StartTime": started,
+    }
+
+
 class EndpointDeployer:
     """Brings endpoints into service once their model loads (through the endpoint host when there is one)."""
 
@@ -650,28 +821,110 @@ class EndpointDeployer:
         updating: bool,
         retain_all: bool = False,
         excluded: frozenset[str] = frozenset(),
+        guardrails: Guardrails | None = None,
     ) -> None:
+        """Bring the endpoint into service on `config_name`: a new endpoint, or a blue/green update (with
+        guardrails: traffic shifted step by step, each step baked while its alarms are watched)."""
+        started = datetime.now(UTC)
+        config = backend.endpoint_configs[config_name]
+        serving = list(endpoint.production_variants) if updating else []
+        variants = updated_variants(config.production_variants, serving, retain_all, excluded)
+        endpoint.pending_deployment_summary = _pending_summary(config_name, variants, started, "Creating")
+
         def run() -> None:
             try:
                 self.check(account, backend, config_name)
+                reason = None
+                if guardrails is not None:
+                    reason = self._shift_traffic(account, backend, endpoint, config_name, variants, guardrails, started)
             except Exception as error:
                 reason = f"Failed to deploy endpoint config {config_name}: {error}"
+            if reason is not None:
                 endpoint.failure_reason = reason
                 endpoint.last_modified_time = datetime.now(UTC)
+                endpoint.pending_deployment_summary = None
+                self._end_shift(account, backend, endpoint)
                 # An update that fails rolls back: the old config keeps serving.
                 endpoint.endpoint_status = "InService" if updating else "Failed"
                 LOG.info("endpoint %s: %s", endpoint.endpoint_name, reason)
                 return
-            config = backend.endpoint_configs[config_name]
-            serving = endpoint.production_variants if updating else []
-            endpoint.production_variants = updated_variants(config.production_variants, serving, retain_all, excluded)
+            endpoint.production_variants = variants
             endpoint.data_capture_config = config.data_capture_config
             endpoint.endpoint_config_name = config_name
+            self._end_shift(account, backend, endpoint)  # the new config now answers every request by itself
             endpoint.failure_reason = None
+            endpoint.pending_deployment_summary = None
             endpoint.last_modified_time = datetime.now(UTC)
             endpoint.endpoint_status = "InService"
 
         threading.Thread(target=run, name=f"endpoint-{endpoint.endpoint_name}", daemon=True).start()
+
+    def _host_shifts(self) -> dict | None:
+        host = getattr(self.ctx, "endpoints", None)
+        return getattr(host, "shifts", None)
+
+    def _end_shift(self, account: str, backend: Any, endpoint: Any) -> None:
+        shifts = self._host_shifts()
+        if shifts is not None:
+            shifts.pop((account, backend.region_name, endpoint.endpoint_name), None)
+
+    def _shift_traffic(
+        self,
+        account: str,
+        backend: Any,
+        endpoint: Any,
+        config_name: str,
+        variants: list[dict[str, Any]],
+        guardrails: Guardrails,
+        started: datetime,
+    ) -> str | None:
+        """Move traffic to the new fleet step by step, baking each step; the reason of a rollback, or None.
+
+        Once the green fleet is provisioned, SageMaker routes the step's share of traffic to it and the baking
+        period begins; "If any of the pre-specified alarms trip during any baking period, then all endpoint
+        traffic rolls back to the blue fleet" (Blue/Green Deployments). After the last step the final baking
+        period is TerminationWaitInSeconds, then the blue fleet is terminated. A deployment still running after
+        MaximumExecutionTimeoutInSeconds is rolled back too (API_BlueGreenUpdatePolicy gives the limit; the pages
+        do not say what happens when it passes). The FailureReason wording is ours: AWS does not document it."""
+        from local_aws.endpoints import TrafficShift
+
+        shifts = self._host_shifts()
+        shift = TrafficShift(endpoint.endpoint_config_name, config_name)
+        if shifts is not None:
+            shifts[(account, backend.region_name, endpoint.endpoint_name)] = shift
+        deadline = None if guardrails.maximum_seconds is None else time.monotonic() + guardrails.maximum_seconds
+        for share, bake_seconds in guardrails.steps():
+            shift.set_share(share)
+            endpoint.pending_deployment_summary = _pending_summary(
+                config_name, variants, started, "Baking", f"{share:.0%} of the traffic on the new fleet"
+            )
+            endpoint.last_modified_time = datetime.now(UTC)
+            tripped = self._bake(account, backend.region_name, guardrails.alarms, bake_seconds, deadline)
+            if tripped is not None:
+                return (
+                    f"Deployment of endpoint config {config_name} rolled back to {shift.old_config} at "
+                    f"{share:.0%} of the traffic: {tripped}. All traffic is back on the previous fleet."
+                )
+        return None
+
+    @staticmethod
+    def _bake(account: str, region: str, alarms: tuple[str, ...], seconds: int, deadline: float | None) -> str | None:
+        """Watch the alarms for `seconds` (at least once); why to roll back, or None."""
+        from local_aws.cloudwatch_alarms import evaluate_alarms
+
+        end = time.monotonic() + seconds
+        while True:
+            if alarms:
+                states = evaluate_alarms(account, region, list(alarms))
+                tripped = sorted(name for name, state in states.items() if state == "ALARM")
+                if tripped:
+                    return f"CloudWatch alarm {', '.join(tripped)} went into ALARM during the baking period"
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return "the deployment ran past its MaximumExecutionTimeoutInSeconds"
+            if now >= end:
+                return None
+            time.sleep(min(ALARM_POLL_SECONDS, end - now))
 
     @staticmethod
     def change_capacity(endpoint: Any, desired: list[dict[str, Any]]) -> None:
@@ -823,6 +1076,10 @@ def install(ctx: Any) -> None:
             self, endpoint_name=endpoint_name, endpoint_config_name=endpoint_config_name, tags=tags
         )
         endpoint.endpoint_status = "Creating"
+        # Every attribute DescribeEndpoint may show exists from the start (None is left out of the answer), so the
+        # deployment thread never changes the size of the endpoint's attribute dict while it is described.
+        endpoint.last_deployment_config = None
+        endpoint.pending_deployment_summary = None
         _Active.deployer.deploy(self.account_id, self, endpoint, endpoint_config_name, updating=False)
         return endpoint
 
@@ -843,12 +1100,9 @@ def install(ctx: Any) -> None:
             raise ValidationError(message=f'Could not find endpoint configuration "{endpoint_config_name}".')
         if endpoint.endpoint_status != "InService":
             raise ValidationError(message=f'Cannot update in-progress endpoint "{endpoint.arn}".')
-        if deployment_config or retain_deployment_config:
-            raise NotEmulatedError(
-                "UpdateEndpoint DeploymentConfig/RetainDeploymentConfig (rolling or canary deployments, "
-                "auto-rollback alarms) is not emulated: the embedded AWS only does the default all-at-once "
-                "blue/green update."
-            )
+        if not deployment_config and retain_deployment_config:
+            # "Specifies whether to reuse the last deployment configuration" (API_UpdateEndpoint).
+            deployment_config = getattr(endpoint, "last_deployment_config", None)
         excluded = frozenset(p.get("VariantPropertyType") for p in exclude_retained_variant_properties or [])
         unknown = excluded - RETAINABLE_PROPERTIES - UNSUPPORTED_PROPERTIES
         if unknown:
@@ -867,6 +1121,12 @@ def install(ctx: Any) -> None:
             self.endpoint_configs.get(endpoint.endpoint_config_name),
             new_config,
         )
+        retained = updated_variants(
+            new_config.production_variants, endpoint.production_variants, bool(retain_all_variant_properties), excluded
+        )
+        guardrails = guardrails_from(deployment_config, endpoint.production_variants, retained)
+        if deployment_config:
+            endpoint.last_deployment_config = deployment_config  # DescribeEndpoint's LastDeploymentConfig
         endpoint.endpoint_status = "Updating"
         endpoint.last_modified_time = datetime.now(UTC)
         # Without RetainAllVariantProperties, ExcludeRetainedVariantProperties has nothing to exclude from (the
@@ -879,6 +1139,7 @@ def install(ctx: Any) -> None:
             updating=True,
             retain_all=bool(retain_all_variant_properties),
             excluded=excluded,
+            guardrails=guardrails,
         )
         return endpoint
 

@@ -12,7 +12,9 @@ the compatibility modules, each a small `install(ctx)` that patches one place in
 - `monitoring_schedules`: SageMaker monitoring schedules;
 - `events`: EventBridge delivery to Lambda and Step Functions targets;
 - `function_urls`: Lambda function URLs served (AWS_IAM: SigV4 checked), payload format 2.0, the 6 MB limit;
-- `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint;
+- `sagemaker_jobs`: training jobs run `train.py` locally; endpoints go Creating → InService; UpdateEndpoint, with
+  deployment guardrails (canary/linear traffic shifting, auto-rollback on alarms: `cloudwatch_alarms`);
+- `model_registry`: the Model Registry calls moto lacks or gets wrong (UpdateModelPackage, deletions);
 - `sfn_sagemaker`: the Step Functions SageMaker integrations (`createTrainingJob.sync` and the deploy calls);
 - `s3_policies`: bucket policies evaluated with the request context (TLS-only policies included);
 - `s3_delete_markers`: buckets with delete markers can be emptied once their versioning is suspended;
@@ -47,6 +49,7 @@ from local_aws.iam import install as install_iam
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_runtime import install as install_lambdas
 from local_aws.logs_filter_patterns import install as install_logs_filter_patterns
+from local_aws.model_registry import install as install_model_registry
 from local_aws.monitoring_schedules import MonitoringScheduleStore
 from local_aws.monitoring_schedules import install as install_monitoring_schedules
 from local_aws.s3_delete_markers import install as install_s3_delete_markers
@@ -183,6 +186,7 @@ def start(port: int | None = None, work_dir: Path | None = None, region: str = D
     install_events(ctx)
     install_function_urls(ctx)
     install_sagemaker_jobs(ctx)
+    install_model_registry(ctx)
     install_sfn_sagemaker(ctx)
     install_s3_policies(ctx)
     install_s3_delete_markers(ctx)

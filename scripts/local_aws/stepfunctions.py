@@ -7,6 +7,9 @@
 - ListStateMachineVersions (read by the provider after every create/update) lists no versions.
 - CreateStateMachine / UpdateStateMachine refuse a role whose trust policy does not admit states.amazonaws.com,
   and every task calls its service with the state's role (checked by local_aws.iam).
+- SendTaskFailure passes its cause to the waiting task, as AWS does (moto's response handler drops it, so a task
+  token answered with an error and a cause failed with no cause):
+  https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html.
 - StopExecution of an execution that has only just started waits for moto's worker to set it up (moto fails
   with an internal error when it is stopped before then; AWS stops it), and the execution reads ABORTED as
   soon as StopExecution returns, as on AWS (moto's worker thread marks it a moment later, so a
@@ -221,6 +224,14 @@ def install(ctx: Any) -> None:
     def validate_state_machine_definition(self: Any) -> ActionResult:
         return ActionResult(validate_definition(self._get_param("definition") or ""))
 
+    def send_task_failure(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
     def list_state_machine_versions(self: Any) -> ActionResult:
         # The provider reads versions after every create/update; moto publishes none.
         self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
@@ -246,3 +257,4 @@ def install(ctx: Any) -> None:
     StepFunctionsParserBackend.start_execution = start_execution
     StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
     StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+    StepFunctionResponse.send_task_failure = send_task_failure

@@ -80,6 +80,23 @@ run "renders_the_gate_threshold_and_deployment_settings_into_the_definition" {
     }
   }
 
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
+    }
+  }
+
   override_resource {
     target = aws_iam_role.sagemaker
     values = { arn = "arn:aws:iam::123456789012:role/cv-sagemaker-execution" }
@@ -190,6 +207,23 @@ run "passes_only_the_execution_role_and_only_to_sagemaker" {
     }
   }
 
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
+    }
+  }
+
   override_resource {
     target = aws_iam_role.sagemaker
     values = { arn = "arn:aws:iam::123456789012:role/cv-sagemaker-execution" }
@@ -284,10 +318,41 @@ run "passes_only_the_execution_role_and_only_to_sagemaker" {
       ])) == toset([
       "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model",
       "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model:*",
+      "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test",
+      "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test:*",
       "arn:aws:lambda:eu-west-1:123456789012:function:cv-write-baseline",
       "arn:aws:lambda:eu-west-1:123456789012:function:cv-write-baseline:*",
     ])
-    error_message = "The state machine may invoke evaluate_model and the baseline writer, nothing else."
+    error_message = "The state machine may invoke evaluate_model, the smoke test and the baseline writer, nothing else."
+  }
+
+  assert {
+    condition = [
+      for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement : {
+        actions   = toset(flatten([statement.Action]))
+        resources = toset(flatten([statement.Resource]))
+      } if anytrue([for action in flatten([statement.Action]) : strcontains(action, "ModelPackage")])
+      ] == [{
+        actions = toset(["sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"])
+        resources = toset([
+          "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models",
+          "arn:aws:sagemaker:eu-west-1:123456789012:model-package/cv-models/*",
+        ])
+    }]
+    error_message = "The state machine registers and updates versions of its own model package group only."
+  }
+
+  assert {
+    condition = toset(flatten([
+      for statement in jsondecode(data.aws_iam_policy_document.state_machine.json).Statement :
+      flatten([statement.Resource]) if contains(flatten([statement.Action]), "s3:PutObject")
+    ])) == toset(["arn:aws:s3:::cv-data/models/*/evaluation.json"])
+    error_message = "The state machine writes nothing to S3 but each version's evaluation.json."
+  }
+
+  assert {
+    condition     = !strcontains(data.aws_iam_policy_document.state_machine.json, "cloudwatch:DescribeAlarms") && !strcontains(data.aws_iam_policy_document.sagemaker.json, "cloudwatch:DescribeAlarms")
+    error_message = "Without rollback alarms (all_at_once) no role reads alarms."
   }
 
   assert {
@@ -355,6 +420,23 @@ run "deploys_terraforms_provisioned_variant_and_keeps_the_autoscaled_fleet" {
       function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
       function_name  = "cv-evaluate-model"
       log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
     }
   }
 
@@ -437,6 +519,23 @@ run "deploys_a_serverless_variant_without_data_capture_or_volume_key" {
     }
   }
 
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
+    }
+  }
+
   assert {
     condition = jsondecode(aws_sfn_state_machine.this.definition).States.LoadServerlessVariant.Parameters == {
       VariantName = "AllTraffic"
@@ -494,6 +593,23 @@ run "refuses_data_capture_on_a_serverless_variant" {
     }
   }
 
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
+    }
+  }
+
   expect_failures = [aws_sfn_state_machine.this]
 }
 
@@ -522,6 +638,23 @@ run "rejects_a_variant_that_is_both_provisioned_and_serverless" {
     }
   }
 
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
+    }
+  }
+
   expect_failures = [var.production_variant]
 }
 
@@ -540,6 +673,23 @@ run "puts_the_customer_key_on_artifacts_captures_and_volumes" {
       function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
       function_name  = "cv-evaluate-model"
       log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
     }
   }
 
@@ -589,6 +739,23 @@ run "leaves_the_volume_key_off_an_endpoint_with_local_storage" {
     }
   }
 
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
+    }
+  }
+
   assert {
     condition     = output.endpoint_config_shape == "provisioned" && contains(var.instance_store_families, "g4dn")
     error_message = "SageMaker refuses a KmsKeyId for an instance type with local NVMe storage (ml.g4dn): the endpoint config must not carry one."
@@ -619,6 +786,23 @@ run "grants_sagemaker_the_customer_key_only_for_aws_resources" {
       function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-evaluate-model"
       function_name  = "cv-evaluate-model"
       log_group_name = "/aws/lambda/cv-evaluate-model"
+    }
+  }
+
+  override_module {
+    target = module.smoke_test
+    outputs = {
+      function_arn   = "arn:aws:lambda:eu-west-1:123456789012:function:cv-smoke-test"
+      function_name  = "cv-smoke-test"
+      log_group_name = "/aws/lambda/cv-smoke-test"
+    }
+  }
+
+  override_resource {
+    target = aws_sagemaker_model_package_group.this
+    values = {
+      arn                      = "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/cv-models"
+      model_package_group_name = "cv-models"
     }
   }
 

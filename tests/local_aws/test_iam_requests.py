@@ -146,6 +146,33 @@ def test_queue_topic_event_and_execution_calls():
     ]
 
 
+def test_a_versioned_model_package_is_created_in_its_group_and_described_by_its_arn():
+    found = required(
+        "sagemaker",
+        "create_model_package",
+        ModelPackageGroupName="CV-Models",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={"Containers": [{"Image": "i"}]},
+    )
+    assert pairs(found) == [
+        ("sagemaker:CreateModelPackage", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/cv-models/*"),
+        ("sagemaker:CreateModelPackage", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package-group/cv-models"),
+    ]
+    assert found[0].context["sagemaker:ModelApprovalStatus"] == "PendingManualApproval"
+    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/cv-models/2"
+    assert pairs(required("sagemaker", "update_model_package", ModelPackageArn=arn)) == [
+        ("sagemaker:UpdateModelPackage", arn)
+    ]
+
+
+def test_describe_alarms_is_authorized_on_each_alarm_named():
+    found = required("cloudwatch", "describe_alarms", AlarmNames=["a", "b"])
+    assert pairs(found) == [
+        ("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:a"),
+        ("cloudwatch:DescribeAlarms", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:b"),
+    ]
+
+
 def test_a_call_without_a_rule_is_checked_on_star_and_marked_unmapped():
     (need,) = required("sagemaker", "list_training_jobs")
     assert (need.action, need.resource, need.mapped) == ("sagemaker:ListTrainingJobs", "*", False)
@@ -214,6 +241,31 @@ STACK_CALLS = [
     ("s3", "get_object", {"Bucket": "b", "Key": "k"}),
     ("s3", "put_object", {"Bucket": "b", "Key": "k", "Body": b""}),
     ("s3", "list_objects_v2", {"Bucket": "b", "Prefix": "p/"}),
+    (
+        "sagemaker",
+        "create_model_package",
+        {
+            "ModelPackageGroupName": "cv-models",
+            "ModelApprovalStatus": "Approved",
+            "InferenceSpecification": {"Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]},
+        },
+    ),
+    (
+        "sagemaker",
+        "describe_model_package",
+        {"ModelPackageName": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/cv-models/3"},
+    ),
+    (
+        "sagemaker",
+        "update_model_package",
+        {
+            "ModelPackageArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/cv-models/3",
+            "ModelApprovalStatus": "Rejected",
+        },
+    ),
+    ("sagemaker", "list_model_packages", {"ModelPackageGroupName": "cv-models"}),
+    ("cloudwatch", "describe_alarms", {"AlarmNames": ["cv-endpoint-5xx", "cv-endpoint-error-rate"]}),
+    ("stepfunctions", "send_task_success", {"taskToken": "t", "output": "{}"}),
     ("sqs", "send_message", {"QueueUrl": f"http://127.0.0.1:4566/{ACCOUNT}/q", "MessageBody": "{}"}),
     ("sns", "publish", {"TopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:t", "Message": "m"}),
     ("events", "put_events", {"Entries": [{"Source": "s", "DetailType": "d", "Detail": "{}"}]}),

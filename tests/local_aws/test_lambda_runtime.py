@@ -187,8 +187,9 @@ def test_a_crashing_runtime_is_an_exit_error_and_the_next_call_gets_a_fresh_one(
         error, payload = invoke(local_aws, name)
         assert error == "Unhandled"
         assert payload["errorType"] == "Runtime.ExitError"
-        assert re.fullmatch(f"RequestId: {REQUEST_ID} Error: Runtime exited with error: exit status 3",
-                            payload["errorMessage"])
+        assert re.fullmatch(
+            f"RequestId: {REQUEST_ID} Error: Runtime exited with error: exit status 3", payload["errorMessage"]
+        )
 
 
 def test_a_runtime_killed_by_a_signal_says_so(local_aws, deploy):

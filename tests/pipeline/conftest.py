@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import tarfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ DOUBLE_SOURCEDIR = Path(__file__).parent / "doubles" / "sourcedir"
 REAL_SOURCEDIR = REPO_ROOT / "training" / "sourcedir"
 POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
 CLASSES = ("bicycle", "motorcycle")
+CLASS_LABELS_FOR_TESTS = CLASSES  # Terraform's class_labels, as the smoke test function gets them
 
 
 # -- the evaluate handler ----------------------------------------------------------------------------------------
@@ -159,6 +161,28 @@ class EndpointSettings:
         }
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """What modules/training_pipeline renders for deployment_strategy and its settings."""
+
+    strategy: str = "all_at_once"
+    step_percent: int = 50
+    wait_seconds: int = 0
+    termination_wait_seconds: int = 0
+    maximum_seconds: int = 600
+    alarms: tuple[str, ...] = ()
+
+    def template_variables(self) -> dict[str, str]:
+        return {
+            "deployment_strategy": self.strategy,
+            "traffic_step_percent": str(self.step_percent),
+            "wait_interval_seconds": str(self.wait_seconds),
+            "termination_wait_seconds": str(self.termination_wait_seconds),
+            "maximum_execution_seconds": str(self.maximum_seconds),
+            "rollback_alarm_names": ",".join(self.alarms),
+        }
+
+
 @dataclass
 class TrainingPipeline:
     aws: Any
@@ -170,7 +194,9 @@ class TrainingPipeline:
     role_arn: str
     evaluate_function_arn: str
     baseline_function_arn: str
+    smoke_test_function_arn: str
     work: Path
+    model_package_group: str = "pipeline-test-models"
 
     def state_machine(
         self,
@@ -179,6 +205,11 @@ class TrainingPipeline:
         endpoint_name: str | None = None,
         baseline_function_arn: str | None = None,
         endpoint: EndpointSettings | None = None,
+        rollout: Rollout | None = None,
+        require_approval: bool = False,
+        approval_timeout_seconds: int = 3600,
+        smoke_test_function_arn: str | None = None,
+        model_package_group: str | None = None,
     ) -> str:
         """A training pipeline state machine rendered as Terraform renders it (name must end -training-pipeline)."""
         definition = render(
@@ -192,6 +223,13 @@ class TrainingPipeline:
                 "capture_s3_uri": f"s3://{self.capture_bucket}/datacapture",
                 "baseline_s3_uri": f"s3://{self.data_bucket}/monitoring/baseline",
                 "model_output_s3_uri": f"s3://{self.data_bucket}/models",
+                "model_output_bucket": self.data_bucket,
+                "model_output_prefix": "models",
+                "model_package_group_name": model_package_group or self.model_package_group,
+                "initial_approval_status": "PendingManualApproval" if require_approval else "Approved",
+                "approval_timeout_seconds": str(approval_timeout_seconds),
+                **(rollout or Rollout()).template_variables(),
+                "smoke_test_function_arn": smoke_test_function_arn or self.smoke_test_function_arn,
                 "sagemaker_execution_role_arn": self.role_arn,
                 "evaluate_function_arn": self.evaluate_function_arn,
                 "write_baseline_function_arn": baseline_function_arn or self.baseline_function_arn,
@@ -239,6 +277,23 @@ def lambda_handler(event, context):
         time.sleep(30)
     return {"baseline_s3_prefix": event["baseline_s3_prefix"]}
 """
+
+
+def stand_in_model(s3: Any, bucket: str, name: str, broken: bool = False) -> str:
+    """Upload the stand-in model's model.tar.gz (what its train.py saves) for a model named `name`; its URI.
+    For tests of hosting that need no training job."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for arcname, data in (
+            ("code/inference.py", (DOUBLE_SOURCEDIR / "inference.py").read_bytes()),
+            ("weights.json", json.dumps({"model": name, "accuracy": 0.9, "broken": broken}).encode()),
+        ):
+            info = tarfile.TarInfo(arcname)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    key = f"stand-in-models/{name}/model.tar.gz"
+    s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
+    return f"s3://{bucket}/{key}"
 
 
 def lambda_zip(source: str) -> bytes:
@@ -289,6 +344,25 @@ def training_pipeline(local_aws, lambda_zips, tmp_path_factory) -> TrainingPipel
         Code={"ZipFile": lambda_zip(BASELINE_STAND_IN)},
         Timeout=30,
     )["FunctionArn"]
+    smoke_test_arn = lam.create_function(
+        FunctionName="pipeline-test-smoke-test",
+        Runtime="python3.11",
+        Role=role_arn,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": (lambda_zips / "smoke_test.zip").read_bytes()},
+        Timeout=60,
+        MemorySize=256,
+        Layers=[POWERTOOLS_LAYER],
+        Environment={
+            "Variables": {
+                "POWERTOOLS_SERVICE_NAME": "smoke_test",
+                "POWERTOOLS_METRICS_NAMESPACE": "CourierVehicleTest",
+                "CLASS_LABELS": ",".join(CLASS_LABELS_FOR_TESTS),
+                "SMOKE_TEST_IMAGES": "4",
+            }
+        },
+    )["FunctionArn"]
+    aws.client("sagemaker").create_model_package_group(ModelPackageGroupName="pipeline-test-models")
     return TrainingPipeline(
         aws,
         data_bucket,
@@ -299,5 +373,6 @@ def training_pipeline(local_aws, lambda_zips, tmp_path_factory) -> TrainingPipel
         role_arn,
         evaluate_arn,
         baseline_arn,
+        smoke_test_arn,
         tmp_path_factory.mktemp("pipeline"),
     )

@@ -119,7 +119,9 @@ def test_a_script_mode_job_runs_the_entry_point_as_sagemaker_does(jobs):
     # The job's own metric definitions, applied to its log; the last match wins.
     assert job["AlgorithmSpecification"]["MetricDefinitions"] == metric_definitions(DOUBLE_SOURCEDIR)
     metrics = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
-    assert metrics == pytest.approx({"test:accuracy": 0.87, "validation:accuracy": 0.7, "train:loss": 0.3333})
+    assert metrics == pytest.approx(
+        {"test:accuracy": 0.87, "validation:accuracy": 0.7, "train:loss": 0.3333, "validation:threshold": 0.85}
+    )
 
     model_uri = job["ModelArtifacts"]["S3ModelArtifacts"]
     assert model_uri == f"s3://{jobs.data_bucket}/models/jobs-script-mode/output/model.tar.gz"
@@ -228,7 +230,7 @@ def test_endpoints_come_into_service_and_a_failed_update_keeps_the_old_model(job
     answer = jobs.aws.client("sagemaker-runtime").invoke_endpoint(
         EndpointName="jobs-endpoint", ContentType="application/x-image", Body=b"\x89PNG"
     )
-    assert json.loads(answer["Body"].read()) == {"model": "jobs-model-good", "probabilities": [0.9, 0.1]}
+    assert json.loads(answer["Body"].read())["model_version"] == "jobs-model-good"
 
     with pytest.raises(ClientError, match="Could not find endpoint"):
         sagemaker.update_endpoint(EndpointName="jobs-no-such-endpoint", EndpointConfigName="jobs-model-good")
@@ -449,7 +451,8 @@ def test_a_serverless_endpoint_config_with_data_capture_is_refused(jobs):
     assert not sagemaker.describe_endpoint_config(EndpointConfigName="jobs-serverless").get("DataCaptureConfig")
 
 
-def test_deployment_config_is_refused_by_name_rather_than_ignored(jobs):
+def test_a_rolling_deployment_is_refused_by_name_rather_than_ignored(jobs):
+    """Blue/green guardrails are emulated (tests/pipeline/test_deployment_guardrails.py); rolling updates are not."""
     sagemaker = jobs.aws.client("sagemaker")
     endpoints = {e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]}
     if "jobs-capacity" not in endpoints:
@@ -460,9 +463,11 @@ def test_deployment_config_is_refused_by_name_rather_than_ignored(jobs):
             EndpointName="jobs-capacity",
             EndpointConfigName="jobs-capacity-2",
             DeploymentConfig={
-                "BlueGreenUpdatePolicy": {
-                    "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0}
+                "RollingUpdatePolicy": {
+                    "MaximumBatchSize": {"Type": "INSTANCE_COUNT", "Value": 1},
+                    "WaitIntervalInSeconds": 0,
                 }
             },
         )
     assert refused.value.response["Error"]["Code"] == "NotEmulatedByEmbeddedAws"
+    assert sagemaker.describe_endpoint(EndpointName="jobs-capacity")["EndpointStatus"] == "InService"

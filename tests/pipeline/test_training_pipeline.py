@@ -432,6 +432,7 @@ def test_a_rerun_under_a_taken_job_name_changes_nothing_and_a_new_name_adds_a_mo
     old_objects, new_objects = model_objects(state), model_objects(after)
     assert {key: new_objects.get(key) for key in old_objects} == old_objects  # old versions untouched
     assert sorted(set(new_objects) - set(old_objects)) == [
+        f"models/{fresh.job_name}/evaluation.json",  # the version's ModelQuality statistics in the registry
         f"models/{fresh.job_name}/output/model.tar.gz",
         f"models/{fresh.job_name}/output/output.tar.gz",
     ]

@@ -38,8 +38,11 @@ def sample_value(name: str) -> str:
 
 
 def handler_error_names() -> set[str]:
-    """Class names of the exceptions defined under functions/ (what a handler can raise as errorType)."""
-    names = set()
+    """Class names of the exceptions defined under functions/ (what a handler can raise as errorType), and the
+    error a person's answer to the pipeline's approval request sends (SendTaskFailure, training/deployments.py)."""
+    from training.deployments import REJECTION_ERROR
+
+    names = {REJECTION_ERROR}
     for path in (REPO_ROOT / "functions").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ClassDef) and node.bases:

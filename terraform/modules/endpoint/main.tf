@@ -50,6 +50,8 @@ locals {
 
   # Serverless endpoints scale themselves; a provisioned one can only be registered once it exists.
   autoscaling_enabled = var.endpoint_exists && var.serverless == null
+
+  cleanup_working_dir = coalesce(var.cleanup_working_dir, abspath("${path.module}/../../.."))
 }
 
 check "serverless_endpoints_capture_nothing" {
@@ -83,7 +85,8 @@ resource "aws_appautoscaling_target" "variant" {
 
   tags = var.tags
 
-  depends_on = [terraform_data.deployment_trigger]
+  # Deregistered before the destroy-time cleanup deletes the endpoint it scales.
+  depends_on = [terraform_data.deployment_trigger, terraform_data.endpoint_cleanup]
 }
 
 resource "aws_appautoscaling_policy" "invocations_per_instance" {
@@ -103,5 +106,40 @@ resource "aws_appautoscaling_policy" "invocations_per_instance" {
     predefined_metric_specification {
       predefined_metric_type = "SageMakerVariantInvocationsPerInstance"
     }
+  }
+}
+
+################################################################################
+# Cost guard (opt-in): terraform destroy deletes the pipeline-owned endpoint
+################################################################################
+
+# Destroyed last among everything that refers to the endpoint: the outputs that name the endpoint depend on it
+# (outputs.tf), so the monitoring schedule, the alarms, the inference workflow and the autoscaling go first, then
+# this runs scripts/cleanup_endpoint. A destroy-time provisioner may only read self, so everything the command
+# needs is kept in input (https://developer.hashicorp.com/terraform/language/resources/provisioners/syntax,
+# "Destroy-Time Provisioners"). The resource always exists and the opt-in is part of its input: switching
+# destroy_deletes_endpoint off updates it in place, where removing it (count = 0) would run the destroy-time
+# provisioner and delete the endpoint on the spot.
+resource "terraform_data" "endpoint_cleanup" {
+  input = {
+    enabled             = var.destroy_deletes_endpoint
+    endpoint_name       = local.endpoint_name
+    name_prefix         = var.name_prefix
+    model_package_group = var.model_package_group_name == null ? "" : var.model_package_group_name
+    region              = data.aws_region.current.name
+    python              = var.cleanup_python
+    working_dir         = local.cleanup_working_dir
+  }
+
+  provisioner "local-exec" {
+    when        = destroy
+    working_dir = self.input.working_dir
+    command = self.input.enabled ? join(" ", compact([
+      self.input.python, "scripts/cleanup_endpoint",
+      "--endpoint-name", self.input.endpoint_name,
+      "--name-prefix", self.input.name_prefix,
+      "--region", self.input.region,
+      self.input.model_package_group == "" ? "" : "--model-package-group ${self.input.model_package_group}",
+    ])) : "echo 'destroy_deletes_endpoint is false: the endpoint ${self.input.endpoint_name}, its endpoint configs and models are left in place'"
   }
 }

@@ -1,11 +1,14 @@
 output "endpoint_name" {
   description = "Name of the SageMaker endpoint: the pipeline creates/updates it, the inference workflow invokes it, monitoring watches it."
   value       = local.endpoint_name
+  # With destroy_deletes_endpoint, whatever uses the endpoint is destroyed before the cleanup deletes it.
+  depends_on = [terraform_data.endpoint_cleanup]
 }
 
 output "endpoint_arn" {
   description = "ARN of the endpoint (built from the name: it is valid before the pipeline has created the endpoint)."
   value       = local.endpoint_arn
+  depends_on  = [terraform_data.endpoint_cleanup]
 }
 
 output "variant_name" {
@@ -41,4 +44,9 @@ output "autoscaling_target_id" {
 output "autoscaling_policy_arn" {
   description = "ARN of the target-tracking policy; null when autoscaling_target_id is null."
   value       = one(aws_appautoscaling_policy.invocations_per_instance[*].arn)
+}
+
+output "destroy_deletes_endpoint" {
+  description = "Whether terraform destroy runs scripts/cleanup_endpoint (the endpoint, its configs and models, the registry's versions)."
+  value       = var.destroy_deletes_endpoint
 }

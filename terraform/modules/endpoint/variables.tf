@@ -146,3 +146,38 @@ variable "deployment_trigger" {
   type        = any
   default     = null
 }
+
+################################################################################
+# Cost guard: terraform destroy deletes what the pipeline deployed (opt-in)
+################################################################################
+
+variable "destroy_deletes_endpoint" {
+  description = "Whether terraform destroy also deletes the pipeline-owned endpoint, its endpoint configs and models (<name_prefix>-*) and the versions in model_package_group_name, with scripts/cleanup_endpoint (a destroy-time local-exec). false (the default) leaves them: the endpoint keeps billing until deleted by hand (README, \"Destroying\"). The machine running terraform destroy needs cleanup_python with boto3 and the repository checked out."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "model_package_group_name" {
+  description = "The training pipeline's model package group; with destroy_deletes_endpoint its versions are deleted before Terraform deletes the group. null: no registry to empty."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.model_package_group_name == null || can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.model_package_group_name))
+    error_message = "model_package_group_name must be 1-63 letters, digits and hyphens, or null."
+  }
+}
+
+variable "cleanup_python" {
+  description = "Python interpreter (with boto3) that runs scripts/cleanup_endpoint at destroy, e.g. the repository's .venv/bin/python."
+  type        = string
+  default     = "python3"
+  nullable    = false
+}
+
+variable "cleanup_working_dir" {
+  description = "Repository root, where scripts/cleanup_endpoint is. null: three folders above this module."
+  type        = string
+  default     = null
+}

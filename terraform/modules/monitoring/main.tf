@@ -527,6 +527,72 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_latency_p99" {
   tags = var.tags
 }
 
+# Deployment guardrails (with endpoint_5xx and endpoint_latency_p99): the training pipeline's canary or linear
+# rollouts roll back when one of them is in ALARM while a step bakes (deployment_alarm_names). They watch the
+# endpoint's metrics, so the old and the new fleet together (SageMaker, "Auto-Rollback Configuration and
+# Monitoring", first alarm example).
+resource "aws_cloudwatch_metric_alarm" "endpoint_error_rate" {
+  alarm_name          = "${var.name_prefix}-endpoint-error-rate"
+  alarm_description   = "More than ${var.endpoint_error_rate_percent}% of the endpoint's invocations got a 5xx answer from the model in 5 minutes. Runbook: ${var.runbook_url}#endpoint-error-rate"
+  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = 1
+  threshold           = var.endpoint_error_rate_percent
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  metric_query {
+    id          = "error_rate"
+    expression  = "IF(invocations > 0, 100 * FILL(errors, 0) / invocations, 0)"
+    label       = "5xx answers, % of invocations"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/SageMaker"
+      metric_name = "Invocation5XXErrors"
+      dimensions  = local.endpoint_dimensions
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "invocations"
+    metric {
+      namespace   = "AWS/SageMaker"
+      metric_name = "Invocations"
+      dimensions  = local.endpoint_dimensions
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+
+  tags = var.tags
+}
+
+# Cost guard: a provisioned endpoint bills every hour whether or not anyone calls it. SageMaker publishes no
+# Invocations datapoint for a period without requests, so missing data is breaching.
+resource "aws_cloudwatch_metric_alarm" "endpoint_idle" {
+  count = var.idle_endpoint_hours == null ? 0 : 1
+
+  alarm_name          = "${var.name_prefix}-endpoint-idle"
+  alarm_description   = "The endpoint answered no invocation for ${coalesce(var.idle_endpoint_hours, 0)} hours and still bills for its instances. Runbook: ${var.runbook_url}#endpoint-idle"
+  namespace           = "AWS/SageMaker"
+  metric_name         = "Invocations"
+  dimensions          = local.endpoint_dimensions
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = coalesce(var.idle_endpoint_hours, 1)
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "human_review_share" {
   alarm_name          = "${var.name_prefix}-human-review-share"
   alarm_description   = "More than ${var.human_review_share_threshold * 100}% of predictions in the last hour went to human review. Runbook: ${var.runbook_url}#human-review-share-high"

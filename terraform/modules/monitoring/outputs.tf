@@ -78,9 +78,11 @@ output "alarm_names" {
       gate_rejected        = aws_cloudwatch_metric_alarm.gate_rejected.alarm_name
       endpoint_5xx         = aws_cloudwatch_metric_alarm.endpoint_5xx.alarm_name
       endpoint_latency_p99 = aws_cloudwatch_metric_alarm.endpoint_latency_p99.alarm_name
+      endpoint_error_rate  = aws_cloudwatch_metric_alarm.endpoint_error_rate.alarm_name
       human_review_share   = aws_cloudwatch_metric_alarm.human_review_share.alarm_name
       monitor_drift        = aws_cloudwatch_metric_alarm.monitor_drift.alarm_name
     },
+    { for alarm in aws_cloudwatch_metric_alarm.endpoint_idle : "endpoint_idle" => alarm.alarm_name },
     { for alarm in aws_cloudwatch_metric_alarm.probe_failed : "probe_failed" => alarm.alarm_name },
     { for alarm in aws_cloudwatch_metric_alarm.probe_silent : "probe_silent" => alarm.alarm_name },
     { for name, alarm in aws_cloudwatch_metric_alarm.lambda_errors : "lambda_errors_${name}" => alarm.alarm_name },
@@ -125,4 +127,13 @@ output "ground_truth_s3_uri" {
 output "scheduled_check_role_arn" {
   description = "Role of the scheduled_check function (null with model_monitor); it reads and writes with kms_key_arn."
   value       = one(module.scheduled_check[*].role_arn)
+}
+
+output "deployment_alarm_names" {
+  description = "The alarms on the endpoint that roll a canary or linear rollout back (the training pipeline's rollback_alarm_names): 5xx answers, p99 latency, error rate."
+  value = [
+    aws_cloudwatch_metric_alarm.endpoint_5xx.alarm_name,
+    aws_cloudwatch_metric_alarm.endpoint_latency_p99.alarm_name,
+    aws_cloudwatch_metric_alarm.endpoint_error_rate.alarm_name,
+  ]
 }

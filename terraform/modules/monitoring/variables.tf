@@ -335,6 +335,28 @@ variable "model_latency_p99_ms" {
   }
 }
 
+variable "endpoint_error_rate_percent" {
+  description = "Alarm (and roll a canary or linear rollout back) when more than this percentage of the endpoint's invocations get a 5xx answer in 5 minutes."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.endpoint_error_rate_percent >= 0 && var.endpoint_error_rate_percent < 100
+    error_message = "endpoint_error_rate_percent must be at least 0 and below 100."
+  }
+}
+
+variable "idle_endpoint_hours" {
+  description = "Alarm when the endpoint has answered no invocation for this many hours in a row (it bills for its instances all the same). null: no idle alarm (a serverless endpoint bills nothing while idle)."
+  type        = number
+  default     = 24
+
+  validation {
+    condition     = var.idle_endpoint_hours == null || try(var.idle_endpoint_hours >= 1 && var.idle_endpoint_hours <= 24 && floor(var.idle_endpoint_hours) == var.idle_endpoint_hours, false)
+    error_message = "idle_endpoint_hours must be a whole number of hours from 1 to 24, or null."
+  }
+}
+
 variable "human_review_share_threshold" {
   description = "Alarm when more than this share (0-1) of predictions in an hour go to human review (LowConfidencePredictions / all filtered predictions)."
   type        = number

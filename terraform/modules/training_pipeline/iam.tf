@@ -142,6 +142,21 @@ data "aws_iam_policy_document" "sagemaker" {
     }
   }
 
+  dynamic "statement" {
+    # Deployment guardrails: "Ensure that your IAM execution role has permission to perform the
+    # cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html). The page does not
+    # say which role reads them; the state machine role (the caller of UpdateEndpoint) has the same grant.
+    for_each = length(local.rollback_alarm_arns) > 0 ? [local.rollback_alarm_arns] : []
+
+    content {
+      sid       = "ReadAutoRollbackAlarms"
+      effect    = "Allow"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = statement.value
+    }
+  }
+
   statement {
     # GetAuthorizationToken supports no resource-level permissions.
     sid       = "AuthenticateToEcr"
@@ -280,6 +295,39 @@ data "aws_iam_policy_document" "state_machine" {
   }
 
   statement {
+    # The model registry (Service Authorization Reference, SageMaker): CreateModelPackage on the group and on its
+    # versions (model-package/<group>/<n>: the number is SageMaker's), UpdateModelPackage to record an approval,
+    # a rejection, an expiry or a rollback. Only this pipeline's group.
+    sid     = "RegisterModelVersions"
+    effect  = "Allow"
+    actions = ["sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"]
+    resources = [
+      aws_sagemaker_model_package_group.this.arn,
+      local.model_package_arns,
+    ]
+  }
+
+  statement {
+    # evaluation.json beside each model artifact: the version's ModelQuality statistics in the registry.
+    sid       = "WriteModelQuality"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${var.data_bucket_arn}/${var.model_prefix}/*/evaluation.json"]
+  }
+
+  dynamic "statement" {
+    # After a canary or linear rollout that ended on the old config: were the auto-rollback alarms in ALARM?
+    for_each = length(local.rollback_alarm_arns) > 0 ? [local.rollback_alarm_arns] : []
+
+    content {
+      sid       = "ReadAutoRollbackAlarms"
+      effect    = "Allow"
+      actions   = ["cloudwatch:DescribeAlarms"]
+      resources = statement.value
+    }
+  }
+
+  statement {
     # Hand SageMaker its execution role (for the training job and the model), and nothing else, to no other service.
     sid       = "PassExecutionRoleToSageMaker"
     effect    = "Allow"
@@ -300,6 +348,8 @@ data "aws_iam_policy_document" "state_machine" {
     resources = [
       module.evaluate_model.function_arn,
       "${module.evaluate_model.function_arn}:*",
+      module.smoke_test.function_arn,
+      "${module.smoke_test.function_arn}:*",
       var.write_baseline_function_arn,
       "${var.write_baseline_function_arn}:*",
     ]
@@ -315,6 +365,7 @@ data "aws_iam_policy_document" "state_machine" {
   dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
+    # The topic's key, and the bucket key for evaluation.json (S3 asks for a data key per object written).
     content {
       sid    = "EncryptNotifications"
       effect = "Allow"

@@ -1,5 +1,6 @@
-# The training pipeline: train on SageMaker -> evaluate_model -> accuracy gate -> deploy the endpoint (blue/green,
-# data capture) -> monitoring baseline, orchestrated by the state machine in statemachine.asl.json.
+# The training pipeline: train on SageMaker -> evaluate_model -> accuracy gate -> register the model version (and
+# wait for approval, optionally) -> deploy the endpoint (blue/green all at once, canary or linear with auto-rollback;
+# data capture) -> smoke test -> monitoring baseline, orchestrated by the state machine in statemachine.asl.json.
 # The training code is not uploaded here (Terraform has no archive step it could run reproducibly): the launcher
 # packages training/sourcedir and uploads it under code_prefix at launch time; Terraform owns that location.
 
@@ -19,6 +20,11 @@ locals {
   capture_s3_uri      = "s3://${var.capture_bucket_name}/${var.capture_prefix}"
   baseline_s3_uri     = coalesce(var.baseline_s3_uri, "s3://${var.data_bucket_name}/monitoring/baseline")
 
+  # The model registry: one group per pipeline; its versions are model-package/<group>/<n> (SageMaker Developer
+  # Guide, "Model Registry Models, Model Versions, and Model Groups").
+  model_package_group_name = "${var.name_prefix}-models"
+  guarded_rollout          = var.deployment_strategy != "all_at_once"
+
   # SageMaker lowercases resource names in ARNs. Training jobs, models and endpoint configs are named after the
   # training job ("<name_prefix>-<algorithm>-<time>", see training/launch.py), hence the prefix patterns.
   sagemaker_arn_prefix = format(
@@ -31,6 +37,11 @@ locals {
   model_arns           = "${local.sagemaker_arn_prefix}:model/${var.name_prefix}-*"
   endpoint_config_arns = "${local.sagemaker_arn_prefix}:endpoint-config/${var.name_prefix}-*"
   endpoint_arn         = "${local.sagemaker_arn_prefix}:endpoint/${lower(local.endpoint_name)}"
+  model_package_arns   = "${local.sagemaker_arn_prefix}:model-package/${local.model_package_group_name}/*"
+  rollback_alarm_arns = [
+    for name in var.rollback_alarm_names :
+    "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:alarm:${name}"
+  ]
 
   # What the SageMaker execution role may publish metrics to (iam.tf, PublishSageMakerMetrics).
   sagemaker_metric_namespaces = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints"]
@@ -89,6 +100,83 @@ data "aws_iam_policy_document" "evaluate_model" {
 }
 
 ################################################################################
+# Model registry and smoke test
+################################################################################
+
+# Every model version that passes the gate is registered here by the pipeline (RegisterModelVersion); the versions
+# belong to the pipeline, the group to Terraform. See README, "Registry, approval, rollout".
+resource "aws_sagemaker_model_package_group" "this" {
+  model_package_group_name        = local.model_package_group_name
+  model_package_group_description = "Model versions of ${local.state_machine_name}: each training job that passed the accuracy gate, with its metrics, confidence threshold and baseline."
+
+  tags = var.tags
+}
+
+module "smoke_test" {
+  source = "../lambda_function"
+
+  function_name = "${var.name_prefix}-smoke-test"
+  description   = "Sends known test images through the endpoint after each deployment; every answer must be the new model version's."
+  zip_path      = "${var.lambda_artifacts_dir}/smoke_test.zip"
+  memory_size   = 256
+  timeout       = 60
+
+  environment = {
+    CLASS_LABELS      = join(",", var.class_labels)
+    SMOKE_TEST_IMAGES = tostring(var.smoke_test_images)
+  }
+  policy_json = data.aws_iam_policy_document.smoke_test.json
+
+  powertools_service_name      = "smoke_test"
+  powertools_metrics_namespace = var.name_prefix
+  powertools_layer_version     = var.powertools_layer_version
+  log_retention_days           = var.log_retention_days
+  tags                         = var.tags
+}
+
+data "aws_iam_policy_document" "smoke_test" {
+  statement {
+    # With ListBucket a missing test.lst is answered NoSuchKey rather than AccessDenied, so the smoke test's
+    # SmokeTestImagesMissing says what is wrong.
+    sid       = "ListTestImages"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.data_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.dataset_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTestImages"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.data_bucket_arn}/${var.dataset_prefix}/*"]
+  }
+
+  statement {
+    sid       = "AskTheNewModel"
+    effect    = "Allow"
+    actions   = ["sagemaker:InvokeEndpoint"]
+    resources = [local.endpoint_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+
+    content {
+      sid       = "ReadWithTheBucketKey"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
+################################################################################
 # Notifications
 ################################################################################
 
@@ -137,9 +225,22 @@ resource "aws_sfn_state_machine" "this" {
     kms_key_arn                = var.kms_key_arn == null ? "" : var.kms_key_arn
     instance_store_families    = join(",", var.instance_store_families)
 
+    model_package_group_name  = aws_sagemaker_model_package_group.this.model_package_group_name
+    initial_approval_status   = var.require_approval ? "PendingManualApproval" : "Approved"
+    approval_timeout_seconds  = tostring(var.approval_timeout_hours * 3600)
+    deployment_strategy       = var.deployment_strategy
+    traffic_step_percent      = tostring(var.deployment.traffic_step_percent)
+    wait_interval_seconds     = tostring(var.deployment.wait_interval_seconds)
+    termination_wait_seconds  = tostring(var.deployment.termination_wait_seconds)
+    maximum_execution_seconds = tostring(var.deployment.maximum_execution_timeout_seconds)
+    rollback_alarm_names      = join(",", var.rollback_alarm_names)
+    smoke_test_function_arn   = module.smoke_test.function_arn
+
     capture_s3_uri               = local.capture_s3_uri
     baseline_s3_uri              = local.baseline_s3_uri
     model_output_s3_uri          = local.model_output_s3_uri
+    model_output_bucket          = var.data_bucket_name
+    model_output_prefix          = var.model_prefix
     sagemaker_execution_role_arn = aws_iam_role.sagemaker.arn
     evaluate_function_arn        = module.evaluate_model.function_arn
     write_baseline_function_arn  = var.write_baseline_function_arn
@@ -165,6 +266,21 @@ resource "aws_sfn_state_machine" "this" {
     precondition {
       condition     = !local.serverless || var.capture_percentage == null
       error_message = "A serverless production_variant cannot capture data (Serverless Inference supports no data capture): capture_percentage must be null."
+    }
+
+    precondition {
+      condition     = !local.guarded_rollout || length(var.rollback_alarm_names) >= 1
+      error_message = "deployment_strategy = ${var.deployment_strategy} needs rollback_alarm_names: without alarms nothing can roll a bad version back (SageMaker, \"Auto-Rollback Configuration and Monitoring\")."
+    }
+
+    precondition {
+      condition     = var.deployment_strategy != "linear" || var.deployment.traffic_step_percent >= 10
+      error_message = "A linear rollout's steps must be 10-50 % of the fleet (API_TrafficRoutingConfig, LinearStepSize): deployment.traffic_step_percent = ${var.deployment.traffic_step_percent}."
+    }
+
+    precondition {
+      condition     = !local.guarded_rollout || var.deployment.maximum_execution_timeout_seconds > var.deployment.termination_wait_seconds + var.deployment.wait_interval_seconds * (var.deployment_strategy == "linear" ? ceil(100 / var.deployment.traffic_step_percent) : 1)
+      error_message = "deployment.maximum_execution_timeout_seconds must be larger than the rollout's waits added up (API_BlueGreenUpdatePolicy), or every rollout is rolled back."
     }
   }
 }

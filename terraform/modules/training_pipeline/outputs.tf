@@ -119,3 +119,23 @@ output "launch_id" {
   description = "Id of the launch-on-apply run (null when launch_on_apply is false): resources that need the deployed endpoint take it as their trigger."
   value       = one(terraform_data.launch[*].id)
 }
+
+output "model_package_group_name" {
+  description = "The model registry's group: one version per model that passed the gate (python -m training.launch --rollback redeploys the previous Approved one)."
+  value       = aws_sagemaker_model_package_group.this.model_package_group_name
+}
+
+output "model_package_group_arn" {
+  description = "ARN of the model package group."
+  value       = aws_sagemaker_model_package_group.this.arn
+}
+
+output "smoke_test_function_name" {
+  description = "Name of the smoke_test function (metrics SmokeTestImages, SmokeTestCorrect)."
+  value       = module.smoke_test.function_name
+}
+
+output "rollback_command" {
+  description = "The command that redeploys the previous Approved model version to the endpoint (run it from the repository root)."
+  value       = "python -m training.launch --rollback --state-machine-arn ${aws_sfn_state_machine.this.arn}"
+}

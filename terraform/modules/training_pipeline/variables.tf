@@ -311,3 +311,108 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+################################################################################
+# Safe deployments: registry, approval, rollout, smoke test
+################################################################################
+
+variable "require_approval" {
+  description = "Whether a person must approve each model version that passes the gate before it is deployed. true: the version is registered PendingManualApproval and the pipeline publishes an approval request to the notification topic and waits (python -m training.launch --approve/--reject, or the task token); a rejected or unanswered version is marked Rejected and the run ends as ModelRejected or ApprovalExpired. false: versions are registered Approved and deployed at once."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "approval_timeout_hours" {
+  description = "How long a version waits for approval (require_approval) before it expires, in whole hours. The whole run has 24 hours, training included."
+  type        = number
+  default     = 8
+  nullable    = false
+
+  validation {
+    condition     = var.approval_timeout_hours >= 1 && var.approval_timeout_hours <= 12 && floor(var.approval_timeout_hours) == var.approval_timeout_hours
+    error_message = "approval_timeout_hours must be a whole number of hours from 1 to 12 (the pipeline's run is limited to 24 hours)."
+  }
+}
+
+variable "deployment_strategy" {
+  description = "How a new model version replaces the serving one on an existing endpoint. all_at_once: SageMaker's default blue/green update (no DeploymentConfig). canary: deployment.traffic_step_percent of the capacity first, baked deployment.wait_interval_seconds, then the rest. linear: steps of deployment.traffic_step_percent, each baked. canary and linear roll back automatically when one of rollback_alarm_names is in ALARM while a step bakes (run then ends as DeploymentRolledBack)."
+  type        = string
+  default     = "all_at_once"
+  nullable    = false
+
+  validation {
+    condition     = contains(["all_at_once", "canary", "linear"], var.deployment_strategy)
+    error_message = "deployment_strategy must be all_at_once, canary or linear."
+  }
+}
+
+variable "deployment" {
+  description = <<-EOT
+    Settings of the canary or linear rollout (ignored for all_at_once): traffic_step_percent is the canary's size
+    (1-50 % of the capacity) or each linear step (10-50 %); wait_interval_seconds bakes each step short of 100 %,
+    termination_wait_seconds the last one before the old fleet is terminated (both 0-3600); the rollout is rolled
+    back if it is still running after maximum_execution_timeout_seconds (600-28800, more than the waits add up to).
+    SageMaker's limits: API_TrafficRoutingConfig, API_BlueGreenUpdatePolicy.
+  EOT
+  type = object({
+    traffic_step_percent              = optional(number, 10)
+    wait_interval_seconds             = optional(number, 600)
+    termination_wait_seconds          = optional(number, 300)
+    maximum_execution_timeout_seconds = optional(number, 3600)
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition = alltrue([
+      for value in [var.deployment.wait_interval_seconds, var.deployment.termination_wait_seconds] :
+      value >= 0 && value <= 3600 && floor(value) == value
+    ])
+    error_message = "deployment.wait_interval_seconds and deployment.termination_wait_seconds must be whole numbers of seconds from 0 to 3600."
+  }
+
+  validation {
+    condition     = var.deployment.maximum_execution_timeout_seconds >= 600 && var.deployment.maximum_execution_timeout_seconds <= 28800 && floor(var.deployment.maximum_execution_timeout_seconds) == var.deployment.maximum_execution_timeout_seconds
+    error_message = "deployment.maximum_execution_timeout_seconds must be a whole number of seconds from 600 to 28800."
+  }
+
+  validation {
+    condition     = var.deployment.traffic_step_percent >= 1 && var.deployment.traffic_step_percent <= 50 && floor(var.deployment.traffic_step_percent) == var.deployment.traffic_step_percent
+    error_message = "deployment.traffic_step_percent must be a whole percentage from 1 to 50 (SageMaker allows canaries of at most 50 % of the fleet)."
+  }
+}
+
+variable "rollback_alarm_names" {
+  description = "CloudWatch alarms on the endpoint that roll a canary or linear rollout back (AutoRollbackConfiguration.Alarms, 1-10): modules/monitoring's deployment_alarm_names (5xx, p99 latency, error rate). Required unless deployment_strategy is all_at_once."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.rollback_alarm_names) <= 10 && alltrue([for name in var.rollback_alarm_names : length(name) >= 1 && length(name) <= 255 && !strcontains(name, ",")])
+    error_message = "rollback_alarm_names holds at most 10 alarm names (SageMaker's limit), each 1-255 characters without commas."
+  }
+}
+
+variable "class_labels" {
+  description = "The model's labels in output order; the smoke test checks that the new model answers with them."
+  type        = list(string)
+  default     = ["bicycle", "motorcycle"]
+
+  validation {
+    condition     = length(var.class_labels) >= 2 && length(distinct(var.class_labels)) == length(var.class_labels) && alltrue([for label in var.class_labels : !strcontains(label, ",")])
+    error_message = "class_labels must be two or more distinct labels without commas."
+  }
+}
+
+variable "smoke_test_images" {
+  description = "How many known test images (spread over the labels) the smoke test sends through the endpoint after each deployment."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.smoke_test_images >= 1 && var.smoke_test_images <= 50 && floor(var.smoke_test_images) == var.smoke_test_images
+    error_message = "smoke_test_images must be a whole number from 1 to 50."
+  }
+}

@@ -5,7 +5,9 @@ from output.tar.gz), prints metric lines in train.py's format, and saves a model
 and weights.json naming the training job (the model's answers name it, so a test can tell which model serves).
 `--exit-code N` makes it exit with N after printing a line; `--fail MESSAGE` makes it raise StandInTrainingError
 (MESSAGE) after the epochs, as a real script that hits bad data does (traceback, exit status 1);
-`--accuracy X` is the test accuracy it reports; `--broken true` saves a model whose serving code refuses to load it.
+`--accuracy X` is the test accuracy it reports, `--threshold X` the confidence threshold it reports having chosen;
+`--broken true` saves a model whose serving code refuses to load it, `--malformed true` one that answers with
+probabilities that are not probabilities.
 """
 
 import argparse
@@ -23,9 +25,11 @@ class StandInTrainingError(Exception):
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--accuracy", type=float, default=0.9)
+parser.add_argument("--threshold", type=float, default=0.85)
 parser.add_argument("--exit-code", type=int, default=0)
 parser.add_argument("--fail", default="", help="raise StandInTrainingError with this message")
 parser.add_argument("--broken", default="false", help="save a model that fails to load")
+parser.add_argument("--malformed", default="false", help="save a model whose answers are malformed")
 args, unknown = parser.parse_known_args()
 
 channels = json.loads(os.environ["SM_CHANNELS"])
@@ -43,6 +47,7 @@ for epoch in range(args.epochs):
 if args.fail:
     raise StandInTrainingError(args.fail)
 print(f"test:accuracy={args.accuracy:.4f}")
+print(f"validation:threshold={args.threshold:.4f}")
 if args.exit_code:
     print("something went wrong on purpose", file=sys.stderr)
     sys.exit(args.exit_code)
@@ -54,5 +59,6 @@ weights = {
     "model": os.environ["SM_TRAINING_JOB_NAME"],
     "accuracy": args.accuracy,
     "broken": args.broken.lower() == "true",
+    "malformed": args.malformed.lower() == "true",
 }
 (model_dir / "weights.json").write_text(json.dumps(weights))
