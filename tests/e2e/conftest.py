@@ -34,6 +34,11 @@ def demo(tmp_path_factory, shared_archive) -> tuple[dict, Path, str]:
             "8",
             "--accuracy-threshold",
             "0.6",
+            # An 8-epoch model's own threshold (99 % precision on its out-of-fold predictions) sends nearly every
+            # image to a person, which leaves the routes and the probe nothing to show; Terraform's override (the
+            # documented confidence_threshold variable) routes them. `make demo` uses the model's own threshold.
+            "--confidence-threshold",
+            "0.7",
             "--darkened",
             "40",
             "--port",

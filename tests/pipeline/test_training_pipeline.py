@@ -204,7 +204,7 @@ def test_a_model_above_the_threshold_is_deployed_with_full_data_capture(pipeline
     # The deployed model answers with its own threshold and its version (the training job), and its traffic is
     # captured.
     answer = json.loads(ask(stack))
-    assert set(answer) == {"probabilities", "labels", "confidence_threshold", "model_version"}
+    assert set(answer) == {"probabilities", "labels", "confidence_threshold", "model_version", "features"}
     assert answer["model_version"] == result.job_name
     assert 0.5 <= answer["confidence_threshold"] <= 1.0
     assert answer["labels"] == ["bicycle", "motorcycle"]
