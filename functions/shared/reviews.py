@@ -83,6 +83,8 @@ class ReviewRecord(_Shape):
     model_route: RouteName | None = None
     model_version: ModelVersion | None = None
     inference_id: InferenceId | None = None
+    probe: bool = False
+    """True for the synthetic probe's images (known test images): never training data."""
 
     @property
     def is_ground_truth(self) -> bool:
