@@ -155,6 +155,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def wait_for_training_jobs_to_end(sagemaker: Any, timeout: float = 180) -> None:
+    """Wait until no training job is InProgress or Stopping (a stopped job gets up to 120 s to save its model)."""
+    deadline = time.monotonic() + timeout
+    while any(
+        sagemaker.list_training_jobs(StatusEquals=status)["TrainingJobSummaries"]
+        for status in ("InProgress", "Stopping")
+    ):
+        if time.monotonic() > deadline:
+            raise DemoError(f"a training job was still running {timeout:.0f} s after its execution was stopped")
+        time.sleep(0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "scripts")]
@@ -404,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                 if started:
                     if sfn.describe_execution(executionArn=started[0])["status"] == "RUNNING":
                         sfn.stop_execution(executionArn=started[0], cause="demo: the retrain started as it should")
+                        # Step Functions stops the retrain's training job too; let it end before anything else
+                        # (terraform destroy would otherwise remove the role it still uploads as).
+                        wait_for_training_jobs_to_end(aws.client("sagemaker"))
                     return started[0]
                 time.sleep(0.5)
             return None

@@ -11,7 +11,8 @@ state):
   job's own MetricDefinitions applied to that log (last match wins); model.tar.gz and output.tar.gz are uploaded
   to `<S3OutputPath>/<job>/output/`. A script that exits non-zero fails the job with the training toolkit's
   `AlgorithmError: ExecuteUserScriptError` reason (exit code, the exception it raised, the command), and nothing is
-  uploaded. Any other job (a built-in algorithm's image) fails with a reason saying it cannot run locally. A job
+  uploaded. StopTrainingJob (moto has none) sends the script SIGTERM and, 120 s later, SIGKILL; the
+  job goes Stopping, then Stopped. Any other job (a built-in algorithm's image) fails with a reason saying it cannot run locally. A job
   name that is taken is refused with ResourceInUse, as on AWS.
 * IAM: the job runs as its RoleArn, a model as its ExecutionRoleArn (local_aws.iam). CreateTrainingJob and
   CreateModel refuse a role whose trust policy does not admit sagemaker.amazonaws.com; the job's reads of its
@@ -64,6 +65,7 @@ from moto.sagemaker.exceptions import SagemakerClientError
 LOG = logging.getLogger(__name__)
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 HOST = "algo-1"
+STOP_GRACE_S = 120  # StopTrainingJob: SIGTERM, then termination 120 s later (API_StopTrainingJob.html)
 _TRAINING_SLOTS = threading.BoundedSemaphore(1)  # one local job at a time: the machine's cores are shared
 _FAILURE_LOG_LINES = 3  # printed lines quoted when a failing script raised no exception
 FAILURE_REASON_LIMIT = 1024  # DescribeTrainingJob's FailureReason is at most this long
@@ -243,6 +245,29 @@ class TrainingRunner:
         self.work_dir = work_dir / "training-jobs"
         self.endpoint_url = endpoint_url
         self.iam = iam
+        self._lock = threading.Lock()
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._stop_requested: set[str] = set()
+
+    def stop(self, job: Any) -> None:
+        """StopTrainingJob: the job goes Stopping, its script gets SIGTERM and, STOP_GRACE_S later, SIGKILL; the
+        runner then marks it Stopped. https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html:
+        "SageMaker sends the algorithm the SIGTERM signal, which delays job termination for 120 seconds ...
+        SageMaker changes the status of the job to Stopping. After SageMaker stops the job, it sets the status to
+        Stopped." A job that has not started its script yet stops before it does."""
+        name = job.training_job_name
+        self._secondary(job, "Stopping", "Stopping the training job")
+        job.training_job_status = "Stopping"
+        with self._lock:
+            self._stop_requested.add(name)
+            process = self._processes.get(name)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            threading.Timer(STOP_GRACE_S, process.kill).start()
+
+    def _stopping(self, name: str) -> bool:
+        with self._lock:
+            return name in self._stop_requested
 
     def start(self, account: str, region: str, job: Any) -> None:
         thread = threading.Thread(
@@ -285,6 +310,9 @@ class TrainingRunner:
                 if not access.require_logs(account, region, stream):
                     log.backend = None
                 self._train(account, region, job, job_dir, log, access)
+            except _Stopped:
+                LOG.info("training job %s stopped", name)
+                self._finish(job, "Stopped", "Stopped", "Training job stopped by StopTrainingJob")
             except LocalTrainingError as error:
                 LOG.info("training job %s failed: %s", name, error)
                 status, secondary = (
@@ -302,6 +330,9 @@ class TrainingRunner:
                 )
             finally:
                 log.flush()
+                with self._lock:
+                    self._stop_requested.discard(name)
+                    self._processes.pop(name, None)
 
     def _train(
         self, account: str, region: str, job: Any, job_dir: Path, log: _CloudWatchLog, access: _RoleAccess
@@ -318,6 +349,8 @@ class TrainingRunner:
                 f"tarball, got {submit_dir!r}"
             )
 
+        if self._stopping(job.training_job_name):
+            raise _Stopped()
         paths = _JobPaths.create(job_dir)
         self._secondary(job, "Downloading", "Downloading input data")
         channels = self._download_channels(account, job, paths, access)
@@ -346,12 +379,26 @@ class TrainingRunner:
         args = [arg for key in sorted(user_hps) for arg in (f"--{key}", _cli_value(user_hps[key]))]
         command = [sys.executable, str(entry), *args]
 
+        if self._stopping(job.training_job_name):
+            raise _Stopped()
         self._secondary(job, "Training", "Training image download completed. Training in progress.")
         max_runtime = int((job.stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400)
-        lines = self._execute(command, env, paths.code, job_dir / f"{HOST}.log", log, max_runtime)
+        output_uri = f"{job.output_data_config['S3OutputPath'].rstrip('/')}/{job.training_job_name}/output"
+        try:
+            lines = self._execute(
+                job.training_job_name, command, env, paths.code, job_dir / f"{HOST}.log", log, max_runtime
+            )
+        except _Stopped:
+            # The 120 s window exists "to save the model artifacts, so the results of the training is not lost"
+            # (API_StopTrainingJob.html): what the script saved in the model folder is uploaded; the page does
+            # not say what happens to an empty one (here: nothing is uploaded).
+            if any(paths.model.iterdir()):
+                access.require("s3:PutObject", f"{output_uri}/model.tar.gz")
+                _write_s3(account, f"{output_uri}/model.tar.gz", _tar_gz(paths.model))
+                job.model_artifacts = {"S3ModelArtifacts": f"{output_uri}/model.tar.gz"}
+            raise
 
         self._secondary(job, "Uploading", "Uploading generated training model")
-        output_uri = f"{job.output_data_config['S3OutputPath'].rstrip('/')}/{job.training_job_name}/output"
         access.require("s3:PutObject", f"{output_uri}/model.tar.gz")
         access.require("s3:PutObject", f"{output_uri}/output.tar.gz")
         _write_s3(account, f"{output_uri}/model.tar.gz", _tar_gz(paths.model))
@@ -408,9 +455,15 @@ class TrainingRunner:
         sm.update({f"SM_HP_{key.upper()}": _cli_value(value) for key, value in user_hps.items()})
         return {**env, **sm}
 
-    @staticmethod
     def _execute(
-        command: list[str], env: dict[str, str], cwd: Path, log_file: Path, log: _CloudWatchLog, max_runtime: int
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        log_file: Path,
+        log: _CloudWatchLog,
+        max_runtime: int,
     ) -> list[str]:
         lines: list[str] = []
         deadline = time.monotonic() + max_runtime
@@ -426,6 +479,11 @@ class TrainingRunner:
                 bufsize=1,
             ) as process,
         ):
+            with self._lock:
+                self._processes[name] = process
+                stopped_early = name in self._stop_requested
+            if stopped_early:  # StopTrainingJob came between the last check and the start
+                process.terminate()
             timer = threading.Timer(max_runtime, process.kill)
             timer.start()
             try:
@@ -438,12 +496,18 @@ class TrainingRunner:
             finally:
                 timer.cancel()
             code = process.wait()
+        if self._stopping(name):
+            raise _Stopped()
         if code != 0 and time.monotonic() >= deadline:
             raise _Timeout(f"MaxRuntimeExceeded: training job exceeded MaxRuntimeInSeconds ({max_runtime} s)")
         if code != 0:
             shown = " ".join([Path(command[0]).name, Path(command[1]).name, *command[2:]])
             raise LocalTrainingError(script_failure_reason(code, shown, lines))
         return lines
+
+
+class _Stopped(LocalTrainingError):
+    """StopTrainingJob stopped the job (status Stopped)."""
 
 
 class _Timeout(LocalTrainingError):
@@ -1020,8 +1084,8 @@ def _patch(owner: type, name: str, replacement: Callable[..., Any]) -> None:
 
 def install(ctx: Any) -> None:
     """Patch moto's SageMaker backend and responses: local training, endpoint lifecycle, UpdateEndpoint."""
-    from moto.core.responses import ActionResult
-    from moto.sagemaker.exceptions import ResourceInUseException, ValidationError
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
     from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
     from moto.sagemaker.responses import SageMakerResponse
 
@@ -1067,6 +1131,25 @@ def install(ctx: Any) -> None:
         job.billable_time_in_seconds = None
         _Active.runner.start(self.account_id, self.region_name, job)
         return job
+
+    def stop_training_job(self: Any, training_job_name: str) -> None:
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StopTrainingJob.html (moto has no
+        # StopTrainingJob). The page lists ResourceNotFound for an unknown job; it does not say what a job that
+        # already ended answers: here a ValidationException naming its status (the message is ours).
+        job = self.training_jobs.get(training_job_name)
+        if job is None:
+            raise ResourceNotFound(message=f"Requested resource not found: training job {training_job_name}")
+        if job.training_job_status == "Stopping":
+            return
+        if job.training_job_status != "InProgress":
+            raise ValidationError(
+                message=f"The training job {training_job_name} is {job.training_job_status} and cannot be stopped."
+            )
+        _Active.runner.stop(job)
+
+    def stop_training_job_response(self: Any) -> Any:
+        self.sagemaker_backend.stop_training_job(self._get_param("TrainingJobName"))
+        return EmptyResult()
 
     def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]) -> Any:
         if endpoint_name in self.endpoints:
@@ -1205,6 +1288,8 @@ def install(ctx: Any) -> None:
     _patch(SageMakerModelBackend, "update_endpoint", update_endpoint)
     _patch(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_endpoint_weights_and_capacities)
     _patch(SageMakerResponse, "update_endpoint", update_endpoint_response)
+    _patch(SageMakerModelBackend, "stop_training_job", stop_training_job)
+    _patch(SageMakerResponse, "stop_training_job", stop_training_job_response)
 
 
 def scale_variant(account: str, region: str, endpoint_name: str, variant_name: str, count: int) -> bool:

@@ -9,6 +9,8 @@ engine's task factory:
 * `createTrainingJob.sync` creates the job, polls DescribeTrainingJob until it ends, and returns that
   description; a Failed or Stopped job fails the task with `SageMaker.AmazonSageMakerException` and the job's
   FailureReason as the cause;
+* a stopped execution stops its `.sync` training job (StopTrainingJob with the state's role), which otherwise
+  would run on, and upload, with nobody waiting for it;
 * a SageMaker API error becomes `SageMaker.<ModeledError>Exception` (ResourceLimitExceeded, ResourceInUse,
   ResourceNotFound, Conflict) or `SageMaker.AmazonSageMakerException`, with AWS's cause format.
 
@@ -32,6 +34,7 @@ Two things Step Functions does with the state machine's role besides the call it
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -61,6 +64,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+LOG = logging.getLogger(__name__)
 
 SERVICE_ERROR_PREFIX: Final = "SageMaker"
 GENERIC_ERROR: Final = "SageMaker.AmazonSageMakerException"
@@ -195,7 +200,33 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
                 raise FailureEventException(self._failure(env, GENERIC_ERROR, reason))
             return None
 
+        def stop() -> None:
+            try:
+                client.stop_training_job(TrainingJobName=job_name)
+            except ClientError as error:  # it ended on its own meanwhile, or the role may not stop it
+                LOG.info("stopping training job %s after its execution stopped: %s", job_name, error)
+
+        resolve.stop = stop  # type: ignore[attr-defined]
         return resolve
+
+    def _eval_sync(
+        self,
+        env: Environment,
+        sync_resolver: Callable[[], Any] | None,
+        timeout_seconds: int | None,
+        callback_endpoint: Any,
+        heartbeat_endpoint: Any,
+    ) -> Any:
+        # A `.sync` training job outlives a stopped execution unless Step Functions stops it: the policy Step
+        # Functions generates for createTrainingJob.sync grants sagemaker:StopTrainingJob for that
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html). The pages do not say when
+        # the stop is sent; here it is sent once the execution is no longer running (StopExecution), with the
+        # state's role.
+        outcome = super()._eval_sync(env, sync_resolver, timeout_seconds, callback_endpoint, heartbeat_endpoint)
+        stop = getattr(sync_resolver, "stop", None)
+        if stop is not None and not env.is_running():
+            stop()
+        return outcome
 
 
 @functools.cache

@@ -471,3 +471,96 @@ def test_a_rolling_deployment_is_refused_by_name_rather_than_ignored(jobs):
         )
     assert refused.value.response["Error"]["Code"] == "NotEmulatedByEmbeddedAws"
     assert sagemaker.describe_endpoint(EndpointName="jobs-capacity")["EndpointStatus"] == "InService"
+
+
+def test_stop_training_job_stops_the_script_and_the_job_ends_stopped(jobs):
+    """StopTrainingJob (which moto lacks): Stopping, the script is terminated, then Stopped, without a model."""
+    sagemaker = jobs.aws.client("sagemaker")
+    start_job(jobs, "jobs-stopped", epochs="60", **{"seconds-per-epoch": "1"})
+    deadline = time.time() + 60
+    while sagemaker.describe_training_job(TrainingJobName="jobs-stopped")["SecondaryStatus"] != "Training":
+        assert time.time() < deadline, "the stand-in never started training"
+        time.sleep(0.2)
+
+    sagemaker.stop_training_job(TrainingJobName="jobs-stopped")
+    assert sagemaker.describe_training_job(TrainingJobName="jobs-stopped")["TrainingJobStatus"] in {
+        "Stopping",
+        "Stopped",
+    }
+    job = wait_for_job(jobs, "jobs-stopped", timeout=30)
+
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert job["SecondaryStatus"] == "Stopped"
+    assert "ModelArtifacts" not in job  # the stand-in saves its model only after the last epoch
+    assert (job["TrainingEndTime"] - job["TrainingStartTime"]).total_seconds() < 40
+    with pytest.raises(ClientError) as ended:
+        sagemaker.stop_training_job(TrainingJobName="jobs-stopped")
+    assert ended.value.response["Error"]["Code"] == "ValidationException"
+    with pytest.raises(ClientError) as unknown:
+        sagemaker.stop_training_job(TrainingJobName="jobs-no-such-job")
+    assert unknown.value.response["Error"]["Code"] == "ResourceNotFound"
+
+
+def test_stopping_an_execution_stops_its_sync_training_job(jobs):
+    """A stopped execution does not leave its .sync training job running (and writing) on its own."""
+    bucket = jobs.data_bucket
+    definition = {
+        "StartAt": "Train",
+        "States": {
+            "Train": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                "End": True,
+                "Parameters": {
+                    "TrainingJobName": "jobs-sync-stopped",
+                    "AlgorithmSpecification": {
+                        "TrainingImage": PYTORCH_IMAGE,
+                        "TrainingInputMode": "File",
+                        "MetricDefinitions": metric_definitions(DOUBLE_SOURCEDIR),
+                    },
+                    "HyperParameters": {
+                        "epochs": "60",
+                        "seconds-per-epoch": "1",
+                        "sagemaker_program": "train.py",
+                        "sagemaker_submit_directory": f"s3://{bucket}/jobs/code/sourcedir.tar.gz",
+                        "sagemaker_region": jobs.aws.region,
+                    },
+                    "RoleArn": jobs.role_arn,
+                    "InputDataConfig": [
+                        {
+                            "ChannelName": "train",
+                            "DataSource": {
+                                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/jobs/train/"}
+                            },
+                        }
+                    ],
+                    "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models"},
+                    "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 10},
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+                },
+            }
+        },
+    }
+    sfn = jobs.aws.client("stepfunctions")
+    sagemaker = jobs.aws.client("sagemaker")
+    arn = sfn.create_state_machine(name="jobs-sync-stop", definition=json.dumps(definition), roleArn=jobs.role_arn)[
+        "stateMachineArn"
+    ]
+    execution_arn = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = time.time() + 60
+    while True:
+        try:
+            if sagemaker.describe_training_job(TrainingJobName="jobs-sync-stopped")["SecondaryStatus"] == "Training":
+                break
+        except ClientError:
+            pass  # not created yet
+        assert time.time() < deadline, "the execution never started its training job"
+        time.sleep(0.2)
+
+    sfn.stop_execution(executionArn=execution_arn, cause="test: stop the run")
+    job = wait_for_job(jobs, "jobs-sync-stopped", timeout=30)
+
+    assert sfn.describe_execution(executionArn=execution_arn)["status"] == "ABORTED"
+    assert job["TrainingJobStatus"] == "Stopped"
+    listed = jobs.aws.client("s3").list_objects_v2(Bucket=bucket, Prefix="models/jobs-sync-stopped/")
+    assert listed.get("KeyCount", 0) == 0

@@ -6,6 +6,7 @@ and weights.json naming the training job (the model's answers name it, so a test
 `--exit-code N` makes it exit with N after printing a line; `--fail MESSAGE` makes it raise StandInTrainingError
 (MESSAGE) after the epochs, as a real script that hits bad data does (traceback, exit status 1);
 `--accuracy X` is the test accuracy it reports, `--threshold X` the confidence threshold it reports having chosen;
+`--seconds-per-epoch S` makes each epoch take S seconds (so a test can stop a job mid-run);
 `--broken true` saves a model whose serving code refuses to load it, `--malformed true` one that answers with
 probabilities that are not probabilities.
 """
@@ -15,6 +16,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 
@@ -27,6 +29,7 @@ parser.add_argument("--epochs", type=int, default=2)
 parser.add_argument("--accuracy", type=float, default=0.9)
 parser.add_argument("--threshold", type=float, default=0.85)
 parser.add_argument("--exit-code", type=int, default=0)
+parser.add_argument("--seconds-per-epoch", type=float, default=0.0)
 parser.add_argument("--fail", default="", help="raise StandInTrainingError with this message")
 parser.add_argument("--broken", default="false", help="save a model that fails to load")
 parser.add_argument("--malformed", default="false", help="save a model whose answers are malformed")
@@ -43,6 +46,7 @@ record = {
 (Path(os.environ["SM_OUTPUT_DATA_DIR"]) / "record.json").write_text(json.dumps(record))
 
 for epoch in range(args.epochs):
+    time.sleep(args.seconds_per_epoch)
     print(f"epoch {epoch + 1}: train:loss={1 / (epoch + 1):.4f} validation:accuracy={0.5 + 0.1 * epoch:.4f}")
 if args.fail:
     raise StandInTrainingError(args.fail)
