@@ -451,7 +451,9 @@ def flaky_baseline_writer(training_pipeline: TrainingPipeline) -> str:
         Role=training_pipeline.role_arn,
         Handler="app.lambda_handler",
         Code={"ZipFile": lambda_zip(FLAKY_BASELINE_STAND_IN)},
-        Timeout=1,
+        # Long enough for an attempt to import boto3 and mark itself on a loaded machine (with 1 s, a crashing
+        # attempt sometimes timed out before its mark), far shorter than the 30 s the first attempt sleeps.
+        Timeout=5,
     )["FunctionArn"]
 
 
