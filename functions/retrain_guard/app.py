@@ -382,6 +382,7 @@ def start_retrain(
         decision = {**decision, **labels}
         if labels["new_labels"] < config.min_new_labels:
             return {**decision, "reason": WAITING_FOR_LABELS}
+        trigger = {**trigger, "new_labels": labels["new_labels"], "labels_since": labels["labels_since"]}
 
     base = config.pipeline_input or last_successful_input(sfn, config.pipeline_arn)
     if base is None:

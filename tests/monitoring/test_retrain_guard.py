@@ -486,6 +486,8 @@ def test_drift_retrains_once_the_labels_are_there(app, waits_for_two) -> None:
 
     assert (decision["started"], decision["reason"], decision["new_labels"]) == (True, "violations", 2)
     assert len(retrains(aws)) == 1
+    started = json.loads(aws["sfn"].describe_execution(executionArn=decision["execution_arn"])["input"])
+    assert started["trigger"]["new_labels"] == 2, "the run says it was waiting for labels and found them"
 
 
 def test_without_a_minimum_the_guard_reads_no_review(app, aws) -> None:
