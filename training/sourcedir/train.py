@@ -85,43 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(parser, "learning-rate", type=float, default=0.2, help="peak learning rate of the one-cycle schedule")
     _flag(parser, "momentum", type=float, default=0.9, help="SGD Nesterov momentum")
     _flag(parser, "weight-decay", type=float, default=5e-4, help="applied to conv and linear weights only")
-    _flag(
-        parser,
-        "label-smoothing",
-        type=float,
-        default=0.0,
-        help="0 keeps confident members near 1, so their average stays high when they agree (more routed)",
-    )
+    _flag(parser, "label-smoothing", type=float, default=0.0,
+          help="0 keeps confident members near 1, so their average stays high when they agree (more routed)")
     _flag(parser, "warmup-fraction", type=float, default=0.25, help="share of steps spent raising the LR")
     _flag(parser, "crop-padding", type=int, default=4, help="random-crop augmentation: pixels of reflect padding")
     _flag(parser, "cutout", type=int, default=12, help="side of the square zeroed at a random place (0: off)")
     _flag(parser, "architecture", default=model_definition.DEFAULT_ARCHITECTURE)
     _flag(parser, "seed", type=int, default=0)
     _flag(parser, "num-workers", type=int, default=0, help="threads decoding the PNGs (0: decode inline)")
-    _flag(
-        parser,
-        "num-threads",
-        type=int,
-        default=0,
-        help="torch CPU threads (0: SM_NUM_CPUS or every CPU); fixed so runs are repeatable",
-    )
+    _flag(parser, "num-threads", type=int, default=0,
+          help="torch CPU threads (0: SM_NUM_CPUS or every CPU); fixed so runs are repeatable")
     _flag(parser, "class-names", default=DEFAULT_CLASS_NAMES, help="comma-separated, in .lst label order")
-    _flag(
-        parser,
-        "folds",
-        type=int,
-        default=DEFAULT_FOLDS,
-        help="k: train k member networks, each on k-1 folds of train+validation, and serve their average; the "
-        "threshold comes from each image's out-of-fold prediction (1: one network on train, threshold on "
-        "validation)",
-    )
-    _flag(
-        parser,
-        "target-precision",
-        type=float,
-        default=0.99,
-        help="the confidence threshold is the lowest one whose out-of-fold predictions reach this precision",
-    )
+    _flag(parser, "folds", type=int, default=DEFAULT_FOLDS,
+          help="k: train k member networks, each on k-1 folds of train+validation, and serve their average; the "
+               "threshold comes from each image's out-of-fold prediction (1: one network on train, threshold on "
+               "validation)")
+    _flag(parser, "target-precision", type=float, default=0.99,
+          help="the confidence threshold is the lowest one whose out-of-fold predictions reach this precision")
     _flag(parser, "threshold-floor", type=float, default=0.5, help="the threshold is never below this")
     _flag(parser, "device", default="auto", choices=["auto", "cpu", "cuda"])
     # Folders: SageMaker sets the environment; the flags are for running by hand.
@@ -140,7 +120,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         print(f"warning: ignoring unknown arguments {' '.join(unknown)}", flush=True)
     for name in ("train", "validation"):
         if not getattr(args, name):
-            raise TrainingInputError(f"no {name} data: set SM_CHANNEL_{name.upper()} or pass --{name} <split folder>")
+            raise TrainingInputError(
+                f"no {name} data: set SM_CHANNEL_{name.upper()} or pass --{name} <split folder>"
+            )
     if args.epochs < 1 or args.batch_size < 1:
         raise TrainingInputError("--epochs and --batch-size must be at least 1")
     if args.folds < 1:
@@ -296,15 +278,11 @@ def train_member(
     no_decay = [p for p in net.parameters() if p.ndim <= 1]
     optimizer = torch.optim.SGD(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.learning_rate,
-        momentum=args.momentum,
-        nesterov=args.momentum > 0,
+        lr=args.learning_rate, momentum=args.momentum, nesterov=args.momentum > 0,
     )
     steps_per_epoch = math.ceil(len(train.labels) / args.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=args.learning_rate,
-        total_steps=args.epochs * steps_per_epoch,
+        optimizer, max_lr=args.learning_rate, total_steps=args.epochs * steps_per_epoch,
         pct_start=args.warmup_fraction,
     )
     generator = torch.Generator().manual_seed(seed)
@@ -328,11 +306,8 @@ def train_member(
             schedule.step()
             total_loss += loss.item() * len(index)
             seen += len(index)
-        print(
-            f"{label}epoch {epoch}/{args.epochs} lr={schedule.get_last_lr()[0]:.5f} "
-            f"elapsed={time.perf_counter() - started:.1f}s",
-            flush=True,
-        )
+        print(f"{label}epoch {epoch}/{args.epochs} lr={schedule.get_last_lr()[0]:.5f} "
+              f"elapsed={time.perf_counter() - started:.1f}s", flush=True)
         print(metrics.metric_line("train:loss", total_loss / max(seen, 1)), flush=True)
     return net.eval()
 
@@ -353,11 +328,8 @@ def subset(split: Split, mask: np.ndarray) -> Split:
 
 
 def concat(first: Split, second: Split) -> Split:
-    return Split(
-        np.concatenate([first.images, second.images]),
-        np.concatenate([first.labels, second.labels]),
-        first.files + second.files,
-    )
+    return Split(np.concatenate([first.images, second.images]), np.concatenate([first.labels, second.labels]),
+                 first.files + second.files)
 
 
 @dataclass
@@ -391,13 +363,8 @@ def cross_validate(
         raise TrainingInputError(f"--folds {args.folds} is more than the {len(pool.labels)} training images")
     fold_of = stratified_folds(pool.labels, args.folds, args.seed)
     jobs = [
-        MemberJob(
-            args,
-            subset(pool, fold_of != fold),
-            pool.images[fold_of == fold],
-            args.seed + fold,
-            f"member {fold + 1}/{args.folds} ",
-        )
+        MemberJob(args, subset(pool, fold_of != fold), pool.images[fold_of == fold], args.seed + fold,
+                  f"member {fold + 1}/{args.folds} ")
         for fold in range(args.folds)
     ]
     workers = min(args.folds, threads) if device.type == "cpu" else 1
@@ -475,17 +442,11 @@ def split_report(split: Split, probabilities: np.ndarray, threshold: float, clas
         "count": len(split.labels),
         "accuracy": float(correct.mean()),
         **confident_summary(confidences, correct, threshold),
-        "confusion_matrix": {
-            "labels": class_names,
-            "matrix": confusion_matrix(split.labels, predicted, len(class_names)),
-        },
+        "confusion_matrix": {"labels": class_names,
+                             "matrix": confusion_matrix(split.labels, predicted, len(class_names))},
         "predictions": [
-            {
-                "file": file,
-                "true": class_names[label],
-                "predicted": class_names[int(row.argmax())],
-                "confidence": float(row.max()),
-            }
+            {"file": file, "true": class_names[label], "predicted": class_names[int(row.argmax())],
+             "confidence": float(row.max())}
             for file, label, row in zip(split.files, split.labels, probabilities, strict=True)
         ],
     }
@@ -526,42 +487,28 @@ def run(args: argparse.Namespace) -> dict:
     train = read_split(args.train, num_classes, args.num_workers)
     validation = read_split(args.validation, num_classes, args.num_workers)
     test = read_split(args.test, num_classes, args.num_workers) if args.test else None
-    print(
-        f"data: train={len(train.labels)} validation={len(validation.labels)} "
-        f"test={len(test.labels) if test else 0} classes={args.class_names} device={device} "
-        f"threads={threads} architecture={args.architecture} folds={args.folds}",
-        flush=True,
-    )
+    print(f"data: train={len(train.labels)} validation={len(validation.labels)} "
+          f"test={len(test.labels) if test else 0} classes={args.class_names} device={device} "
+          f"threads={threads} architecture={args.architecture} folds={args.folds}", flush=True)
 
     cv = cross_validate(args, train, validation, device, threads)
     held_out_correct = cv.held_out_probabilities.argmax(1) == cv.held_out.labels
     threshold, reached = choose_threshold(
         cv.held_out_probabilities.max(1), held_out_correct, args.target_precision, args.threshold_floor
     )
-    chosen_on = (
-        f"out-of-fold predictions of all {len(cv.held_out.labels)} train+validation images"
-        if cv.members > 1
-        else f"the {len(cv.held_out.labels)} validation images"
-    )
+    chosen_on = (f"out-of-fold predictions of all {len(cv.held_out.labels)} train+validation images"
+                 if cv.members > 1 else f"the {len(cv.held_out.labels)} validation images")
     if not reached:
-        print(
-            f"warning: no threshold reaches {args.target_precision} precision on {chosen_on}; "
-            f"using {threshold} (every prediction is low-confidence)",
-            flush=True,
-        )
+        print(f"warning: no threshold reaches {args.target_precision} precision on {chosen_on}; "
+              f"using {threshold} (every prediction is low-confidence)", flush=True)
     print(f"threshold {threshold:.4f} chosen on {chosen_on}", flush=True)
     print(metrics.metric_line("validation:threshold", threshold), flush=True)
 
     evaluation: dict = {
         "labels": args.class_names,
         "confidence_threshold": threshold,
-        "threshold_rule": {
-            "target_precision": args.target_precision,
-            "floor": args.threshold_floor,
-            "reached": reached,
-            "chosen_on": chosen_on,
-            "images": len(cv.held_out.labels),
-        },
+        "threshold_rule": {"target_precision": args.target_precision, "floor": args.threshold_floor,
+                           "reached": reached, "chosen_on": chosen_on, "images": len(cv.held_out.labels)},
         "validation": split_report(cv.held_out, cv.held_out_probabilities, threshold, args.class_names),
     }
     if test is not None:
@@ -588,21 +535,15 @@ def run(args: argparse.Namespace) -> dict:
     seconds = time.perf_counter() - started
     evaluation["model_version"] = config["model_version"]
     evaluation["training"] = {
-        "seconds": round(seconds, 1),
-        "device": str(device),
-        "threads": threads,
-        "hyperparameters": {
-            key: value
-            for key, value in vars(args).items()
-            if key not in ("train", "validation", "test", "model_dir", "output_data_dir")
-        },
+        "seconds": round(seconds, 1), "device": str(device), "threads": threads,
+        "hyperparameters": {key: value for key, value in vars(args).items()
+                            if key not in ("train", "validation", "test", "model_dir", "output_data_dir")},
     }
     output_dir = Path(args.output_data_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "evaluation.json").write_text(json.dumps(evaluation, indent=2) + "\n")
-    print(
-        f"done in {seconds:.1f}s: model in {args.model_dir}, evaluation in {output_dir / 'evaluation.json'}", flush=True
-    )
+    print(f"done in {seconds:.1f}s: model in {args.model_dir}, evaluation in {output_dir / 'evaluation.json'}",
+          flush=True)
     return evaluation
 
 
