@@ -1,4 +1,7 @@
 """python -m etl --source <URL or path> --output <dir> [--bucket B --prefix P] [options]
+python -m etl --add-reviewed --bucket B --prefix P [--reviews-prefix reviews] [--reviews-bucket R] [--dry-run]
+
+The second form writes the next dataset version (base + reviewed images) under P/versions/ (etl/reviewed.py).
 
 Exit status 0 on success; otherwise one line `error: <ErrorName>: <message>` on stderr and the error's code
 (2 arguments, 3 source, 4 archive content, 5 local output, 6 S3; see etl/errors.py).
@@ -18,6 +21,7 @@ from etl.errors import EtlError, InvalidArgument
 from etl.load import DEFAULT_CONCURRENCY
 from etl.pipeline import DEFAULT_CLASSES, DEFAULT_SEED, DEFAULT_VALIDATION_FRACTION, run
 from etl.progress import Reporter
+from etl.reviewed import DEFAULT_REVIEW_RECORDS_PREFIX, add_reviewed
 from etl.s3_names import bucket_problem, prefix_problem
 from etl.source import CACHE_ENV, DEFAULT_CACHE_DIR, OFFICIAL_URL
 
@@ -99,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--source", type=_path, default=OFFICIAL_URL, help="archive URL or local path (default: %(default)s)"
     )
     parser.add_argument(
-        "--output", type=_output, required=True, help="local dataset folder; replaced atomically if it holds a dataset"
+        "--output",
+        type=_output,
+        help="local dataset folder; replaced atomically if it holds a dataset (required, except with --add-reviewed: "
+        "an empty folder for the version's files, default a temporary one)",
     )
     parser.add_argument("--bucket", type=_bucket, help="S3 bucket to load the dataset into (omit for a local run)")
     parser.add_argument(
@@ -143,6 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_positive, help="threads writing the PNGs (default 1: more only contend for the GIL)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr; the summary still goes to stdout")
+    reviewed = parser.add_argument_group("reviewed labels (python -m etl --add-reviewed --bucket B --prefix P)")
+    reviewed.add_argument(
+        "--add-reviewed",
+        action="store_true",
+        help="write the next dataset version under P/versions/: the dataset at P plus every reviewed vehicle photo "
+        "in its train split (none if the newest version already holds them)",
+    )
+    reviewed.add_argument(
+        "--reviews-prefix",
+        type=_prefix,
+        default=DEFAULT_REVIEW_RECORDS_PREFIX,
+        help="where the review console stores its review records (default: %(default)s)",
+    )
+    reviewed.add_argument("--reviews-bucket", type=_bucket, help="bucket of the review records (default: --bucket)")
     return parser
 
 
@@ -173,8 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed as one line
         return int(exit_.code or 0)
+    if args.add_reviewed:
+        return _add_reviewed(args)
     args_error = None
-    if args.dry_run and not args.bucket:
+    if not args.output:
+        args_error = "the following arguments are required: --output (see --help)"
+    elif args.dry_run and not args.bucket:
         args_error = "--dry-run needs --bucket (it shows what would be uploaded)"
     elif args.prefix.strip("/") and not args.bucket:
         args_error = "--prefix needs --bucket (it is the key prefix in the bucket)"
@@ -208,6 +233,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         _remove_empty(created)
         print("error: Interrupted: stopped before completion; no partial dataset was published", file=sys.stderr)
         return 130
+    print(result.summary())
+    if result.load:
+        print(result.load.summary())
+    return 0
+
+
+def _add_reviewed(args: argparse.Namespace) -> int:
+    if not args.bucket or not args.prefix.strip("/"):
+        print(
+            f"error: {InvalidArgument.__name__}: --add-reviewed needs --bucket and --prefix (the base dataset in S3)",
+            file=sys.stderr,
+        )
+        return InvalidArgument.exit_code
+    reporter = Reporter(quiet=args.quiet)
+    try:
+        result = add_reviewed(
+            args.bucket,
+            args.prefix,
+            reviews_bucket=args.reviews_bucket,
+            reviews_prefix=args.reviews_prefix,
+            output=args.output,
+            dry_run=args.dry_run,
+            concurrency=args.concurrency,
+            reporter=reporter,
+        )
+    except EtlError as exc:
+        print(f"error: {type(exc).__name__}: {_one_line(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    for skip in result.skipped:
+        reporter.info(f"skipped review {skip.review_id}: {skip.reason}: {_one_line(skip.detail)}")
     print(result.summary())
     if result.load:
         print(result.load.summary())

@@ -63,3 +63,15 @@ class LoadFailed(EtlError):
     """One or more uploads failed after boto3's retries; the remote manifest was not written."""
 
     exit_code = 6
+
+
+class DatasetMissing(EtlError):
+    """`--add-reviewed`: the base dataset's manifest or one of its files cannot be read, or does not match."""
+
+    exit_code = 6
+
+
+class ReviewsUnreadable(EtlError):
+    """`--add-reviewed`: the review-records prefix cannot be listed or a record fetched."""
+
+    exit_code = 6

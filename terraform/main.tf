@@ -225,6 +225,7 @@ module "monitoring" {
   # A serverless endpoint bills nothing while idle: no idle alarm for it.
   idle_endpoint_hours    = module.endpoint.serverless ? null : var.idle_endpoint_hours
   auto_retrain_enabled   = var.auto_retrain_enabled
+  retrain_min_new_labels = var.retrain_min_new_labels
   alarm_subscriptions    = var.alarm_subscriptions
   probe_enabled          = var.probe_enabled
   probe_interval_minutes = var.probe_interval_minutes

@@ -440,6 +440,17 @@ variable "auto_retrain_enabled" {
   default     = true
 }
 
+variable "retrain_min_new_labels" {
+  description = "Reviewed labels a drift retrain waits for: N > 0 makes the retrain guard start the pipeline only once people have given at least N vehicle labels (not the probe's images) since the newest successful pipeline run, so the retrain has labels to learn from (build them into a dataset version with `python -m etl --add-reviewed`, docs/runbook.md). 0: do not wait."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.retrain_min_new_labels >= 0 && var.retrain_min_new_labels <= 100000 && floor(var.retrain_min_new_labels) == var.retrain_min_new_labels
+    error_message = "retrain_min_new_labels must be a whole number from 0 (do not wait) to 100000."
+  }
+}
+
 variable "probe_enabled" {
   description = "Run the synthetic probe: the probe images through the inference workflow every probe_interval_minutes, alarming on a wrong route, a failure or silence (so breakage shows at zero traffic)."
   type        = bool

@@ -1,11 +1,15 @@
 """`python -m training.launch`: package the training code, start the training pipeline, follow it to the end.
 
     python -m training.launch --state-machine-arn ARN --bucket DATA_BUCKET --dataset-prefix datasets/v1
-        [--algorithm pytorch|builtin] [--epochs N] [--learning-rate X] [--batch-size N]
+        [--dataset-version vN|latest] [--algorithm pytorch|builtin] [--epochs N] [--learning-rate X] [--batch-size N]
         [--hyperparameter KEY=VALUE ...] [--instance-type TYPE] [--job-name NAME] [--no-wait]
         [--print-input]
     python -m training.launch --rollback --state-machine-arn ARN      (training/deployments.py)
     python -m training.launch --approve|--reject MODEL_PACKAGE_ARN [--reason TEXT]
+
+`--dataset-version` trains on a version `python -m etl --add-reviewed` wrote under `<dataset prefix>/versions/`
+(the base plus reviewed images, etl/versions.py): `vN`, or `latest` for the newest complete one; a version that is
+not there is DatasetVersionNotFound (exit 2) before anything is uploaded. Without it, the dataset prefix itself.
 
 Steps: read the dataset's manifest.json, tar `training/sourcedir/` and upload it (PyTorch script mode), resolve the
 algorithm's container images with the SageMaker SDK's tables, build the execution input
@@ -44,6 +48,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from etl.s3_names import bucket_problem, prefix_problem
+from etl.versions import LATEST, DatasetVersionNotFound, resolve_version, version_number
 from training import deployments, image_uris
 from training.pipeline_input import (
     SOURCEDIR,
@@ -115,6 +120,25 @@ class LaunchResult:
                 f"({self.metric_name} of training job {self.job_name}); the model was not deployed"
             )
         return f"{self.status.lower()}: {self.error or 'no error name'}: {self.cause or 'no cause given'}"
+
+
+class DatasetVersionMissing(LaunchError):
+    """`--dataset-version` names a version the dataset does not have (or `latest`, and it has none)."""
+
+
+def dataset_prefix_for(
+    s3: Any, bucket: str, dataset_prefix: str, dataset_version: str | None, progress: Callable[[str], None]
+) -> str:
+    """The prefix to train on: the dataset's own, or that of one of its versions (etl/versions.py)."""
+    if not dataset_version:
+        return dataset_prefix
+    try:
+        version = resolve_version(s3, bucket, dataset_prefix, dataset_version)
+    except DatasetVersionNotFound as error:
+        raise DatasetVersionMissing(str(error)) from None
+    reviewed = len(version.document.get("reviews", []))
+    progress(f"dataset version {version.name}: s3://{bucket}/{version.prefix}/ (base + {reviewed} reviewed images)")
+    return version.prefix
 
 
 class BuiltinNeedsGpuInstance(LaunchError):
@@ -407,10 +431,12 @@ def launch(
     progress: Callable[[str], None] = print,
     poll_seconds: float = 2.0,
     timeout_seconds: float | None = None,
+    dataset_version: str | None = None,
     **input_options: Any,
 ) -> LaunchResult:
     """Start one training pipeline execution (and, with wait, follow it to its end).
 
+    `dataset_version`: `vN` or `latest` trains on that version of the dataset (None: the dataset prefix itself).
     `input_options` are prepare_input's: algorithm, hyperparameters, instance_type, inference_instance_type,
     job_name, code_s3_uri, sourcedir.
     """
@@ -420,6 +446,7 @@ def launch(
     make_client = client_factory or (lambda service: boto3.client(service, region_name=region))
     s3, sfn, sagemaker = make_client("s3"), make_client("stepfunctions"), make_client("sagemaker")
     job_name = job_name_for(state_machine_arn, algorithm, input_options.pop("job_name", None))
+    dataset_prefix = dataset_prefix_for(s3, bucket, dataset_prefix, dataset_version, progress)
     refuse_taken_job_name(sagemaker, job_name, progress)
     execution_input = prepare_input(
         state_machine_arn,
@@ -502,6 +529,11 @@ def _key_prefix(text: str) -> str:
     return text
 
 
+def _dataset_version(text: str) -> str:
+    _check(text == LATEST or version_number(text) is not None, f"{text!r} is not v1, v2, ... or {LATEST}")
+    return text
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -562,6 +594,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bucket", type=_bucket, required=True, help="the data bucket the ETL wrote to")
     parser.add_argument(
         "--dataset-prefix", type=_key_prefix, required=True, help="the dataset's prefix (holds manifest.json)"
+    )
+    parser.add_argument(
+        "--dataset-version",
+        type=_dataset_version,
+        help=f"train on a version of the dataset (python -m etl --add-reviewed): vN, or {LATEST} for the newest; "
+        "default: the dataset prefix itself",
     )
     parser.add_argument("--algorithm", choices=[a.value for a in Algorithm], default=Algorithm.PYTORCH.value)
     parser.add_argument("--epochs", type=_count, help="training epochs")
@@ -679,12 +717,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         if args.print_input:
+            s3 = boto3.client("s3", region_name=args.region)
             execution_input = prepare_input(
                 args.state_machine_arn,
                 args.bucket,
-                args.dataset_prefix,
+                dataset_prefix_for(s3, args.bucket, args.dataset_prefix, args.dataset_version, progress),
                 region=args.region,
-                s3=boto3.client("s3", region_name=args.region),
+                s3=s3,
                 progress=progress,
                 **input_options,
             )
@@ -700,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
             region=args.region,
             progress=progress,
             poll_seconds=args.poll_seconds,
+            dataset_version=args.dataset_version,
             **input_options,
         )
     except LaunchError as error:

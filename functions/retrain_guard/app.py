@@ -25,10 +25,19 @@ A run of our schedule is one of `MONITORING_SCHEDULE_NAME` or of a one-time sche
 (`<schedule>-now-<time>`, monitoring/run_now.py). The guard starts the pipeline state machine only when (1) the
 run belongs to our schedule, (2) it completed with violations, (3) its constraint_violations.json holds a
 violation worth retraining for (by default: baseline drift of a content feature, not a format change such as
-JPEGs appearing) and (4) no pipeline execution is running. The pipeline starts with the input of its last
+JPEGs appearing), (4) no pipeline execution is running and (5), with `RETRAIN_MIN_NEW_LABELS` above 0, people
+have given at least that many training labels since the deployed model was trained (below, the decision is
+`waiting_for_labels` and the RetrainWaitingForLabels metric counts it). The pipeline starts with the input of its last
 successful execution (or PIPELINE_INPUT) minus `training.job_name`, so the state machine names a fresh training
 job, plus a `trigger` key naming the violations. The execution name derives from the processing job (or the
 check's execution id), so a redelivered event cannot start a second run.
+
+"New labels" are review records (shared.review_records) under `REVIEW_RECORDS_PREFIX` of `REVIEW_RECORDS_BUCKET`
+with a vehicle label, not sent by the synthetic probe, one per image, decided after the start of the pipeline's
+newest SUCCEEDED execution: the run that deployed the serving model, whose dataset was fixed when it started
+(ListExecutions' startDate, https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListExecutions.html).
+A rollback to an older model does not move that moment back, so after one the guard counts fewer labels than the
+model has not seen, and waits longer rather than retraining too early. No successful run yet: every record counts.
 Two different monitoring runs completing within the same second could both see "nothing running"; with one hourly
 schedule that does not happen (reserved concurrency 1 on the function would close it entirely).
 """
@@ -39,6 +48,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -48,6 +58,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from shared.errors import ConfigurationError, InvalidEvent, WorkflowError
+from shared.review_records import DEFAULT_REVIEW_RECORDS_PREFIX, ReviewRecordsUnreadable, count_new_labels
 
 from monitoring.check_event import DETAIL_TYPE as CHECK_DETAIL_TYPE
 from monitoring.check_event import CheckCompleted, InvalidCheckEvent
@@ -66,7 +77,11 @@ PROCESSING_JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 # hourly runs.
 MAX_EXECUTIONS_SEARCHED = 500
 # Decisions on a run of our schedule that found violations but did not retrain: the RetrainSkipped metric.
-SKIPPED_RETRAINS = frozenset({"no_retrainable_violations", "pipeline_running", "no_previous_run", "duplicate_event"})
+WAITING_FOR_LABELS = "waiting_for_labels"
+SKIPPED_RETRAINS = frozenset(
+    {"no_retrainable_violations", "pipeline_running", "no_previous_run", "duplicate_event", WAITING_FOR_LABELS}
+)
+MAX_MIN_NEW_LABELS = 100_000  # the Terraform variable's validation says the same
 # A one-time schedule that "run now" creates for a schedule is named <schedule><RUN_NOW_INFIX><yyyymmddhhmmss>.
 RUN_NOW_INFIX = "-now-"
 DEFAULT_RETRAIN_ON_CHECKS = "baseline_drift_check"
@@ -84,6 +99,10 @@ class PipelineStartFailed(WorkflowError):
 
 class MonitoringOutcomeUnreadable(WorkflowError):
     """SageMaker refused DescribeProcessingJob or ListMonitoringExecutions (permissions, throttling); retried."""
+
+
+class LabelsUnreadable(WorkflowError):
+    """The review records could not be listed or read (permissions, throttling); retried rather than guessed at."""
 
 
 class MonitoringExecutionNotFound(WorkflowError):
@@ -138,6 +157,9 @@ class GuardConfig:
     ignored_features: frozenset[str]
     pipeline_input: dict[str, Any] | None  # None: reuse the last successful execution's input
     check_event_source: str | None = None  # the source the scheduled check's events must carry
+    min_new_labels: int = 0  # 0: do not wait for labels
+    review_records_bucket: str | None = None
+    review_records_prefix: str = DEFAULT_REVIEW_RECORDS_PREFIX
 
     @classmethod
     def from_env(cls) -> GuardConfig:
@@ -151,6 +173,18 @@ class GuardConfig:
         if not isinstance(pipeline_input, dict):
             raise ConfigurationError("PIPELINE_INPUT: must be a JSON object")
         pipeline_input = pipeline_input or None
+        raw_minimum = os.environ.get("RETRAIN_MIN_NEW_LABELS") or "0"
+        try:
+            min_new_labels = int(raw_minimum)
+        except ValueError:
+            min_new_labels = -1
+        if not 0 <= min_new_labels <= MAX_MIN_NEW_LABELS:
+            raise ConfigurationError(
+                f"RETRAIN_MIN_NEW_LABELS: expected a whole number from 0 to {MAX_MIN_NEW_LABELS}, got {raw_minimum!r}"
+            )
+        review_bucket = os.environ.get("REVIEW_RECORDS_BUCKET") or None
+        if min_new_labels and not review_bucket:
+            raise ConfigurationError("REVIEW_RECORDS_BUCKET: needed when RETRAIN_MIN_NEW_LABELS is above 0")
         return cls(
             pipeline_arn=arn,
             schedule_name=os.environ.get("MONITORING_SCHEDULE_NAME") or None,
@@ -158,6 +192,9 @@ class GuardConfig:
             ignored_features=_csv(os.environ.get("RETRAIN_IGNORE_FEATURES", DEFAULT_IGNORED_FEATURES)),
             pipeline_input=pipeline_input,
             check_event_source=os.environ.get("CHECK_EVENT_SOURCE") or None,
+            min_new_labels=min_new_labels,
+            review_records_bucket=review_bucket,
+            review_records_prefix=(os.environ.get("REVIEW_RECORDS_PREFIX") or DEFAULT_REVIEW_RECORDS_PREFIX).strip("/"),
         )
 
     def owns(self, schedule_name: str) -> bool:
@@ -269,6 +306,33 @@ def last_successful_input(sfn: Any, pipeline_arn: str) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+@tracer.capture_method
+def deployed_model_started(sfn: Any, pipeline_arn: str) -> datetime | None:
+    """startDate of the newest SUCCEEDED pipeline execution: labels after it are ones the model has not seen."""
+    try:
+        page = sfn.list_executions(stateMachineArn=pipeline_arn, statusFilter="SUCCEEDED", maxResults=1)
+    except (ClientError, BotoCoreError) as error:
+        raise PipelineStartFailed(f"cannot list executions of {pipeline_arn}: {error}") from error
+    executions = page.get("executions") or []
+    started = executions[0].get("startDate") if executions else None
+    return started if isinstance(started, datetime) else None
+
+
+@tracer.capture_method
+def labels_to_learn_from(config: GuardConfig, sfn: Any, s3: Any) -> dict[str, Any]:
+    """How many training labels people gave since the deployed model was trained (counted up to the minimum)."""
+    since = deployed_model_started(sfn, config.pipeline_arn)
+    try:
+        count = count_new_labels(
+            s3, config.review_records_bucket, config.review_records_prefix, since, enough=config.min_new_labels
+        )
+    except ReviewRecordsUnreadable as error:
+        raise LabelsUnreadable(str(error)) from error
+    if count.unreadable:
+        logger.warning("review records that are not ReviewRecords were not counted", extra={"keys": count.unreadable})
+    return {**count.as_dict(), "min_new_labels": config.min_new_labels}
+
+
 def retrain_input(base: dict[str, Any], trigger: dict[str, Any], reasons: list[dict[str, Any]]) -> dict[str, Any]:
     """The base input without its training job name (the pipeline then generates one) plus the trigger."""
     payload = json.loads(json.dumps(base))
@@ -312,6 +376,13 @@ def start_retrain(
 
     if pipeline_running(sfn, config.pipeline_arn):
         return {**decision, "reason": "pipeline_running"}
+
+    if config.min_new_labels:
+        labels = labels_to_learn_from(config, sfn, s3)
+        decision = {**decision, **labels}
+        if labels["new_labels"] < config.min_new_labels:
+            return {**decision, "reason": WAITING_FOR_LABELS}
+        trigger = {**trigger, "new_labels": labels["new_labels"], "labels_since": labels["labels_since"]}
 
     base = config.pipeline_input or last_successful_input(sfn, config.pipeline_arn)
     if base is None:
@@ -407,5 +478,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="RetrainStarted", unit=MetricUnit.Count, value=1)
     elif decision["reason"] in SKIPPED_RETRAINS:
         metrics.add_metric(name="RetrainSkipped", unit=MetricUnit.Count, value=1)
+    if decision.get("reason") == WAITING_FOR_LABELS:
+        metrics.add_metric(name="RetrainWaitingForLabels", unit=MetricUnit.Count, value=1)
     logger.info("retrain decision", extra=decision)
     return decision

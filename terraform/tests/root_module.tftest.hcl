@@ -287,3 +287,13 @@ run "rejects_out_of_range_lambda_and_log_settings" {
     var.aws_endpoint_url,
   ]
 }
+
+run "rejects_a_negative_label_minimum" {
+  command = plan
+
+  variables {
+    retrain_min_new_labels = -1
+  }
+
+  expect_failures = [var.retrain_min_new_labels]
+}

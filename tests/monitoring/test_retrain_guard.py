@@ -12,6 +12,7 @@ import copy
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -426,3 +427,103 @@ def test_a_run_now_of_our_model_monitor_schedule_is_ours(app, aws) -> None:
     assert (decision["started"], decision["reason"]) == (True, "violations")
     started = json.loads(aws["sfn"].describe_execution(executionArn=decision["execution_arn"])["input"])
     assert started["trigger"]["monitoring_schedule"] == one_time
+
+
+# -- waiting for reviewed labels ------------------------------------------------------------------------------
+
+
+def store_review(aws: dict[str, Any], review_id: str, label: str, *, probe: bool = False, after: float = 60) -> None:
+    """A decided review, stored where the review console stores it, `after` seconds after the launcher's run."""
+    from shared.reviews import ReviewRecord, review_record_key
+
+    (launched,) = [e for e in executions(aws, "SUCCEEDED") if e["name"] == "launch-1"]
+    record = ReviewRecord(
+        review_id=review_id,
+        decision_key=f"inference-{review_id}",
+        image={"s3_bucket": "courier-vehicle-uploads", "s3_key": f"uploads/{review_id}.jpg"},
+        label=label,
+        route="nearby",
+        reason="BelowConfidenceThreshold",
+        reviewer="alice",
+        decided_at=launched["startDate"] + timedelta(seconds=after),
+        probe=probe,
+    )
+    aws["s3"].put_object(Bucket=BUCKET, Key=review_record_key("reviews", record), Body=record.model_dump_json())
+
+
+@pytest.fixture
+def waits_for_two(aws, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("RETRAIN_MIN_NEW_LABELS", "2")
+    monkeypatch.setenv("REVIEW_RECORDS_BUCKET", BUCKET)
+    monkeypatch.setenv("REVIEW_RECORDS_PREFIX", "reviews")
+    return aws
+
+
+def test_drift_waits_for_enough_new_labels_and_says_so(app, waits_for_two, capsys) -> None:
+    aws = waits_for_two
+    store_review(aws, "r-1", "bicycle")
+    store_review(aws, "r-neither", "neither")  # not a class: nothing to learn from
+    store_review(aws, "r-probe", "motorcycle", probe=True)  # the probe's known image
+    store_review(aws, "r-old", "motorcycle", after=-3600)  # the deployed model's run started after it
+
+    decision = app.lambda_handler(violated(aws, load_event("monitoring_violations.json")), GUARD_CONTEXT)
+
+    assert (decision["started"], decision["reason"]) == (False, "waiting_for_labels")
+    assert (decision["new_labels"], decision["min_new_labels"]) == (1, 2)
+    assert retrains(aws) == []
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [sorted(m["Name"] for m in e["_aws"]["CloudWatchMetrics"][0]["Metrics"]) for e in emitted] == [
+        ["RetrainSkipped", "RetrainWaitingForLabels"]
+    ]
+
+
+def test_drift_retrains_once_the_labels_are_there(app, waits_for_two) -> None:
+    aws = waits_for_two
+    store_review(aws, "r-1", "bicycle")
+    store_review(aws, "r-2", "motorcycle", after=7200)  # a later hour's folder
+
+    decision = run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
+
+    assert (decision["started"], decision["reason"], decision["new_labels"]) == (True, "violations", 2)
+    assert len(retrains(aws)) == 1
+    started = json.loads(aws["sfn"].describe_execution(executionArn=decision["execution_arn"])["input"])
+    assert started["trigger"]["new_labels"] == 2, "the run says it was waiting for labels and found them"
+
+
+def test_without_a_minimum_the_guard_reads_no_review(app, aws) -> None:
+    aws["s3"].put_object(Bucket=BUCKET, Key="reviews/2025/01/01/13/broken.json", Body=b"{")
+    decision = run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
+    assert decision["started"] is True
+    assert "new_labels" not in decision
+
+
+def test_a_record_that_is_not_a_review_is_not_counted_and_does_not_stop_the_count(app, waits_for_two) -> None:
+    aws = waits_for_two
+    store_review(aws, "r-1", "bicycle")
+    aws["s3"].put_object(Bucket=BUCKET, Key="reviews/2099/01/01/00/broken.json", Body=b"{not json")
+    decision = run_guard(app, violated(aws, load_event("monitoring_violations.json")), aws)
+    assert (decision["reason"], decision["new_labels"]) == ("waiting_for_labels", 1)
+    assert decision["unreadable_review_records"] == ["reviews/2099/01/01/00/broken.json"]
+
+
+def test_unreadable_review_records_are_a_named_error_for_a_retry(app, waits_for_two, monkeypatch) -> None:
+    monkeypatch.setenv("REVIEW_RECORDS_BUCKET", "no-such-bucket")
+    with pytest.raises(app.LabelsUnreadable, match="no-such-bucket"):
+        run_guard(app, violated(waits_for_two, load_event("monitoring_violations.json")), waits_for_two)
+    assert retrains(waits_for_two) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"RETRAIN_MIN_NEW_LABELS": "-1"}, "RETRAIN_MIN_NEW_LABELS"),
+        ({"RETRAIN_MIN_NEW_LABELS": "two"}, "RETRAIN_MIN_NEW_LABELS"),
+        ({"RETRAIN_MIN_NEW_LABELS": "5"}, "REVIEW_RECORDS_BUCKET"),
+    ],
+)
+def test_a_bad_label_minimum_is_a_configuration_error(app, aws, monkeypatch, env, field) -> None:
+    monkeypatch.delenv("REVIEW_RECORDS_BUCKET", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(app.ConfigurationError, match=field):
+        app.GuardConfig.from_env()

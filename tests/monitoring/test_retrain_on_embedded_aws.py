@@ -16,6 +16,7 @@ import json
 import tarfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -132,10 +133,13 @@ def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
     return buffer.getvalue()
 
 
-def guard_policy(region: str, account: str, data_bucket: str, pipeline_arn: str) -> dict[str, Any]:
+def guard_policy(
+    region: str, account: str, data_bucket: str, pipeline_arn: str, wait_for_labels: bool = False
+) -> dict[str, Any]:
     """The guard's policy as modules/monitoring renders it (data.aws_iam_policy_document.retrain_guard) plus the
-    lambda_function module's own statements (its log group; X-Ray)."""
-    return {
+    lambda_function module's own statements (its log group; X-Ray); `wait_for_labels`: with
+    retrain_min_new_labels > 0 (the review records' ListBucket and GetObject)."""
+    policy = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -182,6 +186,23 @@ def guard_policy(region: str, account: str, data_bucket: str, pipeline_arn: str)
             },
         ],
     }
+    if wait_for_labels:
+        policy["Statement"] += [
+            {
+                "Sid": "ListReviewRecords",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{data_bucket}",
+                "Condition": {"StringLike": {"s3:prefix": ["reviews/", "reviews/*"]}},
+            },
+            {
+                "Sid": "ReadReviewRecords",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{data_bucket}/reviews/*",
+            },
+        ]
+    return policy
 
 
 def trust(service: str) -> str:
@@ -529,3 +550,67 @@ def test_another_schedules_run_with_violations_starts_nothing(monitored):
     decision = monitored.decision(job)
     assert (decision["started"], decision["reason"]) == (False, "other_schedule")
     assert monitored.retrains() == before
+
+
+def store_review(monitored: MonitoredEndpoint, review_id: str, label: str, probe: bool = False) -> None:
+    """A decided review where the review console stores it (shared.reviews), decided now."""
+    from shared.reviews import ReviewRecord, review_record_key
+
+    record = ReviewRecord(
+        review_id=review_id,
+        decision_key=f"inference-{review_id}",
+        image={"s3_bucket": monitored.data_bucket, "s3_key": f"uploads/{review_id}.png"},
+        label=label,
+        route="nearby",
+        reason="BelowConfidenceThreshold",
+        reviewer="alice",
+        decided_at=datetime.now(UTC),
+        probe=probe,
+    )
+    monitored.aws.client("s3").put_object(
+        Bucket=monitored.data_bucket, Key=review_record_key("reviews", record), Body=record.model_dump_json()
+    )
+
+
+def test_a_guard_waiting_for_labels_retrains_only_once_people_have_given_them(monitored):
+    """retrain_min_new_labels = 2: the deployed guard, under the module's policy for it, counts the review records
+    since the newest successful pipeline run (ListObjectsV2 under an s3:prefix condition, GetObject)."""
+    aws = monitored.aws
+    region, account = aws.region, aws.client("sts").get_caller_identity()["Account"]
+    aws.client("iam").put_role_policy(
+        RoleName=f"{GUARD}-role",
+        PolicyName=f"{GUARD}-permissions",
+        PolicyDocument=json.dumps(
+            guard_policy(region, account, monitored.data_bucket, monitored.pipeline_arn, wait_for_labels=True)
+        ),
+    )
+    lam = aws.client("lambda")
+    variables = lam.get_function_configuration(FunctionName=GUARD)["Environment"]["Variables"]
+    waiting = {
+        **variables,
+        "RETRAIN_MIN_NEW_LABELS": "2",
+        "REVIEW_RECORDS_BUCKET": monitored.data_bucket,
+        "REVIEW_RECORDS_PREFIX": "reviews",
+    }
+    lam.update_function_configuration(FunctionName=GUARD, Environment={"Variables": waiting})
+    try:
+        before = monitored.retrains()
+        store_review(monitored, "r-bike", "bicycle")
+        store_review(monitored, "r-neither", "neither")
+        store_review(monitored, "r-probe", "motorcycle", probe=True)
+        monitored.send("darkened")
+        run = monitored.run()
+        assert run["MonitoringExecutionStatus"] == "CompletedWithViolations", run
+        decision = monitored.decision(run["ProcessingJobName"])
+        assert (decision["started"], decision["reason"]) == (False, "waiting_for_labels"), decision
+        assert (decision["new_labels"], decision["min_new_labels"]) == (1, 2)
+        assert monitored.retrains() == before
+
+        store_review(monitored, "r-moto", "motorcycle")
+        monitored.send("darkened")
+        run = monitored.run()
+        decision = monitored.decision(run["ProcessingJobName"])
+        assert (decision["started"], decision["reason"], decision["new_labels"]) == (True, "violations", 2), decision
+        assert len(monitored.retrains()) == len(before) + 1
+    finally:
+        lam.update_function_configuration(FunctionName=GUARD, Environment={"Variables": variables})

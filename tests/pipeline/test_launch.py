@@ -580,3 +580,82 @@ def test_each_algorithm_defaults_to_an_instance_type_it_can_train_on(no_aws):
     assert launcher.parse_args(ARGV).instance_type == "ml.m5.xlarge"
     # PyTorch script mode trains on CPU and GPU instances alike.
     assert launcher.parse_args([*ARGV, "--instance-type", "ml.c5.2xlarge"]).instance_type == "ml.c5.2xlarge"
+
+
+# -- dataset versions (python -m etl --add-reviewed) --------------------------------------------------------------
+def store_version(s3: Any, name: str, complete: bool = True) -> None:
+    """A version folder as etl/reviewed.py leaves it: manifest, and version.json last (absent: unfinished)."""
+    prefix = f"{PREFIX}/versions/{name}"
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}/manifest.json", Body=json.dumps(MANIFEST))
+    if complete:
+        document = {"format": "courier-vehicle/dataset-version/1", "version": name, "reviews": [{"review_id": "r"}]}
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/version.json", Body=json.dumps(document))
+
+
+def launch_version(aws: dict[str, Any], version: str | None, lines: list[str] | None = None) -> dict[str, Any]:
+    result = launcher.launch(
+        aws["arn"],
+        BUCKET,
+        PREFIX,
+        dataset_version=version,
+        sourcedir=DOUBLE_SOURCEDIR,
+        wait=False,
+        region=REGION,
+        progress=(lines if lines is not None else []).append,
+    )
+    return {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in result.execution_input["training"]["channels"]
+    }
+
+
+def test_a_chosen_dataset_version_is_what_every_channel_and_the_baseline_read(aws):
+    for name in ("v1", "v2", "v10"):
+        store_version(aws["s3"], name)
+    lines: list[str] = []
+    channels = launch_version(aws, "v2", lines)
+    assert channels == {
+        split: f"s3://{BUCKET}/{PREFIX}/versions/v2/{split}/" for split in ("train", "validation", "test")
+    }
+    assert any("dataset version v2" in line for line in lines)
+
+
+def test_latest_is_the_highest_complete_version_not_the_last_in_key_order_nor_an_unfinished_one(aws):
+    for name in ("v2", "v10"):
+        store_version(aws["s3"], name)
+    store_version(aws["s3"], "v11", complete=False)  # a load that stopped before version.json
+    assert launch_version(aws, "latest")["train"] == f"s3://{BUCKET}/{PREFIX}/versions/v10/train/"
+
+
+def test_without_a_version_the_base_dataset_is_trained_on_as_before(aws):
+    store_version(aws["s3"], "v1")
+    assert launch_version(aws, None)["train"] == f"s3://{BUCKET}/{PREFIX}/train/"
+
+
+def test_a_missing_version_is_a_named_error_listing_the_versions_there_are(aws):
+    store_version(aws["s3"], "v1")
+    store_version(aws["s3"], "v3", complete=False)
+    for wanted in ("v3", "v7"):
+        with pytest.raises(launcher.DatasetVersionMissing, match=rf"{wanted} is not under .*complete versions: v1\)"):
+            launch_version(aws, wanted)
+    assert aws["sfn"].list_executions(stateMachineArn=aws["arn"])["executions"] == []
+
+
+def test_latest_without_any_version_says_how_to_build_one(aws, capsys):
+    code = launcher.main(
+        ["--state-machine-arn", aws["arn"], "--bucket", BUCKET, "--dataset-prefix", PREFIX,
+         "--dataset-version", "latest", "--sourcedir", str(DOUBLE_SOURCEDIR), "--no-wait"]
+    )  # fmt: skip
+    assert code == launcher.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: DatasetVersionMissing: ")
+    assert "python -m etl --add-reviewed" in err
+
+
+def test_a_malformed_version_name_is_refused_before_any_call(no_aws, capsys):
+    code = launcher.main(
+        ["--state-machine-arn", STATE_MACHINE, "--bucket", BUCKET, "--dataset-prefix", PREFIX,
+         "--dataset-version", "../v1"]
+    )  # fmt: skip
+    assert code == launcher.EXIT_USAGE
+    assert "--dataset-version: '../v1' is not v1, v2, ... or latest" in capsys.readouterr().err

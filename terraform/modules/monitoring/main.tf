@@ -38,6 +38,8 @@ locals {
   capture_s3_uri     = trimsuffix("s3://${var.capture_bucket_name}/${trim(var.capture_prefix, "/")}", "/")
   # Where reviewed labels (SageMaker's ground-truth records) are to arrive: nothing writes them before issue 20.
   ground_truth_prefix = "${var.monitoring_prefix}/ground-truth"
+  # The retrain guard reads the review records only when it waits for new labels.
+  wait_for_labels = var.retrain_min_new_labels > 0
 
   # The repository's copy unless the caller points elsewhere (a variable also keeps `terraform validate` of
   # this module on its own from reading a file outside it).
@@ -361,6 +363,37 @@ data "aws_iam_policy_document" "retrain_guard" {
   }
 
   dynamic "statement" {
+    # retrain_min_new_labels > 0 only: list the review records (ListObjectsV2 is s3:ListBucket on the bucket; the
+    # s3:prefix condition key holds the request's prefix,
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html#condition-key-bucket-ops-2).
+    for_each = local.wait_for_labels ? [var.review_records_prefix] : []
+
+    content {
+      sid       = "ListReviewRecords"
+      effect    = "Allow"
+      actions   = ["s3:ListBucket"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.data_bucket_name}"]
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["${statement.value}/", "${statement.value}/*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.wait_for_labels ? [var.review_records_prefix] : []
+
+    content {
+      sid       = "ReadReviewRecords"
+      effect    = "Allow"
+      actions   = ["s3:GetObject"]
+      resources = ["arn:${data.aws_partition.current.partition}:s3:::${var.data_bucket_name}/${statement.value}/*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
 
     content {
@@ -394,6 +427,9 @@ module "retrain_guard" {
     RETRAIN_ON_CHECKS          = join(",", var.retrain_on_checks)
     RETRAIN_IGNORE_FEATURES    = join(",", var.retrain_ignore_features)
     PIPELINE_INPUT             = jsonencode(jsondecode(var.retrain_pipeline_input))
+    RETRAIN_MIN_NEW_LABELS     = tostring(var.retrain_min_new_labels)
+    REVIEW_RECORDS_BUCKET      = var.data_bucket_name
+    REVIEW_RECORDS_PREFIX      = var.review_records_prefix
   }
   policy_json = data.aws_iam_policy_document.retrain_guard.json
 

@@ -437,6 +437,28 @@ variable "retrain_pipeline_input" {
   }
 }
 
+variable "retrain_min_new_labels" {
+  description = "Reviewed labels a retrain waits for: with N > 0 the retrain guard starts the pipeline only once people have given at least N vehicle labels (bicycle or motorcycle, not the synthetic probe's images, one per image) since the start of the pipeline's newest successful run; below N its decision is waiting_for_labels (metric RetrainWaitingForLabels). 0: do not wait."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.retrain_min_new_labels >= 0 && var.retrain_min_new_labels <= 100000 && floor(var.retrain_min_new_labels) == var.retrain_min_new_labels
+    error_message = "retrain_min_new_labels must be a whole number from 0 (do not wait) to 100000."
+  }
+}
+
+variable "review_records_prefix" {
+  description = "Key prefix in data_bucket_name under which the review console stores one ReviewRecord JSON per decided review (<prefix>/yyyy/mm/dd/hh/<review_id>.json, functions/shared/reviews.py); the retrain guard counts new labels there. No leading or trailing slash."
+  type        = string
+  default     = "reviews"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.review_records_prefix))
+    error_message = "review_records_prefix must be S3 key segments of letters, digits and !_.*'()- separated by single slashes, without a leading or trailing slash."
+  }
+}
+
 variable "lambda_artifacts_dir" {
   description = "Folder with the Lambda zips built by scripts/build_lambdas (retrain_guard.zip when auto_retrain_enabled, scheduled_check.zip with the scheduled_check engine)."
   type        = string

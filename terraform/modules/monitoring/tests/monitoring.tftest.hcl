@@ -497,3 +497,85 @@ run "monitoring_role_may_grant_the_volume_key_to_sagemaker_only" {
     error_message = "The monitoring jobs' volume and reports must be encrypted with kms_key_arn."
   }
 }
+
+run "by_default_a_retrain_does_not_wait_for_labels_and_reads_no_review" {
+  command = plan
+
+  assert {
+    condition     = module.retrain_guard[0].environment["RETRAIN_MIN_NEW_LABELS"] == "0"
+    error_message = "By default the guard must not wait for reviewed labels."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.retrain_guard.statement :
+      alltrue([for r in s.resources : !strcontains(r, ":::cv-data/reviews") && r != "arn:aws:s3:::cv-data"])
+    ])
+    error_message = "A guard that does not wait for labels must not be able to list or read the review records."
+  }
+}
+
+run "waiting_for_labels_lists_and_reads_only_the_review_records" {
+  command = plan
+
+  variables {
+    retrain_min_new_labels = 25
+  }
+
+  assert {
+    condition = (module.retrain_guard[0].environment["RETRAIN_MIN_NEW_LABELS"] == "25"
+      && module.retrain_guard[0].environment["REVIEW_RECORDS_BUCKET"] == "cv-data"
+    && module.retrain_guard[0].environment["REVIEW_RECORDS_PREFIX"] == "reviews")
+    error_message = "The guard must get the minimum and where the review records are."
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : s.resources if s.sid == "ListReviewRecords"
+    ]) == toset(["arn:aws:s3:::cv-data"])
+    error_message = "ListBucket must be granted on the data bucket only."
+  }
+
+  assert {
+    condition = one(flatten([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : [
+        for c in s.condition : { test = c.test, variable = c.variable, values = toset(c.values) }
+      ] if s.sid == "ListReviewRecords"
+    ])) == { test = "StringLike", variable = "s3:prefix", values = toset(["reviews/", "reviews/*"]) }
+    error_message = "The listing must be limited to the review-records prefix by the s3:prefix condition."
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : s.resources if s.sid == "ReadReviewRecords"
+    ]) == toset(["arn:aws:s3:::cv-data/reviews/*"])
+    error_message = "The guard may read the review records (reviews/*) and nothing else there."
+  }
+
+  assert {
+    condition = one([
+      for s in data.aws_iam_policy_document.retrain_guard.statement : s.actions if s.sid == "ReadReviewRecords"
+    ]) == toset(["s3:GetObject"])
+    error_message = "The review records are only read (s3:GetObject)."
+  }
+}
+
+run "the_label_minimum_is_a_whole_number_of_labels" {
+  command = plan
+
+  variables {
+    retrain_min_new_labels = 2.5
+  }
+
+  expect_failures = [var.retrain_min_new_labels]
+}
+
+run "the_review_records_prefix_is_plain_key_segments" {
+  command = plan
+
+  variables {
+    review_records_prefix = "/reviews/"
+  }
+
+  expect_failures = [var.review_records_prefix]
+}
