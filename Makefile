@@ -16,7 +16,7 @@ ifeq ($(wildcard $(TF_CLI_CONFIG_FILE)),)
 unexport TF_CLI_CONFIG_FILE
 endif
 
-.PHONY: help venv lambdas tf-init tf-fmt-check tf-validate tf-test lint checkov pytest test demo plan deploy destroy lock clean
+.PHONY: help venv lambdas tf-init tf-fmt-check tf-validate tf-test docs lint checkov pytest test demo plan deploy destroy lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ tf-test: tf-init lambdas ## terraform test (mock provider, no AWS calls): the ro
 	  module=$${tests%/tests}; echo "==> terraform test $$module"; \
 	  scripts/terraform_init $$module >/dev/null && terraform -chdir=$$module test || exit 1; \
 	done
+
+docs: venv ## regenerate the Inputs/Outputs tables of every Terraform README from the .tf files
+	$(PY) scripts/terraform_docs
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -7,8 +7,8 @@ sized from the gzip trailer, and parses tar headers and pickles from views of it
 inflating. Nothing is copied out of that buffer: the pixel rows stay where they were assembled. Copying
 on the caller's side keeps the inflating core busy with nothing but inflating. zlib checks the gzip CRC.
 
-When the optional `isal` package (Intel ISA-L) is installed its zlib-compatible inflater is used: about
-1.5x faster than the standard library's on x86-64. Set `ETL_INFLATER=zlib` to force the standard library.
+When the optional `isal` package (Intel ISA-L) is installed its zlib-compatible inflater is used: it is faster
+than the standard library's on x86-64 (etl/BENCHMARKS.md). Set `ETL_INFLATER=zlib` to force the standard library.
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def _size_hint(handle: BinaryIO, compressed_size: int) -> int:
 def _allocate(size: int) -> mmap.mmap | bytearray:
     """Memory the kernel zero-fills page by page as it is first written, which happens on the reader's core.
 
-    `bytearray(size)` zeroes all 186 MB up front, on the critical path (~80 ms), and numpy's large arrays ask
-    for transparent huge pages, which made the whole ETL take 1.27 s instead of 0.73 s on the development VM.
+    `bytearray(size)` zeroes the whole buffer up front, on the critical path, and numpy's large arrays ask for
+    transparent huge pages, which slow the whole ETL down (etl/BENCHMARKS.md).
     """
     if hasattr(mmap, "MAP_ANONYMOUS"):
         return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
@@ -182,7 +182,7 @@ class InflatedArchive:
             grown[: self._filled] = memoryview(self._buffer)[: self._filled]
             self._buffer, self._array = grown, np.frombuffer(grown, dtype=np.uint8)
         # numpy copies without holding the GIL, so the inflating thread is not kept waiting meanwhile
-        # (a memoryview slice assignment holds it: the archive took 0.69 s to read instead of 0.60 s).
+        # (a memoryview slice assignment holds it, and the archive takes longer to read).
         self._array[self._filled : end] = np.frombuffer(piece, dtype=np.uint8)
         self._filled = end
 

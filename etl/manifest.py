@@ -58,7 +58,7 @@ def build_manifest(
     }
 
 
-_FLAT = json.JSONEncoder(sort_keys=True)  # without `indent`, json encodes in C: 1,200 file entries in ~4 ms, not ~9
+_FLAT = json.JSONEncoder(sort_keys=True)  # without `indent` json encodes in C; with it, in pure Python
 
 
 def _format(value: Any, depth: int = 0) -> str:

@@ -158,7 +158,7 @@ def run(
         plan = plan_dataset(archive, class_names, validation_fraction, seed)
         images = gather_images(archive, plan)
         # The kept rows are copied out: the inflated archive (186 MB for the official one) can go. Unmapping
-        # it takes ~18 ms, so the last reference is dropped on another thread, while the PNGs are written.
+        # it takes a while, so the last reference is dropped on another thread, while the PNGs are written.
         holder = [archive]
         del archive
         freeing = threading.Thread(target=holder.clear, name="etl-free", daemon=True)

@@ -1,12 +1,10 @@
 """PNG encoding of many small RGB images at once (no per-image Pillow round trip), byte for byte reproducible.
 
 The S3 load skips files whose bytes are unchanged, so the same pixels must always give the same file. Deflate
-with compression does not promise that: ISA-L's level 1, which this module used before, gave a few of 1,000
-CIFAR images a file one byte longer in 5 of 20 runs of the ETL's tests, same pixels and same process, and
-zlib, zlib-ng and ISA-L each choose their own matches. So the image data goes into a stored (uncompressed)
-deflate block, which leaves an encoder no choice. CIFAR's 32 x 32 photos barely compress anyway: deflate
-level 1 with the Sub filter made them 18 % smaller (3.2 KB -> 2.6 KB a file, 0.7 MB for the 1,200-image
-dataset), and deflating took 30 ms on the ETL's critical path, holding the GIL.
+with compression does not promise that (ISA-L's level 1 did not keep it even within one process; zlib,
+zlib-ng and ISA-L each choose their own matches). So the image data goes into a stored (uncompressed) deflate
+block, which leaves an encoder no choice. CIFAR's 32 x 32 photos barely compress anyway, and deflating sat on
+the ETL's critical path, holding the GIL (figures: etl/BENCHMARKS.md).
 
 With one stored block every file of a batch has the same size and layout, so the whole batch is built in
 one array: the constant chunks are broadcast, the planar CIFAR rows (R plane, G plane, B plane) are

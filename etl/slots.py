@@ -1,19 +1,17 @@
 """Empty files created while the archive is still inflating, renamed into place once names are known.
 
-Creating a file can cost far more than renaming one: on the development VM's ext4, right after many files
-were deleted or hundreds of MB written, 0.3-1 ms against 0.02 ms for up to a minute (when the file system is
-quiet both take about 0.02 ms). The ETL knows roughly how many files it will write long before it knows their
-names, which need the archive's `meta` (the last member of the official archive), so a thread creates
-anonymous slots during decompression, when a core is otherwise idle. Unused slots are removed; when slots
-run out, files are simply created.
+Creating a file can cost far more than renaming one on a disk file system, right after many files were
+deleted or hundreds of MB written and for up to a minute after (when it is quiet both cost about the same;
+figures in etl/BENCHMARKS.md, which also says why this module waits for a quiet disk to be judged). The ETL
+knows roughly how many files it will write long before it knows their names, which need the archive's `meta`
+(the last member of the official archive), so a thread creates anonymous slots during decompression, when a
+core is otherwise idle. Unused slots are removed; when slots run out, files are simply created.
 
 A slot costs a little more than a plain file when creating is quick (a rename and an open against one
-create), and on a memory file system creating always is: 1,200 files took 20 ms through slots and 12 ms
-created directly on the development VM's tmpfs, which creates a file in about 10 us. Disk file systems
-change from moment to moment (ext4 there: 0.02-0.03 ms per create, 0.2-0.4 ms in slow spells that come
-and go within a run), so a quick start says nothing about the write a second later. The thread therefore
-times its creates PROBE_SLOTS at a time and stops only once a batch averaged under QUICK_CREATE_S, which
-only memory file systems manage.
+create), and on a memory file system creating always is. Disk file systems change from moment to moment
+(slow spells come and go within a run), so a quick start says nothing about the write a second later. The
+thread therefore times its creates PROBE_SLOTS at a time and stops only once a batch averaged under
+QUICK_CREATE_S, which only memory file systems manage.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from etl.slots import FileSlots, write_file
 from etl.split import DatasetPlan, SplitPlan
 
 BATCH = 64
-# Writing the files is mostly file-system calls, each of which gives up and takes back the GIL: on the
-# development VM (2 cores, tmpfs) 1,200 files took 40 ms from one thread and 58 ms from two (best of 8).
+# Writing the files is mostly file-system calls, each of which gives up and takes back the GIL, so a second
+# thread made it slower (etl/BENCHMARKS.md).
 DEFAULT_WORKERS = 1
 
 

@@ -15,8 +15,8 @@ import pytest
 from moto import mock_aws
 
 import etl
-from etl import archive as cifar
 from etl.load import make_client
+from tests.etl import archive_writer as writer
 from tests.etl.etl_testdata import Reference, read_reference, small_members
 
 
@@ -38,7 +38,7 @@ def make_archive(tmp_path: Path) -> Callable[..., Path]:
 
     def build(members: dict[str, bytes] | None = None) -> Path:
         path = tmp_path / f"archive-{next(numbers)}.tar.gz"
-        cifar.write_archive(path, small_members() if members is None else members)
+        writer.write_archive(path, small_members() if members is None else members)
         return path
 
     return build

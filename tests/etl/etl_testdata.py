@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from etl import archive as cifar
+from tests.etl import archive_writer as writer
 
 CLASS_NAMES = [f"class_{index}" for index in range(10)]
 CLASS_NAMES[3], CLASS_NAMES[7] = "bicycle", "motorcycle"
@@ -56,9 +57,9 @@ def small_members(seed: int = 0, train_per_class: int = 10, test_per_class: int 
     """A valid archive's members (10 classes incl. bicycle and motorcycle), official order: meta last."""
     rng = np.random.default_rng(seed)
     return {
-        "train": cifar.split_pickle(small_split(rng, train_per_class, "train"), "training batch 1 of 1"),
-        "test": cifar.split_pickle(small_split(rng, test_per_class, "test"), "testing batch 1 of 1"),
-        "meta": cifar.meta_pickle(CLASS_NAMES),
+        "train": writer.split_pickle(small_split(rng, train_per_class, "train"), "training batch 1 of 1"),
+        "test": writer.split_pickle(small_split(rng, test_per_class, "test"), "testing batch 1 of 1"),
+        "meta": writer.meta_pickle(CLASS_NAMES),
     }
 
 

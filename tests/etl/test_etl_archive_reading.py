@@ -15,6 +15,7 @@ import pytest
 import etl
 from etl import archive as cifar
 from etl import inflate
+from tests.etl import archive_writer as writer
 from tests.etl.etl_testdata import CLASS_NAMES, small_split
 
 ROWS_PER_CLASS = 40  # 400 rows: 1.2 MB of pixels, above the size read in place
@@ -31,20 +32,20 @@ def _fields(split: cifar.CifarSplit, **extra: object) -> dict[bytes, object]:
     }
 
 
-def _encode(fields: dict[bytes, object], writer: str) -> bytes:
-    if writer == "python2":  # BINSTRING, as the official archive was written
-        return cifar.dump_py2_pickle(fields)
-    return pickle.dumps(fields, protocol=int(writer.removeprefix("protocol")))
+def _encode(fields: dict[bytes, object], encoding: str) -> bytes:
+    if encoding == "python2":  # BINSTRING, as the official archive was written
+        return writer.dump_py2_pickle(fields)
+    return pickle.dumps(fields, protocol=int(encoding.removeprefix("protocol")))
 
 
 def _archive(path: Path, train: bytes, test_seed: int = 1) -> Path:
     rng = np.random.default_rng(test_seed)
     members = {
         "train": train,
-        "test": cifar.split_pickle(small_split(rng, 3, "test"), "testing batch 1 of 1"),
-        "meta": cifar.meta_pickle(CLASS_NAMES),
+        "test": writer.split_pickle(small_split(rng, 3, "test"), "testing batch 1 of 1"),
+        "meta": writer.meta_pickle(CLASS_NAMES),
     }
-    cifar.write_archive(path, members)
+    writer.write_archive(path, members)
     return path
 
 
@@ -56,13 +57,13 @@ def _owner(array: np.ndarray) -> object:
 
 
 @pytest.mark.parametrize(
-    ("writer", "in_place"),
+    ("encoding", "in_place"),
     [("python2", True), ("protocol2", False), ("protocol3", True), ("protocol4", True)],
     ids=["python2-binstring", "python3-protocol2", "protocol3", "protocol4"],
 )
-def test_every_pickle_encoding_gives_the_archive_pixels(tmp_path: Path, writer: str, in_place: bool) -> None:
+def test_every_pickle_encoding_gives_the_archive_pixels(tmp_path: Path, encoding: str, in_place: bool) -> None:
     split = small_split(np.random.default_rng(0), ROWS_PER_CLASS, "train")
-    path = _archive(tmp_path / "a.tar.gz", _encode(_fields(split), writer))
+    path = _archive(tmp_path / "a.tar.gz", _encode(_fields(split), encoding))
     archive, _ = cifar.read_archive(path)
     assert np.array_equal(archive.train.data, split.data)
     assert archive.train.fine_labels.tolist() == split.fine_labels.tolist()
@@ -76,7 +77,7 @@ def test_a_large_string_that_is_not_pixel_data_is_read_the_usual_way(tmp_path: P
     label = b"x" * (cifar.PAYLOAD_MIN_BYTES + 7)
     fields = _fields(split)
     fields[b"batch_label"] = label  # comes before `data`, so it is the first large string
-    archive, _ = cifar.read_archive(_archive(tmp_path / "a.tar.gz", cifar.dump_py2_pickle(fields)))
+    archive, _ = cifar.read_archive(_archive(tmp_path / "a.tar.gz", writer.dump_py2_pickle(fields)))
     assert np.array_equal(archive.train.data, split.data)
 
 
@@ -84,13 +85,13 @@ def test_a_second_large_array_is_read_correctly(tmp_path: Path) -> None:
     split = small_split(np.random.default_rng(0), ROWS_PER_CLASS, "train")
     extra = np.random.default_rng(5).integers(0, 256, size=(500, 3072), dtype=np.uint8)
     fields = _fields(split, extra=extra)
-    archive, _ = cifar.read_archive(_archive(tmp_path / "a.tar.gz", cifar.dump_py2_pickle(fields)))
+    archive, _ = cifar.read_archive(_archive(tmp_path / "a.tar.gz", writer.dump_py2_pickle(fields)))
     assert np.array_equal(archive.train.data, split.data)
 
 
 def test_a_member_cut_inside_its_pixel_rows_is_a_corrupt_archive(tmp_path: Path) -> None:
     split = small_split(np.random.default_rng(0), ROWS_PER_CLASS, "train")
-    train = cifar.dump_py2_pickle(_fields(split))
+    train = writer.dump_py2_pickle(_fields(split))
     tar = io.BytesIO()
     with tarfile.open(fileobj=tar, mode="w", format=tarfile.GNU_FORMAT) as archive:
         info = tarfile.TarInfo("cifar-100-python/train")
@@ -105,7 +106,7 @@ def test_a_member_cut_inside_its_pixel_rows_is_a_corrupt_archive(tmp_path: Path)
 def test_an_archive_in_several_gzip_members_reads_like_one(tmp_path: Path) -> None:
     """The buffer is sized from the last gzip member's length field; here that is far too small."""
     split = small_split(np.random.default_rng(0), ROWS_PER_CLASS, "train")
-    whole = _archive(tmp_path / "whole.tar.gz", cifar.dump_py2_pickle(_fields(split)))
+    whole = _archive(tmp_path / "whole.tar.gz", writer.dump_py2_pickle(_fields(split)))
     tar = gzip.decompress(whole.read_bytes())
     pieces = tmp_path / "pieces.tar.gz"
     pieces.write_bytes(b"".join(gzip.compress(tar[start : start + 300_000]) for start in range(0, len(tar), 300_000)))
@@ -118,7 +119,7 @@ def test_an_archive_in_several_gzip_members_reads_like_one(tmp_path: Path) -> No
 
 def test_an_archive_that_inflates_beyond_the_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     split = small_split(np.random.default_rng(0), ROWS_PER_CLASS, "train")
-    path = _archive(tmp_path / "a.tar.gz", cifar.dump_py2_pickle(_fields(split)))
+    path = _archive(tmp_path / "a.tar.gz", writer.dump_py2_pickle(_fields(split)))
     monkeypatch.setattr(inflate, "MAX_INFLATED_BYTES", 1 << 20)
     with pytest.raises(etl.CorruptArchive, match="inflates to more than"):
         cifar.read_archive(path)

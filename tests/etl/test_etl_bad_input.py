@@ -17,6 +17,7 @@ import pytest
 import etl
 from etl import archive as cifar
 from etl.__main__ import main
+from tests.etl import archive_writer as writer
 from tests.etl.etl_testdata import CLASS_NAMES, small_members
 
 MakeArchive = Callable[..., Path]
@@ -98,7 +99,7 @@ def _split_dict(**changes: object) -> bytes:
             del fields[key.encode()]
         else:
             fields[key.encode()] = value
-    return cifar.dump_py2_pickle(fields)
+    return writer.dump_py2_pickle(fields)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,7 @@ def _split_dict(**changes: object) -> bytes:
         (_split_dict(fine_labels=[0] * 19), "20 data rows, 19 fine_labels"),
         (_split_dict(fine_labels=[99] * 20), "outside 0..9"),
         (_split_dict(filenames=None), "lacks key"),
-        (cifar.dump_py2_pickle([1, 2, 3]), "holds a list"),
+        (writer.dump_py2_pickle([1, 2, 3]), "holds a list"),
         (b"\x80\x02}q\x00(U\x04data", "not a readable pickle"),
     ],
     ids=["3071-columns", "4d-array", "short-labels", "label-out-of-range", "no-filenames", "not-a-dict", "cut-pickle"],
@@ -138,7 +139,7 @@ def test_a_filename_that_escapes_its_folder_is_refused(make_archive: MakeArchive
         [b"../../escaped.png" if row == 3 else f"ok_{row}.png".encode() for row in range(20)],
     )
     members = small_members()
-    members["test"] = cifar.split_pickle(split, "testing batch 1 of 1")
+    members["test"] = writer.split_pickle(split, "testing batch 1 of 1")
     _fails(make_archive(members), tmp_path, etl.InvalidPickle, "not a plain file name")
     assert not list(tmp_path.rglob("escaped.png"))
 
@@ -212,7 +213,7 @@ def test_the_cli_prints_one_named_line_and_exits_non_zero(
 def test_a_plain_tar_archive_reads_like_the_gzip_one_after_compression(tmp_path: Path) -> None:
     """write_archive produces what tarfile itself reads: guards the test data against format drift."""
     path = tmp_path / "archive.tar.gz"
-    cifar.write_archive(path, small_members())
+    writer.write_archive(path, small_members())
     with tarfile.open(path, "r:gz") as tar:
         assert [m.name for m in tar.getmembers()] == [
             "cifar-100-python",

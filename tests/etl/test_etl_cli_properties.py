@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from etl import archive as cifar
 from etl import manifest as manifest_io
 from etl.__main__ import main
 from etl.split import SPLITS
+from tests.etl import archive_writer as writer
 from tests.etl.etl_testdata import CLASS_NAMES, small_members
 
 BUCKET = "datasets"
@@ -218,7 +218,7 @@ def command_lines(draw: st.DrawFn, faults: tuple[str, ...] = ()) -> Argv:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("archive") / "small.tar.gz"
-    cifar.write_archive(path, small_members())
+    writer.write_archive(path, small_members())
     return path
 
 

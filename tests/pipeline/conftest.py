@@ -89,6 +89,7 @@ def synthetic_archive(path: Path, per_class_train: int, per_class_test: int, inv
     With invert_test the test split swaps the two looks, so a model that learned the training data fails it.
     """
     from etl import archive as cifar
+    from tests.etl import archive_writer as writer
 
     rng = np.random.default_rng(7)
 
@@ -100,12 +101,12 @@ def synthetic_archive(path: Path, per_class_train: int, per_class_test: int, inv
         names = [f"{stem}_{CLASSES[label]}_{i}.png".encode() for i, label in enumerate(labels)]
         return cifar.CifarSplit(data=data, fine_labels=labels, filenames=names)
 
-    cifar.write_archive(
+    writer.write_archive(
         path,
         {
-            "train": cifar.split_pickle(split(per_class_train, False, "train"), "training batch 1 of 1"),
-            "test": cifar.split_pickle(split(per_class_test, invert_test, "test"), "testing batch 1 of 1"),
-            "meta": cifar.meta_pickle(list(CLASSES), ["vehicles"]),
+            "train": writer.split_pickle(split(per_class_train, False, "train"), "training batch 1 of 1"),
+            "test": writer.split_pickle(split(per_class_test, invert_test, "test"), "testing batch 1 of 1"),
+            "meta": writer.meta_pickle(list(CLASSES), ["vehicles"]),
         },
     )
     return path

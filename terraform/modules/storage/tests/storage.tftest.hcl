@@ -13,10 +13,6 @@ variables {
 }
 
 run "blocks_every_kind_of_public_access" {
-  module {
-    source = "./modules/storage"
-  }
-
   assert {
     condition = alltrue([
       for block in values(aws_s3_bucket_public_access_block.this) :
@@ -32,10 +28,6 @@ run "blocks_every_kind_of_public_access" {
 }
 
 run "denies_requests_without_tls" {
-  module {
-    source = "./modules/storage"
-  }
-
   assert {
     condition = alltrue([
       for key, document in data.aws_iam_policy_document.tls_only : (
@@ -57,10 +49,6 @@ run "denies_requests_without_tls" {
 }
 
 run "encrypts_with_sse_s3_by_default" {
-  module {
-    source = "./modules/storage"
-  }
-
   assert {
     condition     = alltrue([for sse in values(aws_s3_bucket_server_side_encryption_configuration.this) : one(one(sse.rule).apply_server_side_encryption_by_default).sse_algorithm == "AES256"])
     error_message = "Without kms_key_arn both buckets must use SSE-S3 (AES256)."
@@ -73,10 +61,6 @@ run "encrypts_with_sse_s3_by_default" {
 }
 
 run "encrypts_with_the_kms_key_when_given" {
-  module {
-    source = "./modules/storage"
-  }
-
   variables {
     kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
   }
@@ -93,10 +77,6 @@ run "encrypts_with_the_kms_key_when_given" {
 }
 
 run "expires_capture_data_only" {
-  module {
-    source = "./modules/storage"
-  }
-
   assert {
     condition     = one(aws_s3_bucket_lifecycle_configuration.capture.rule).expiration[0].days == 45 && one(aws_s3_bucket_lifecycle_configuration.capture.rule).status == "Enabled"
     error_message = "Captured data must expire after capture_retention_days."
@@ -115,10 +95,6 @@ run "expires_capture_data_only" {
 
 run "rejects_invalid_bucket_names" {
   command = plan
-
-  module {
-    source = "./modules/storage"
-  }
 
   variables {
     data_bucket_name = "Courier_Data"

@@ -36,10 +36,6 @@ variables {
 }
 
 run "builds_the_powertools_layer_arn_for_the_region" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   assert {
     condition     = aws_lambda_function.this.layers == tolist(["arn:aws:lambda:ap-southeast-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:27"])
     error_message = "The function must get the Powertools layer of its own region, python311, x86_64, version 27; got ${jsonencode(aws_lambda_function.this.layers)}."
@@ -52,10 +48,6 @@ run "builds_the_powertools_layer_arn_for_the_region" {
 }
 
 run "attaches_no_layer_without_a_version" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   variables {
     powertools_layer_version = null
   }
@@ -67,10 +59,6 @@ run "attaches_no_layer_without_a_version" {
 }
 
 run "deploys_the_zip_it_is_given" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   assert {
     condition     = aws_lambda_function.this.filename == "tests/fixtures/serialize_image.zip" && aws_lambda_function.this.source_code_hash == filebase64sha256("tests/fixtures/serialize_image.zip")
     error_message = "source_code_hash must be the zip's hash, so that a rebuilt zip redeploys the function and an unchanged one does not."
@@ -78,10 +66,6 @@ run "deploys_the_zip_it_is_given" {
 }
 
 run "merges_powertools_settings_into_the_environment" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   variables {
     environment = {
       MAX_IMAGE_BYTES      = "1024"
@@ -101,10 +85,6 @@ run "merges_powertools_settings_into_the_environment" {
 }
 
 run "creates_its_log_group_with_retention" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   assert {
     condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/cv-resize" && aws_cloudwatch_log_group.this.retention_in_days == 14
     error_message = "The log group must be /aws/lambda/<function_name> with the requested retention, or Lambda creates one that never expires."
@@ -122,10 +102,6 @@ run "creates_its_log_group_with_retention" {
 }
 
 run "traces_with_xray" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   assert {
     condition     = aws_lambda_function.this.tracing_config[0].mode == "Active"
     error_message = "Tracing must be Active by default."
@@ -138,10 +114,6 @@ run "traces_with_xray" {
 }
 
 run "adds_the_extra_policy_only_when_given" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   variables {
     policy_json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"Extra\",\"Effect\":\"Allow\",\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::bucket/incoming/*\"}]}"
   }
@@ -153,10 +125,6 @@ run "adds_the_extra_policy_only_when_given" {
 }
 
 run "adds_no_extra_policy_by_default" {
-  module {
-    source = "./modules/lambda_function"
-  }
-
   assert {
     condition     = length(data.aws_iam_policy_document.this.source_policy_documents) == 0
     error_message = "Without policy_json the role gets only logging and tracing."
@@ -170,10 +138,6 @@ run "adds_no_extra_policy_by_default" {
 
 run "rejects_memory_timeout_and_retention_out_of_range" {
   command = plan
-
-  module {
-    source = "./modules/lambda_function"
-  }
 
   variables {
     memory_size        = 64

@@ -20,10 +20,6 @@ variables {
 }
 
 run "registers_no_autoscaling_before_the_endpoint_exists" {
-  module {
-    source = "./modules/endpoint"
-  }
-
   assert {
     condition     = length(aws_appautoscaling_target.variant) == 0 && length(aws_appautoscaling_policy.invocations_per_instance) == 0 && output.autoscaling_target_id == null
     error_message = "With endpoint_exists = false (the default, phase 1) no scalable target or policy may be planned: the endpoint does not exist yet."
@@ -36,10 +32,6 @@ run "registers_no_autoscaling_before_the_endpoint_exists" {
 }
 
 run "deploys_a_provisioned_variant_with_data_capture_by_default" {
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     instance_type          = "ml.c5.xlarge"
     initial_instance_count = 3
@@ -63,10 +55,6 @@ run "deploys_a_provisioned_variant_with_data_capture_by_default" {
 }
 
 run "registers_target_tracking_once_the_endpoint_exists" {
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     endpoint_name   = "Courier-Prod"
     endpoint_exists = true
@@ -126,10 +114,6 @@ run "registers_target_tracking_once_the_endpoint_exists" {
 }
 
 run "waits_for_the_deployment_trigger_in_a_one_phase_apply" {
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     endpoint_exists    = true
     deployment_trigger = "first-launch-20240101T000000Z"
@@ -142,10 +126,6 @@ run "waits_for_the_deployment_trigger_in_a_one_phase_apply" {
 }
 
 run "serverless_switches_the_variant_shape_and_registers_no_autoscaling" {
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     endpoint_exists    = true
     serverless         = { memory_size_mb = 2048, max_concurrency = 20 }
@@ -174,10 +154,6 @@ run "serverless_switches_the_variant_shape_and_registers_no_autoscaling" {
 run "warns_that_serverless_turns_capture_off" {
   command = plan
 
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     serverless = { memory_size_mb = 1024, max_concurrency = 5 }
   }
@@ -189,10 +165,6 @@ run "warns_that_serverless_turns_capture_off" {
 run "rejects_max_capacity_below_min_capacity" {
   command = plan
 
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     autoscaling = { min_capacity = 3, max_capacity = 2 }
   }
@@ -202,10 +174,6 @@ run "rejects_max_capacity_below_min_capacity" {
 
 run "rejects_a_capture_percentage_over_100" {
   command = plan
-
-  module {
-    source = "./modules/endpoint"
-  }
 
   variables {
     capture_percentage = 101
@@ -217,10 +185,6 @@ run "rejects_a_capture_percentage_over_100" {
 run "rejects_an_instance_type_without_the_ml_prefix" {
   command = plan
 
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     instance_type = "m5.large"
   }
@@ -230,10 +194,6 @@ run "rejects_an_instance_type_without_the_ml_prefix" {
 
 run "rejects_a_serverless_memory_size_sagemaker_does_not_offer" {
   command = plan
-
-  module {
-    source = "./modules/endpoint"
-  }
 
   variables {
     serverless = { memory_size_mb = 1500, max_concurrency = 10 }
@@ -245,10 +205,6 @@ run "rejects_a_serverless_memory_size_sagemaker_does_not_offer" {
 run "rejects_a_serverless_concurrency_over_200" {
   command = plan
 
-  module {
-    source = "./modules/endpoint"
-  }
-
   variables {
     serverless = { memory_size_mb = 2048, max_concurrency = 201 }
   }
@@ -258,10 +214,6 @@ run "rejects_a_serverless_concurrency_over_200" {
 
 run "rejects_no_instances_and_a_zero_target" {
   command = plan
-
-  module {
-    source = "./modules/endpoint"
-  }
 
   variables {
     initial_instance_count = 0
