@@ -11,9 +11,9 @@ state):
   job's own MetricDefinitions applied to that log (last match wins); model.tar.gz and output.tar.gz are uploaded
   to `<S3OutputPath>/<job>/output/`. A script that exits non-zero fails the job with the training toolkit's
   `AlgorithmError: ExecuteUserScriptError` reason (exit code, the exception it raised, the command), and nothing is
-  uploaded. StopTrainingJob (moto has none) sends the script SIGTERM and, 120 s later, SIGKILL; the
-  job goes Stopping, then Stopped. Any other job (a built-in algorithm's image) fails with a reason saying it cannot run locally. A job
-  name that is taken is refused with ResourceInUse, as on AWS.
+  uploaded. StopTrainingJob (moto has none) sends the script SIGTERM and, 120 s later, SIGKILL; the job goes
+  Stopping, then Stopped. Any other job (a built-in algorithm's image) fails with a reason saying it cannot run
+  locally. A job name that is taken is refused with ResourceInUse, as on AWS.
 * IAM: the job runs as its RoleArn, a model as its ExecutionRoleArn (local_aws.iam). CreateTrainingJob and
   CreateModel refuse a role whose trust policy does not admit sagemaker.amazonaws.com; the job's reads of its
   code and channels (s3:GetObject, s3:ListBucket with s3:prefix), its uploads (s3:PutObject) and its log writes,
