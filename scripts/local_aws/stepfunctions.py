@@ -166,8 +166,8 @@ def _format_as_step_functions() -> None:
     reserved characters ' { } \\ that an intrinsic's string escapes). moto keeps the escapes in the template and
     hands it to Python's str.format, so a template with literal braces such as '\\{"workflow_execution":"{}"\\}'
     failed with a KeyError instead of giving a JSON object's text. moto's parser also hands over a template written
-    in the definition with each backslash doubled, which is undone first; one read from the input (`$.template`)
-    is taken as it is."""
+    in the definition with each backslash doubled, which is undone first. Whether a template read from the input
+    (`$.template`) has its escapes read too the page does not say; here it has."""
     from moto.stepfunctions.parser.asl.component.intrinsic.argument.argument import ArgumentLiteral
     from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import (
         StringFormat,

@@ -243,7 +243,7 @@ run "model_quality_alarms_watch_the_checks_metrics_and_tolerate_no_labels" {
   assert {
     condition = alltrue([
       for alarm in [aws_cloudwatch_metric_alarm.served_accuracy, aws_cloudwatch_metric_alarm.auto_route_precision] :
-      alarm.namespace == "cv" && alarm.dimensions == { service = "scheduled_check" } &&
+      alarm.namespace == var.metrics_namespace && alarm.dimensions["service"] == "scheduled_check" && length(alarm.dimensions) == 1 &&
       alarm.comparison_operator == "LessThanThreshold" && alarm.treat_missing_data == "notBreaching"
     ])
     error_message = "Quality alarms read the scheduled check's metrics, alarm below the threshold, and an hour without labels is not a breach."
@@ -252,7 +252,7 @@ run "model_quality_alarms_watch_the_checks_metrics_and_tolerate_no_labels" {
   assert {
     condition = (
       aws_cloudwatch_metric_alarm.audit_sample_not_queued.metric_name == "AuditSampleNotQueued" &&
-      aws_cloudwatch_metric_alarm.audit_sample_not_queued.dimensions == { service = "inference_workflow" } &&
+      aws_cloudwatch_metric_alarm.audit_sample_not_queued.dimensions["service"] == "inference_workflow" &&
       aws_cloudwatch_metric_alarm.audit_sample_not_queued.threshold == 1
     )
     error_message = "One audit sample the workflow could not queue must raise the AuditSampleNotQueued alarm."
