@@ -64,7 +64,7 @@ class ReviewRequest(_Shape):
     """The body of a human-review queue message, as the inference workflow sends it (inference.asl.json).
 
     Only the image and the reason are always there: an image the endpoint could not classify has no guess.
-    Every SendMessage body of inference.asl.json has these fields and no others
+    Every SendMessage body of inference.asl.json uses these fields only and parses as this model
     (tests/workflows/test_review_requests.py).
     `route` is the route the model already took (AuditSample, DecisionNotPublished); `inference_id` is absent
     for images that never reached the endpoint.
