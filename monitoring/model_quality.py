@@ -17,8 +17,10 @@ From the matched pairs:
   not sent to a person;
 - LabelledPredictions: how many labels matched a captured prediction.
 
-Nothing produces labels yet: the review loop that writes them is issue 20 ("People close the loop"). Until it
-lands, the scheduled check finds no labels and publishes none of these metrics.
+The review console writes the labels (`shared.reviews.ground_truth_line`), naming the InferenceId classify_image
+sent, which data capture records as `eventMetadata.inferenceId`. Automatic routes get labels from the audit
+samples (a share of confident routes the inference workflow also queues for review). An hour without labels
+publishes none of these metrics.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ read twice or skipped. A file still being uploaded when its window ended, with a
 would be missed; capture files are small single PUTs.
 
 When ground-truth labels are configured (`ground_truth_s3_uri`), the run also computes model quality
-(`monitoring.model_quality`) from the labels collected in its window; nothing writes labels before issue 20.
+(`monitoring.model_quality`) from the labels collected in its window (the review console writes them).
 """
 
 from __future__ import annotations
@@ -295,7 +295,8 @@ def model_quality(
     """Quality of the served predictions that have labels collected in this window (None: no labels).
 
     Labels are matched with the records of this window only; a label collected hours after its inference finds
-    no prediction here (the review loop of issue 20 is to write labels soon after the decision, or to widen this).
+    no prediction here (README.md, Known gaps: a label counts only when it is collected in the window of its
+    prediction's capture).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -182,6 +182,7 @@ module "inference_workflow" {
   class_labels         = var.class_labels
   label_routes         = var.label_routes
   confidence_threshold = var.confidence_threshold
+  audit_sample_rate    = var.audit_sample_rate
   max_image_bytes      = var.max_image_bytes
   max_image_pixels     = var.max_image_pixels
 
@@ -222,6 +223,10 @@ module "monitoring" {
   routes                       = distinct(values(var.label_routes))
   human_review_share_threshold = var.human_review_share_threshold
   endpoint_error_rate_percent  = var.endpoint_error_rate_percent
+  # Model quality from reviewers' labels, and audit samples the workflow could not queue.
+  served_accuracy_alarm_threshold      = var.served_accuracy_alarm_threshold
+  auto_route_precision_alarm_threshold = var.auto_route_precision_alarm_threshold
+  audit_metric_service                 = module.inference_workflow.audit_metric_service
   # A serverless endpoint bills nothing while idle: no idle alarm for it.
   idle_endpoint_hours    = module.endpoint.serverless ? null : var.idle_endpoint_hours
   auto_retrain_enabled   = var.auto_retrain_enabled

@@ -183,6 +183,39 @@ variable "confidence_threshold" {
   }
 }
 
+variable "audit_sample_rate" {
+  description = "Share of confident, automatically routed images also sent to the human-review queue (reason AuditSample) after their route is published, so the precision of automatic routes is measured from reviewers' labels (AutoRoutePrecision) instead of assumed. It costs reviewer time: at 0.05, a person looks at one in twenty automatic routes on top of the unsure ones. The courier's route is never delayed; 0 turns audits off."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = try(var.audit_sample_rate >= 0 && var.audit_sample_rate <= 1, false)
+    error_message = "audit_sample_rate must be between 0 and 1 (a share of automatic routes)."
+  }
+}
+
+variable "served_accuracy_alarm_threshold" {
+  description = "Alarm when the served model's accuracy on reviewed labels (ServedAccuracy, computed by the scheduled_check engine from ground-truth labels) falls below this share in an hour. No labels in an hour is not a breach."
+  type        = number
+  default     = 0.85
+
+  validation {
+    condition     = try(var.served_accuracy_alarm_threshold > 0 && var.served_accuracy_alarm_threshold < 1, false)
+    error_message = "served_accuracy_alarm_threshold must be strictly between 0 and 1."
+  }
+}
+
+variable "auto_route_precision_alarm_threshold" {
+  description = "Alarm when the precision of automatic routes on reviewed labels (AutoRoutePrecision: audit samples and other labelled confident predictions) falls below this share in an hour. The confidence threshold is chosen for 99 % precision, so the default leaves room for a few wrong labels among few samples. No labels in an hour is not a breach."
+  type        = number
+  default     = 0.95
+
+  validation {
+    condition     = try(var.auto_route_precision_alarm_threshold > 0 && var.auto_route_precision_alarm_threshold < 1, false)
+    error_message = "auto_route_precision_alarm_threshold must be strictly between 0 and 1."
+  }
+}
+
 variable "max_image_bytes" {
   description = "Largest image object serialize_image accepts, in bytes."
   type        = number

@@ -7,6 +7,12 @@ what the model says about itself: `model_version` (the training job that made it
 (`shared.contracts.ModelAnswer`). A model deployed before models reported them answers a bare probability list:
 then `model_version` is "unknown" and there is no `model_confidence_threshold`.
 
+Every request carries an InferenceId (`inference_id` in the result), which data capture records beside the
+request and a reviewer's ground-truth label names: the Step Functions execution's name (`workflow_execution`, which
+the state machine adds) when it is a valid InferenceId (1-64 printable characters), else the SHA-256 of that name
+in hex (64 characters), so a retried attempt of the same execution sends the same id; a random UUID only when the
+input names no execution (a direct invocation).
+
 Env: ENDPOINT_NAME (required), CLASS_LABELS (required, comma-separated in the model's output order, e.g.
 "bicycle,motorcycle"), MODEL_CONTENT_TYPE (default "application/x-image"). Endpoint throttling and server-side
 failures raise EndpointThrottled / EndpointUnavailable, which the state machine retries; a request the model
@@ -16,10 +22,13 @@ rejects raises ModelError, an unusable answer InvalidModelResponse (both go to h
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
+import re
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +68,10 @@ _UNAVAILABLE_CODES = frozenset(
 )
 _MODEL_CODES = frozenset({"ModelError", "ValidationError", "ModelStreamError"})
 _MAX_QUOTED_CHARS = 300
+INFERENCE_ID_MAX_CHARS = 64
+_VALID_INFERENCE_ID = re.compile(r"\S[\x20-\x7e]*")
+"""InvokeEndpoint's InferenceId: 1-64 printable characters, the first not whitespace
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html)."""
 
 logger = Logger()
 tracer = Tracer()
@@ -117,7 +130,16 @@ def sagemaker_runtime() -> Any:
     )
 
 
-def invoke_endpoint(client: Any, config: EndpointConfig, body: bytes) -> tuple[bytes, float]:
+def inference_id_for(workflow_execution: str | None) -> str:
+    """The InferenceId of this execution's request: its name when that is a valid id, else a hash of the name."""
+    if not workflow_execution:
+        return str(uuid.uuid4())
+    if len(workflow_execution) <= INFERENCE_ID_MAX_CHARS and _VALID_INFERENCE_ID.fullmatch(workflow_execution):
+        return workflow_execution
+    return hashlib.sha256(workflow_execution.encode("utf-8")).hexdigest()
+
+
+def invoke_endpoint(client: Any, config: EndpointConfig, body: bytes, inference_id: str) -> tuple[bytes, float]:
     """Send the image to the endpoint; returns the raw answer and the round trip in milliseconds."""
     started = time.perf_counter()
     try:
@@ -126,6 +148,7 @@ def invoke_endpoint(client: Any, config: EndpointConfig, body: bytes) -> tuple[b
             ContentType=config.content_type,
             Accept="application/json",
             Body=body,
+            InferenceId=inference_id,
         )
         with response["Body"] as stream:
             payload = stream.read()
@@ -225,7 +248,9 @@ def parse_probabilities(decoded: Any, labels: Sequence[str]) -> list[float]:
     return probabilities
 
 
-def to_result(image: SerializedImage, labels: Sequence[str], output: ModelOutput) -> dict[str, Any]:
+def to_result(
+    image: SerializedImage, labels: Sequence[str], output: ModelOutput, inference_id: str | None = None
+) -> dict[str, Any]:
     """The input minus image_data (the image has done its job; carrying it on would only risk the limit)."""
     return Classification(
         s3_bucket=image.s3_bucket,
@@ -237,6 +262,7 @@ def to_result(image: SerializedImage, labels: Sequence[str], output: ModelOutput
         inferences=output.probabilities,
         model_version=output.model_version,
         model_confidence_threshold=output.confidence_threshold,
+        inference_id=inference_id,
     ).model_dump(exclude_none=True)
 
 
@@ -247,7 +273,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     config = load_endpoint_config(os.environ)
     try:
         image = parse_event(event, SerializedImage)
-        payload, latency_ms = invoke_endpoint(sagemaker_runtime(), config, image.image_bytes())
+        inference_id = inference_id_for(image.workflow_execution)
+        payload, latency_ms = invoke_endpoint(sagemaker_runtime(), config, image.image_bytes(), inference_id)
         metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
         output = parse_model_answer(payload, config.labels)
     except WorkflowError as exc:
@@ -261,6 +288,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         extra={
             "s3_bucket": image.s3_bucket,
             "s3_key": image.s3_key,
+            "inference_id": inference_id,
             "endpoint_name": config.endpoint_name,
             "latency_ms": round(latency_ms, 1),
             "inferences": dict(zip(config.labels, output.probabilities, strict=True)),
@@ -268,7 +296,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "model_confidence_threshold": output.confidence_threshold,
         },
     )
-    return to_result(image, config.labels, output)
+    return to_result(image, config.labels, output, inference_id)
 
 
 def _quote(text: str) -> str:

@@ -12,10 +12,18 @@ exactly equal to it passes). Without it the model's own threshold applies (`mode
 training); with neither the function raises ThresholdNotConfigured, never a silent default. LABEL_ROUTES (default
 {"bicycle": "nearby", "motorcycle": "distant"}; JSON, label -> route; no label may be routed to human_review).
 A predicted label without a route raises ConfigurationError.
+
+Audit sampling: AUDIT_SAMPLE_RATE (optional, 0 to 1, default 0) is the share of confident, automatically routed
+predictions that also go to a person (`audit_sample: true`; the state machine routes and publishes them as usual,
+then queues them for review with reason AuditSample), so the precision of automatic routes is measured. Whether a
+prediction is sampled depends only on its `inference_id` (the first 8 bytes of its SHA-256 read as a fraction of
+2**64, below the rate), so a retried execution decides the same; a prediction without an inference id is never
+sampled (its review could not be matched to the captured request). A bad value raises ConfigurationError.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -61,6 +69,31 @@ def resolve_threshold(override: float | None, classification: Classification) ->
     )
 
 
+def load_audit_sample_rate(environ: Mapping[str, str]) -> float:
+    """AUDIT_SAMPLE_RATE: the share of automatic routes also sent to review, from 0 (none, the default) to 1 (all)."""
+    raw = environ.get("AUDIT_SAMPLE_RATE", "").strip()
+    if not raw:
+        return 0.0
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"AUDIT_SAMPLE_RATE={raw!r} is not a number") from None
+    if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
+        raise ConfigurationError(f"AUDIT_SAMPLE_RATE={raw!r} must be between 0 and 1")
+    return rate
+
+
+def audit_fraction(inference_id: str) -> float:
+    """Where an inference id falls in [0, 1): the same for every attempt of the same execution."""
+    digest = hashlib.sha256(inference_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_audit_sample(inference_id: str | None, rate: float) -> bool:
+    """Whether a confident prediction with this inference id is also sent to a person."""
+    return inference_id is not None and audit_fraction(inference_id) < rate
+
+
 def load_label_routes(environ: Mapping[str, str]) -> dict[str, str]:
     """LABEL_ROUTES as a JSON object of non-empty label -> non-empty route names (never human_review)."""
     raw = environ.get("LABEL_ROUTES", "").strip()
@@ -83,9 +116,14 @@ def load_label_routes(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def route_prediction(
-    classification: Classification, threshold: float, source: str, routes: Mapping[str, str]
+    classification: Classification,
+    threshold: float,
+    source: str,
+    routes: Mapping[str, str],
+    audit_sample_rate: float = 0.0,
 ) -> RoutedPrediction:
-    """Pick the top label and its route, or human review when the model is not sure enough to skip a person."""
+    """Pick the top label and its route, or human review when the model is not sure enough to skip a person; a
+    confident prediction may also be an audit sample (see the module docstring)."""
     ranked = sorted(zip(classification.inferences, classification.labels, strict=True), reverse=True)
     confidence, label = ranked[0]
     if label not in routes:
@@ -106,6 +144,7 @@ def route_prediction(
         confidence_threshold=threshold,
         threshold_source=source,
         review_reason=reason,
+        audit_sample=reason is None and is_audit_sample(classification.inference_id, audit_sample_rate),
     )
 
 
@@ -115,15 +154,18 @@ def route_prediction(
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     override = load_threshold_override(os.environ)
     routes = load_label_routes(os.environ)
+    audit_sample_rate = load_audit_sample_rate(os.environ)
     classification = parse_event(event, Classification)
     threshold, source = resolve_threshold(override, classification)
-    prediction = route_prediction(classification, threshold, source, routes)
+    prediction = route_prediction(classification, threshold, source, routes, audit_sample_rate)
 
     unsure = prediction.route == HUMAN_REVIEW_ROUTE
     if unsure:
         metrics.add_metric(name="LowConfidencePredictions", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="ConfidentPredictions", unit=MetricUnit.Count, value=1)
+    if prediction.audit_sample:
+        metrics.add_metric(name="AuditSamples", unit=MetricUnit.Count, value=1)
     with single_metric(name="Routes", unit=MetricUnit.Count, value=1, namespace=metrics.namespace) as route_metric:
         route_metric.add_dimension(name="route", value=prediction.route)
         if metrics.service:
@@ -139,6 +181,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "confidence_threshold": threshold,
             "threshold_source": source,
             "model_version": prediction.model_version,
+            "inference_id": prediction.inference_id,
+            "audit_sample": prediction.audit_sample,
         },
     )
     return prediction.model_dump(exclude_none=True)

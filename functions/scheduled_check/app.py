@@ -86,7 +86,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = run(parse_request(event))
     metrics.add_metric(name="DriftCheckRecords", unit=MetricUnit.Count, value=summary["records"])
     metrics.add_metric(name="DriftCheckViolations", unit=MetricUnit.Count, value=len(summary["violations"]))
-    # Model quality, once reviewed labels exist (issue 20): monitoring/model_quality.py.
+    # Model quality from reviewers' labels collected in the window: monitoring/model_quality.py.
     quality = summary.get("model_quality") or {}
     if "LabelledPredictions" in quality:
         metrics.add_metric(name="LabelledPredictions", unit=MetricUnit.Count, value=quality["LabelledPredictions"])

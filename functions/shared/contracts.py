@@ -41,6 +41,10 @@ Threshold = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)]
 """A confidence threshold: strictly between 0 and 1 (0 or 1 would make the filter meaningless)."""
 ModelVersion = Annotated[str, Field(min_length=1, max_length=256)]
 RouteName = Annotated[str, Field(min_length=1, max_length=128)]
+InferenceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S[\x20-\x7e]*$")]
+"""InvokeEndpoint's InferenceId: 1-64 printable characters, not starting with whitespace (SageMaker API reference,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html). Data capture records
+it as the captured record's `eventMetadata.inferenceId`, and ground-truth labels name it as their eventId."""
 
 HUMAN_REVIEW_ROUTE = "human_review"
 """The route of a prediction a person must decide; no label may be routed there by LABEL_ROUTES."""
@@ -114,6 +118,9 @@ class SerializedImage(ImageLocation):
 
     image_data: Annotated[str, Field(min_length=4)]
     content_type: ContentType
+    workflow_execution: ExecutionName | None = None
+    """The Step Functions execution's name (`$$.Execution.Name`), which the state machine adds to classify_image's
+    input: the source of the inference id."""
 
     @field_validator("image_data")
     @classmethod
@@ -148,7 +155,7 @@ class Classification(ImageLocation):
 
     `model_version` names the training job of the model that answered ("unknown" for a model deployed before
     models reported it), `model_confidence_threshold` the threshold that model chose in training (None when it
-    reported none).
+    reported none), `inference_id` the InferenceId of the endpoint request.
     """
 
     content_type: ContentType
@@ -156,6 +163,8 @@ class Classification(ImageLocation):
     inferences: Annotated[list[Probability], Field(min_length=1, max_length=1000)]
     model_version: ModelVersion = UNKNOWN_MODEL_VERSION
     model_confidence_threshold: Threshold | None = None
+    inference_id: InferenceId | None = None
+    """The InferenceId the endpoint was invoked with (in its data capture too): what a review's label names."""
 
     @model_validator(mode="after")
     def _one_probability_per_label(self) -> Classification:
@@ -181,6 +190,9 @@ class RoutedPrediction(Classification):
     confidence_threshold: Threshold
     threshold_source: Literal["terraform", "model"]
     review_reason: ReviewReason | None = None
+    audit_sample: bool = False
+    """True for a confident, automatically routed prediction sampled (AUDIT_SAMPLE_RATE) for a person to check
+    as well: the route stands, and the review measures how precise automatic routes are."""
 
 
 class ImageRef(_Contract):

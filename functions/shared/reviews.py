@@ -23,7 +23,16 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.utilities.parser import BaseModel, Field
 from pydantic import ConfigDict
 
-from shared.contracts import BucketName, ImageRef, Label, ModelVersion, ObjectKey, Probability, RouteName
+from shared.contracts import (  # InferenceId is defined with the inference contracts, which produce it
+    BucketName,
+    ImageRef,
+    InferenceId,
+    Label,
+    ModelVersion,
+    ObjectKey,
+    Probability,
+    RouteName,
+)
 
 VEHICLE_LABELS = ("bicycle", "motorcycle")
 """The labels a reviewer may give that are ground truth for the model (its classes)."""
@@ -38,18 +47,25 @@ AUDIT_SAMPLE = "AuditSample"
 ReviewReasonName = Literal[
     "BelowConfidenceThreshold", "TopLabelsTied", "AuditSample", "ClassificationFailed", "DecisionNotPublished"
 ]
-InferenceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S[\x20-\x7e]*$")]
-"""InvokeEndpoint's InferenceId: 1-64 printable characters, not starting with whitespace (SageMaker API reference)."""
 
 
 class _Shape(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class StepError(_Shape):
+    """What a Step Functions Catch records (`ResultPath: $.error`): the error name and its cause."""
+
+    Error: Annotated[str, Field(max_length=256)]
+    Cause: Annotated[str, Field(max_length=32768)] | None = None
+
+
 class ReviewRequest(_Shape):
     """The body of a human-review queue message, as the inference workflow sends it (inference.asl.json).
 
     Only the image and the reason are always there: an image the endpoint could not classify has no guess.
+    Every SendMessage body of inference.asl.json uses these fields only and parses as this model
+    (tests/workflows/test_review_requests.py).
     `route` is the route the model already took (AuditSample, DecisionNotPublished); `inference_id` is absent
     for images that never reached the endpoint.
     """
@@ -64,6 +80,11 @@ class ReviewRequest(_Shape):
     model_version: ModelVersion | None = None
     inference_id: InferenceId | None = None
     probe: bool = False
+    labels: list[Label] | None = None
+    """The model's labels and their probabilities (`inferences`, same order), for an unsure prediction."""
+    inferences: list[Probability] | None = None
+    error: StepError | None = None
+    """Why the workflow could not finish by itself (ClassificationFailed, DecisionNotPublished)."""
 
 
 class ReviewRecord(_Shape):

@@ -8,7 +8,9 @@ to their schedule while earlier calls are still waiting for their answer, so exe
 under real traffic; a call is never retried, since a retried StartSyncExecution would run the workflow again.
 An image is accounted for when its execution ended with a route for a courier (nearby / distant), or it has
 exactly one message on the human-review queue (low confidence, or classification failed and the workflow
-queued the image). Anything else is reported as lost or duplicated.
+queued the image). Anything else is reported as lost or duplicated. A routed image may also have one audit-sample
+message (reason AuditSample, Terraform's audit_sample_rate): those are counted apart (`audit_messages`), and a
+second one, or one for an image that was not routed, is a duplicate.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class LoadResult:
     wall_seconds: float  # from the first start until every execution had ended
     peak_running: int = 0  # the most executions running at the same moment, by their recorded start and stop
     queue_messages: Counter = field(default_factory=Counter)  # human-review messages per image key
+    audit_messages: Counter = field(default_factory=Counter)  # audit-sample messages (a routed image's) per key
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     decisions: dict[str, Any] | None = None  # decision_accounting() of the events a consumer of the bus received
@@ -81,6 +84,7 @@ class LoadResult:
             "max_seconds": round(ordered[-1], 3) if ordered else None,
             "routes": dict(Counter(str(item["route"]) for item in self.items)),
             "human_review_messages": sum(self.queue_messages.values()),
+            "audit_messages": sum(self.audit_messages.values()),
             "lost": self.lost,
             "duplicated": self.duplicated,
         } | (self.decisions or {})
@@ -224,32 +228,41 @@ def run_load(
         latencies.append((answer["stopDate"] - answer["startDate"]).total_seconds())
         spans.append((answer["startDate"], answer["stopDate"]))
 
-    messages = take_queue_messages(client("sqs"), queue_url, set(keys))
-    lost, duplicated = account(items, messages)
+    audits: Counter = Counter()
+    messages = take_queue_messages(client("sqs"), queue_url, set(keys), audits)
+    lost, duplicated = account(items, messages, audits)
     counted = None
     if decisions is not None:
         decided = sum(1 for item in items if item["route"] in DECIDED_ROUTES)
         counted = decision_accounting(items, decisions.take(set(keys), expected=decided))
-    return LoadResult(items, latencies, submit_seconds, wall, peak_running(spans), messages, lost, duplicated, counted)
+    return LoadResult(
+        items, latencies, submit_seconds, wall, peak_running(spans), messages, audits, lost, duplicated, counted
+    )
 
 
-def account(items: list[dict[str, Any]], messages: Counter) -> tuple[list[str], list[str]]:
-    """(lost, duplicated) image keys: each needs a courier route, or exactly one human-review message."""
+def account(
+    items: list[dict[str, Any]], messages: Counter, audits: Counter | None = None
+) -> tuple[list[str], list[str]]:
+    """(lost, duplicated) image keys: each needs a courier route, or exactly one human-review message; a routed
+    image may have one audit-sample message besides."""
     lost, duplicated = [], []
+    audits = audits or Counter()
     for item in items:
         expected = 1 if item["route"] in QUEUED_ROUTES else 0
         found = messages.get(item["s3_key"], 0)
-        if found > expected:
+        audited = audits.get(item["s3_key"], 0)
+        if found > expected or audited > (1 if item["route"] in COURIER_ROUTES else 0):
             duplicated.append(item["s3_key"])
         elif found < expected or (expected == 0 and item["route"] not in COURIER_ROUTES):
             lost.append(item["s3_key"])
     return lost, duplicated
 
 
-def take_queue_messages(sqs: Any, queue_url: str, keys: set[str]) -> Counter:
+def take_queue_messages(sqs: Any, queue_url: str, keys: set[str], audits: Counter | None = None) -> Counter:
     """Count (and take off the queue, as a reviewer would) the human-review messages for these image keys.
 
-    Messages about other images are left on the queue, visible again once the count is done.
+    Audit samples (reason AuditSample) are taken off too, but counted in `audits` instead, when given. Messages
+    about other images are left on the queue, visible again once the count is done.
     """
     counts: Counter = Counter()
     others: list[str] = []
@@ -260,9 +273,14 @@ def take_queue_messages(sqs: Any, queue_url: str, keys: set[str]) -> Counter:
         ).get("Messages", [])
         empty_reads = 0 if batch else empty_reads + 1
         for message in batch:
-            key = json.loads(message["Body"]).get("s3_key")
+            body = json.loads(message["Body"])
+            key = body.get("s3_key")
             if key in keys:
-                counts[key] += 1
+                if body.get("reason") == "AuditSample":
+                    if audits is not None:
+                        audits[key] += 1
+                else:
+                    counts[key] += 1
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             else:
                 others.append(message["ReceiptHandle"])

@@ -227,8 +227,19 @@ class EndpointHost:
         return fault
 
     def invoke(
-        self, account: str, region: str, endpoint_name: str, body: bytes, content_type: str, accept: str
+        self,
+        account: str,
+        region: str,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        inference_id: str | None = None,
     ) -> InvokeResult:
+        if inference_id is not None and not _valid_inference_id(inference_id):
+            # Length 1-64, pattern \A\S[\p{Print}]*\z (API_runtime_InvokeEndpoint.html, InferenceId); a request
+            # outside a parameter's constraints is a ValidationError (the API reference's common errors).
+            return _error(400, "ValidationError", f"InferenceId {inference_id[:80]!r} is not 1-64 printable characters")
         fault = self.faults.get(endpoint_name)
         if fault is not None and fault.model_name is None and self._take_fault(endpoint_name, None):
             return _fault_error(fault)
@@ -262,7 +273,16 @@ class EndpointHost:
         output_type = reply.get("content_type") or "application/json"
         if capture.get("EnableCapture"):
             self._capture(
-                account, endpoint_name, variant["VariantName"], capture, body, content_type, output, output_type, role
+                account,
+                endpoint_name,
+                variant["VariantName"],
+                capture,
+                body,
+                content_type,
+                output,
+                output_type,
+                role,
+                inference_id,
             )
         headers = {
             "Content-Type": output_type,
@@ -283,6 +303,7 @@ class EndpointHost:
         output: bytes,
         output_type: str,
         role_arn: str | None = None,
+        inference_id: str | None = None,
     ) -> None:
         if random.uniform(0, 100) >= float(capture.get("InitialSamplingPercentage", 100)):
             return
@@ -300,11 +321,20 @@ class EndpointHost:
                 "encoding": "BASE64",
             }
 
-        record: dict[str, Any] = {
-            "captureData": {},
-            "eventMetadata": {"eventId": str(uuid.uuid4()), "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "eventVersion": "0",
-        }
+        # The caller's InferenceId goes into the captured record: "If you provide a value, it is added to the
+        # captured data when you enable data capture on the endpoint"
+        # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html), as
+        # `eventMetadata.inferenceId` beside the generated eventId, which is where Model Monitor's ground-truth merge
+        # looks for it ("If inferenceId is present in captured data records, Model Monitor uses it",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-merge.html; the record
+        # preprocessor's documented `event_metadata.inference_id`,
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-pre-and-post-processing.html). Without one
+        # the key is absent: the pages show records without it.
+        metadata = {"eventId": str(uuid.uuid4())}
+        if inference_id:
+            metadata["inferenceId"] = inference_id
+        metadata["inferenceTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        record: dict[str, Any] = {"captureData": {}, "eventMetadata": metadata, "eventVersion": "0"}
         if "Input" in modes:
             record["captureData"]["endpointInput"] = encode(body, content_type, "INPUT")
         if "Output" in modes:
@@ -396,6 +426,11 @@ def _fault_error(fault: EndpointFault) -> InvokeResult:
     return _error(status, fault.error_code, f"injected fault: {fault.error_code}")
 
 
+def _valid_inference_id(value: str) -> bool:
+    """1-64 characters, printable, the first not whitespace (Python's isprintable stands in for \\p{Print})."""
+    return 1 <= len(value) <= 64 and not value[0].isspace() and value.isprintable()
+
+
 def _error(status: int, code: str, message: str) -> InvokeResult:
     return InvokeResult(
         status,
@@ -418,6 +453,8 @@ def install(ctx: Any) -> None:
             body,
             self.headers.get("Content-Type", "application/octet-stream"),
             self.headers.get("Accept", "application/json"),
+            # InferenceId travels as this header (the API reference's request syntax).
+            self.headers.get("X-Amzn-SageMaker-Inference-Id") or None,
         )
         return result.status, {**result.headers, "status": str(result.status)}, result.body
 

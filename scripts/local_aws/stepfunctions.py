@@ -10,6 +10,8 @@
 - SendTaskFailure passes its cause to the waiting task, as AWS does (moto's response handler drops it, so a task
   token answered with an error and a cause failed with no cause):
   https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskFailure.html.
+- States.Format reads backslash escapes and fills each `{}`, as AWS does (moto passed the template, escapes and
+  all, to Python's str.format).
 - StopExecution of an execution that has only just started waits for moto's worker to set it up (moto fails
   with an internal error when it is stopped before then; AWS stops it), and the execution reads ABORTED as
   soon as StopExecution returns, as on AWS (moto's worker thread marks it a moment later, so a
@@ -157,6 +159,51 @@ def _compile_json_paths_once() -> None:
             module.parse = functools.lru_cache(maxsize=JSON_PATHS_KEPT)(module.parse)
 
 
+def _format_as_step_functions() -> None:
+    """States.Format fills each `{}` of its template with the next argument, and a character escaped with a
+    backslash is that character: `\\{` and `\\}` are literal braces
+    (https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html, "States.Format" and the
+    reserved characters ' { } \\ that an intrinsic's string escapes). moto keeps the escapes in the template and
+    hands it to Python's str.format, so a template with literal braces such as '\\{"workflow_execution":"{}"\\}'
+    failed with a KeyError instead of giving a JSON object's text. moto's parser also hands over a template written
+    in the definition with each backslash doubled, which is undone first. Whether a template read from the input
+    (`$.template`) has its escapes read too the page does not say; here it has."""
+    from moto.stepfunctions.parser.asl.component.intrinsic.argument.argument import ArgumentLiteral
+    from moto.stepfunctions.parser.asl.component.intrinsic.function.statesfunction.generic.string_format import (
+        StringFormat,
+    )
+
+    if getattr(StringFormat._eval_body, "_local_aws", False):
+        return
+
+    def _eval_body(self: Any, env: Any) -> None:
+        self.argument_list.eval(env=env)
+        args = env.stack.pop()
+        values = iter([StringFormat._to_str_repr(value) for value in args[1:]])
+        template, out, index = str(args[0]), [], 0
+        if isinstance(self.argument_list.arguments[0], ArgumentLiteral):
+            template = template.replace("\\\\", "\\")
+        while index < len(template):
+            if template[index] == "\\" and index + 1 < len(template):
+                out.append(template[index + 1])
+                index += 2
+            elif template.startswith("{}", index):
+                value = next(values, None)
+                if value is None:
+                    raise ValueError(f"States.Format template {template!r} has more placeholders than arguments")
+                out.append(value)
+                index += 2
+            else:
+                out.append(template[index])
+                index += 1
+        if next(values, None) is not None:
+            raise ValueError(f"States.Format template {template!r} has fewer placeholders than arguments")
+        env.stack.append("".join(out))
+
+    _eval_body._local_aws = True  # type: ignore[attr-defined]
+    StringFormat._eval_body = _eval_body
+
+
 def _stop_just_started_executions() -> None:
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
@@ -209,6 +256,7 @@ def _assumable_by_step_functions(role_arn: str) -> None:
 def install(ctx: Any) -> None:
     _TaskCredentials.iam = getattr(ctx, "iam", None)
     _stop_just_started_executions()
+    _format_as_step_functions()
     _keep_parse_trees()
     _reuse_task_clients()
     _compile_json_paths_once()

@@ -174,16 +174,30 @@ run "state_machine_role_invokes_exactly_the_three_functions" {
     condition = alltrue([
       for statement in jsondecode(module.state_machine_observability.policy_json).Statement :
       alltrue([for action in flatten([statement.Action]) : startswith(action, "logs:") || startswith(action, "xray:")])
-      if contains(flatten([statement.Resource]), "*")
+      if contains(flatten([statement.Resource]), "*") && statement.Sid != "CountAuditSamplesNotQueued"
     ])
     error_message = "Resource \"*\" is allowed only for the log-delivery and X-Ray actions, which support no resource-level permissions."
+  }
+
+  assert {
+    # PutMetricData has no resource type: "*", held to the functions' namespace by its condition key.
+    condition = [
+      for statement in jsondecode(module.state_machine_observability.policy_json).Statement :
+      { action = statement.Action, resource = statement.Resource, condition = statement.Condition } if statement.Sid == "CountAuditSamplesNotQueued"
+      ] == [{
+        action    = "cloudwatch:PutMetricData"
+        resource  = "*"
+        condition = { StringEquals = { "cloudwatch:namespace" = "cv" } }
+    }]
+    error_message = "The state machine may publish metrics (AuditSampleNotQueued) only in the stack's own namespace."
   }
 
   assert {
     condition = (
       aws_iam_role_policy.state_machine.policy == module.state_machine_observability.policy_json &&
       [for statement in jsondecode(module.state_machine_observability.policy_json).Statement : statement.Sid] == [
-        "InvokeWorkflowFunctions", "SendToHumanReview", "PublishDecisions", "DeliverExecutionLogs", "SendTraces",
+        "InvokeWorkflowFunctions", "SendToHumanReview", "PublishDecisions", "CountAuditSamplesNotQueued",
+        "DeliverExecutionLogs", "SendTraces",
       ]
     )
     error_message = "The role's policy is the workflow's own statements followed by log delivery and X-Ray; it is ${module.state_machine_observability.policy_json}"

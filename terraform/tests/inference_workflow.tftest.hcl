@@ -368,6 +368,45 @@ run "wires_the_environment_of_each_function" {
   }
 }
 
+run "audits_a_share_of_automatic_routes" {
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    audit_sample_rate = 0.2
+  }
+
+  assert {
+    condition     = output.function_environments.filter_inferences["AUDIT_SAMPLE_RATE"] == "0.2"
+    error_message = "audit_sample_rate must reach filter_inferences as AUDIT_SAMPLE_RATE."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.this.definition).States.QueueAuditSample.Parameters.QueueUrl == "https://sqs.eu-west-1.amazonaws.com/123456789012/cv-human-review" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.QueueAuditSample.Parameters.MessageBody.reason == "AuditSample" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.CountAuditSampleNotQueued.Parameters.Namespace == "cv" &&
+      jsondecode(aws_sfn_state_machine.this.definition).States.CountAuditSampleNotQueued.Parameters.MetricData[0].Dimensions[0].Value == output.audit_metric_service
+    )
+    error_message = "Audit samples go to the human-review queue; one that cannot be queued is counted in the functions' namespace under audit_metric_service."
+  }
+}
+
+run "refuses_an_audit_rate_outside_0_1" {
+  command = plan
+
+  module {
+    source = "./modules/inference_workflow"
+  }
+
+  variables {
+    audit_sample_rate = 1.5
+  }
+
+  expect_failures = [var.audit_sample_rate]
+}
+
 run "leaves_the_threshold_to_the_model_by_default" {
   module {
     source = "./modules/inference_workflow"

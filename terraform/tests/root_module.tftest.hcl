@@ -92,6 +92,45 @@ run "confidence_threshold_reaches_filter_inferences" {
   }
 }
 
+run "audit_sample_rate_reaches_filter_inferences" {
+  assert {
+    condition     = module.inference_workflow.function_environments.filter_inferences["AUDIT_SAMPLE_RATE"] == "0.05"
+    error_message = "By default 5 % of automatic routes are audited (AUDIT_SAMPLE_RATE 0.05); got ${module.inference_workflow.function_environments.filter_inferences["AUDIT_SAMPLE_RATE"]}."
+  }
+
+  assert {
+    condition = (
+      module.monitoring.alarm_names["served_accuracy"] == "courier-vehicle-served-accuracy-low" &&
+      module.monitoring.alarm_names["auto_route_precision"] == "courier-vehicle-auto-route-precision-low" &&
+      module.monitoring.alarm_names["audit_sample_not_queued"] == "courier-vehicle-audit-sample-not-queued"
+    )
+    error_message = "The root module must create the model-quality and audit-sample alarms."
+  }
+}
+
+run "audit_sample_rate_zero_turns_audits_off" {
+  variables {
+    audit_sample_rate = 0
+  }
+
+  assert {
+    condition     = module.inference_workflow.function_environments.filter_inferences["AUDIT_SAMPLE_RATE"] == "0"
+    error_message = "audit_sample_rate = 0 must reach filter_inferences as AUDIT_SAMPLE_RATE 0 (no audits)."
+  }
+}
+
+run "rejects_an_audit_rate_or_quality_threshold_out_of_range" {
+  command = plan
+
+  variables {
+    audit_sample_rate                    = -0.1
+    served_accuracy_alarm_threshold      = 1
+    auto_route_precision_alarm_threshold = 1.5
+  }
+
+  expect_failures = [var.audit_sample_rate, var.served_accuracy_alarm_threshold, var.auto_route_precision_alarm_threshold]
+}
+
 run "terraforms_endpoint_settings_reach_the_pipeline" {
   variables {
     endpoint_instance_type          = "ml.c5.xlarge"

@@ -46,6 +46,20 @@ def test_missing_or_extra_messages_are_reported(items, messages, lost, duplicate
 
 
 @pytest.mark.parametrize(
+    ("items", "audits", "duplicated"),
+    [
+        ([item("a", "nearby"), item("b", "distant")], Counter({"a": 1, "b": 1}), []),  # audited routes: fine
+        ([item("a", "nearby")], Counter({"a": 2}), ["a"]),  # two reviewers would audit it
+        ([item("c", "human_review")], Counter({"c": 1}), ["c"]),  # an unsure image is never an audit sample
+    ],
+)
+def test_an_audit_sample_is_one_extra_message_for_a_routed_image(items, audits, duplicated):
+    queued = Counter({i["s3_key"]: 1 for i in items if i["route"] == "human_review"})
+
+    assert account(items, queued, audits) == ([], duplicated)
+
+
+@pytest.mark.parametrize(
     ("spans", "peak"),
     [
         ([], 0),

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
+import uuid
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.response import StreamingBody
-from botocore.stub import Stubber
-from shared.contracts import Classification
+from botocore.stub import ANY, Stubber
+from shared.contracts import Classification, SerializedImage
 from shared.errors import (
     ConfigurationError,
     EndpointThrottled,
@@ -53,7 +55,13 @@ def classify(app, lambda_context):
     return run
 
 
-def answer(stubber: Stubber, body, content_type: str = "application/x-image", image: bytes = IMAGE) -> None:
+def answer(
+    stubber: Stubber,
+    body,
+    content_type: str = "application/x-image",
+    image: bytes = IMAGE,
+    inference_id: object = EVENT["workflow_execution"],
+) -> None:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     stubber.add_response(
         "invoke_endpoint",
@@ -67,6 +75,7 @@ def answer(stubber: Stubber, body, content_type: str = "application/x-image", im
             "ContentType": content_type,
             "Accept": "application/json",
             "Body": image,
+            "InferenceId": inference_id,
         },
     )
 
@@ -84,6 +93,58 @@ def test_probabilities_are_paired_with_the_configured_labels(endpoint, classify)
     }
     Classification.model_validate(result)
     json.dumps(result)
+
+
+def test_the_execution_s_name_is_the_inference_id_sent_and_returned(endpoint, classify):
+    answer(endpoint, [0.93, 0.07], inference_id=EVENT["workflow_execution"])
+
+    result = classify(EVENT)
+
+    assert result["inference_id"] == EVENT["workflow_execution"]
+    assert "workflow_execution" not in result, "the execution's name has done its job"
+
+
+def test_a_name_that_is_no_valid_inference_id_is_hashed_the_same_way_every_attempt(endpoint, classify):
+    name = "demo-" + "x" * 75  # Step Functions names reach 80 characters; InferenceId allows 64
+    expected = hashlib.sha256(name.encode()).hexdigest()
+    answer(endpoint, [0.93, 0.07], inference_id=expected)
+    answer(endpoint, [0.93, 0.07], inference_id=expected)
+
+    first, retried = classify({**EVENT, "workflow_execution": name}), classify({**EVENT, "workflow_execution": name})
+
+    assert first["inference_id"] == retried["inference_id"] == expected
+    assert len(expected) == 64
+
+
+def test_a_direct_invocation_without_an_execution_gets_a_fresh_uuid(endpoint, classify):
+    answer(endpoint, [0.93, 0.07], inference_id=ANY)
+    answer(endpoint, [0.93, 0.07], inference_id=ANY)
+    event = {k: v for k, v in EVENT.items() if k != "workflow_execution"}
+
+    ids = {classify(event)["inference_id"], classify(event)["inference_id"]}
+
+    assert len(ids) == 2
+    assert all(uuid.UUID(value) for value in ids)
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("api-3f2b8c1e", True),
+        ("x" * 64, True),
+        ("x" * 65, False),
+        (" leading-space", False),
+        ("tab\tinside", False),
+    ],
+)
+def test_inference_ids_are_valid_for_invoke_endpoint(app, name, kept):
+    inference_id = app.inference_id_for(name)
+
+    assert (inference_id == name) is kept
+    assert 1 <= len(inference_id) <= 64
+    assert inference_id.isprintable()
+    assert not inference_id[0].isspace()
+    SerializedImage.model_validate({**EVENT, "workflow_execution": name})
 
 
 def test_the_model_s_object_gives_its_version_and_threshold(endpoint, classify):

@@ -28,6 +28,7 @@ def app(load_handler):
 def route(app, lambda_context, monkeypatch):
     monkeypatch.delenv("CONFIDENCE_THRESHOLD", raising=False)
     monkeypatch.delenv("LABEL_ROUTES", raising=False)
+    monkeypatch.delenv("AUDIT_SAMPLE_RATE", raising=False)
 
     def run(event):
         return app.lambda_handler(event, lambda_context)

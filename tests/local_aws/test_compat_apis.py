@@ -108,6 +108,51 @@ def test_invoking_an_unknown_endpoint_is_a_validation_error(local_aws):
     assert error.value.response["Error"]["Code"] == "ValidationError"
 
 
+# (A leading space cannot be tested: HTTP strips it from the header that carries the id.)
+@pytest.mark.parametrize("inference_id", ["x" * 65, "tab\tinside"])
+def test_an_inference_id_outside_the_api_s_constraints_is_a_validation_error(local_aws, inference_id):
+    runtime = local_aws.client("sagemaker-runtime")
+    with pytest.raises(ClientError) as error:
+        runtime.invoke_endpoint(
+            EndpointName="no-such-endpoint",
+            Body=b"\x89PNG",
+            ContentType="application/x-image",
+            InferenceId=inference_id,
+        )
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert "InferenceId" in error.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # Escaped braces are literal; each unescaped {} takes the next argument (the intrinsic-functions page).
+        ('States.Format(\'\\{"name":"{}"\\}\', $$.Execution.Name)', '{"name":"format-run"}'),
+        ("States.Format('{} of {}', $.a, $.b)", "1 of two"),
+        # A template from the input: read with the same escapes (the docs do not say whether AWS does).
+        ("States.Format($.template, $.b)", "two, {}"),
+        (
+            'States.StringToJson(States.Format(\'\\{"id":"{}"\\}\', $$.Execution.Name))',
+            {"id": "format-run"},
+        ),
+    ],
+)
+def test_states_format_reads_escapes_and_fills_each_placeholder(local_aws, pass_machine, expression, expected):
+    _, role = pass_machine
+    sfn = local_aws.client("stepfunctions")
+    definition = {"StartAt": "F", "States": {"F": {"Type": "Pass", "Parameters": {"out.$": expression}, "End": True}}}
+    name = f"compat-format-{abs(hash(expression)) % 10**8}"
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+    execution = sfn.start_execution(
+        stateMachineArn=arn, name="format-run", input=json.dumps({"a": 1, "b": "two", "template": "{}, \\{}"})
+    )["executionArn"]
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        time.sleep(0.1)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["out"] == expected
+
+
 def test_a_tls_only_bucket_policy_admits_the_embedded_aws_but_a_plain_deny_still_denies(local_aws):
     s3 = local_aws.client("s3")
     bucket = "compat-tls-only"

@@ -7,6 +7,7 @@ tests read the Terraform files and the functions' code as they are now, so a ren
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -88,6 +89,12 @@ def emitted_metrics() -> dict[str, set[str]]:
                 for constant in ast.walk(source):
                     if isinstance(constant, ast.Constant) and isinstance(constant.value, str):
                         found.setdefault(constant.value, set()).add(function)
+    # The inference state machine publishes one metric itself (aws-sdk:cloudwatch:putMetricData tasks).
+    states = json.loads((REPO_ROOT / "inference.asl.json").read_text())["States"]
+    for state in states.values():
+        if state.get("Resource") == "arn:aws:states:::aws-sdk:cloudwatch:putMetricData":
+            for datum in state["Parameters"]["MetricData"]:
+                found.setdefault(datum["MetricName"], set()).add("inference_workflow")
     return found
 
 

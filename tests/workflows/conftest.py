@@ -28,6 +28,7 @@ THRESHOLD = 0.8  # the double model's own confidence_threshold: Terraform sets n
 MODEL_VERSION = "inference-test-train-1"  # the training job the double model says it came from
 DECISION_SOURCE = "inference-test.inference"
 DECISION_DETAIL_TYPE = "Courier Vehicle Decision"
+METRICS_NAMESPACE = "CourierVehicleTest"  # the functions' and the state machine's own metrics
 FUNCTION_TIMEOUT_S = 30
 SHORT_TIMEOUT_S = 3  # the classify function of `short_timeout_stack`: timeout tests wait this long per attempt
 
@@ -80,9 +81,12 @@ class InferenceStack:
 
         return execution_log(self.aws.client("logs"), self.log_group, execution_arn, timeout=10)
 
-    def execute(self, payload: dict, timeout: float = 90) -> tuple[dict, list[dict]]:
+    def execute(self, payload: dict, timeout: float = 90, name: str | None = None) -> tuple[dict, list[dict]]:
         sfn = self.aws.client("stepfunctions")
-        arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, input=json.dumps(payload))["executionArn"]
+        named = {"name": name} if name else {}
+        arn = sfn.start_execution(stateMachineArn=self.state_machine_arn, input=json.dumps(payload), **named)[
+            "executionArn"
+        ]
         deadline = time.time() + timeout
         while True:
             execution = sfn.describe_execution(executionArn=arn)
@@ -144,6 +148,7 @@ def create_state_machine(
             "decision_bus_arn": stack.decision_bus_arn,
             "decision_event_source": DECISION_SOURCE,
             "decision_detail_type": DECISION_DETAIL_TYPE,
+            "metrics_namespace": METRICS_NAMESPACE,
         },
     )
     logging = {"level": "OFF"}
@@ -265,7 +270,11 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
             "CLASS_LABELS": ",".join(LABELS),
             "MODEL_CONTENT_TYPE": "application/x-image",
         },
-        "filter_inferences": {"LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"})},
+        # No audit samples here (each image gets one route or one review); `audited_stack` audits them all.
+        "filter_inferences": {
+            "LABEL_ROUTES": json.dumps({"bicycle": "nearby", "motorcycle": "distant"}),
+            "AUDIT_SAMPLE_RATE": "0",
+        },
     }
     stack = InferenceStack(aws, bucket, capture_bucket, endpoint_name, queue_url, "", keys, role_arn=role_arn)
     stack.decision_bus_arn, stack.decisions_queue_url = decision_consumer(aws, "inference-test-decisions")
@@ -273,7 +282,7 @@ def inference_stack(local_aws, lambda_zips, shared_archive) -> InferenceStack:
         stack.environments[step] = {
             **env,
             "POWERTOOLS_SERVICE_NAME": step,
-            "POWERTOOLS_METRICS_NAMESPACE": "CourierVehicleTest",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         stack.functions[step] = f"inference-test-{step}"
         code = (lambda_zips / f"{step}.zip").read_bytes()
@@ -301,3 +310,36 @@ def short_timeout_stack(inference_stack, lambda_zips) -> InferenceStack:
         functions={**inference_stack.functions, "classify_image": name},
         function_arns=arns,
     )
+
+
+def audit_stack(stack: InferenceStack, lambda_zips: Path, name: str, queue_url: str) -> InferenceStack:
+    """The same workflow with every confident route audited (AUDIT_SAMPLE_RATE=1), sending to `queue_url`."""
+    environments = {**stack.environments, "filter_inferences": {**stack.environments["filter_inferences"]}}
+    environments["filter_inferences"]["AUDIT_SAMPLE_RATE"] = "1"
+    audited = dataclasses.replace(stack, environments=environments, queue_url=queue_url)
+    code = (lambda_zips / "filter_inferences.zip").read_bytes()
+    function = f"inference-test-filter-{name}"
+    arns = {
+        **stack.function_arns,
+        "filter_inferences": create_function(audited, function, "filter_inferences", code, 30),
+    }
+    return dataclasses.replace(
+        audited,
+        state_machine_arn=create_state_machine(audited, f"inference-test-{name}", arns),
+        functions={**stack.functions, "filter_inferences": function},
+        function_arns=arns,
+    )
+
+
+@pytest.fixture(scope="session")
+def audited_stack(inference_stack, lambda_zips) -> InferenceStack:
+    """Every confident route is also an audit sample, on a review queue of its own (so a test can count them)."""
+    queue_url = inference_stack.aws.client("sqs").create_queue(QueueName="inference-test-audit-review")["QueueUrl"]
+    return audit_stack(inference_stack, lambda_zips, "audited", queue_url)
+
+
+@pytest.fixture(scope="session")
+def unqueueable_audit_stack(inference_stack, lambda_zips) -> InferenceStack:
+    """Every confident route is an audit sample, but the review queue it names does not exist."""
+    missing = inference_stack.queue_url.rsplit("/", 1)[0] + "/inference-test-no-such-queue"
+    return audit_stack(inference_stack, lambda_zips, "audit-unqueueable", missing)

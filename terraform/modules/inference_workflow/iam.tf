@@ -1,5 +1,5 @@
-# The state machine's role: invoke exactly the three workflow functions, send to the human-review queue and
-# publish decisions on the stack's bus;
+# The state machine's role: invoke exactly the three workflow functions, send to the human-review queue,
+# publish decisions on the stack's bus and count audit samples it could not queue;
 # modules/state_machine_observability adds log delivery and X-Ray traces.
 
 data "aws_iam_policy_document" "state_machine_assume_role" {
@@ -60,6 +60,22 @@ data "aws_iam_policy_document" "state_machine" {
       test     = "StringEquals"
       variable = "events:source"
       values   = [local.decision_event_source]
+    }
+  }
+
+  statement {
+    # An audit sample that could not be queued is counted (AuditSampleNotQueued). PutMetricData has no resource
+    # type, so "*" narrowed by the cloudwatch:namespace condition key
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+    sid       = "CountAuditSamplesNotQueued"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.name_prefix]
     }
   }
 

@@ -12,7 +12,10 @@ locals {
   # Every decision (nearby, distant, human_review) is published with this source and detail-type.
   decision_event_source = "${var.name_prefix}.inference"
   decision_detail_type  = "Courier Vehicle Decision"
-  definition_path       = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
+  # The state machine's own metric (AuditSampleNotQueued) is published in the functions' namespace with this
+  # service dimension (inference.asl.json, CountAuditSampleNotQueued).
+  audit_metric_service = "inference_workflow"
+  definition_path      = coalesce(var.definition_path, "${path.module}/../../../inference.asl.json")
 
   # SageMaker lowercases endpoint names in ARNs.
   endpoint_arn = format(
@@ -136,8 +139,9 @@ module "filter_inferences" {
 
   # CONFIDENCE_THRESHOLD only as an override: without it the function applies the threshold the model chose in
   # training, which classify_image reads from the model's answer.
+  # AUDIT_SAMPLE_RATE: the share of confident, automatic routes also queued for review (AuditSample).
   environment = merge(
-    { LABEL_ROUTES = jsonencode(var.label_routes) },
+    { LABEL_ROUTES = jsonencode(var.label_routes), AUDIT_SAMPLE_RATE = tostring(var.audit_sample_rate) },
     var.confidence_threshold == null ? {} : { CONFIDENCE_THRESHOLD = tostring(var.confidence_threshold) },
   )
   # Pure computation on its input: no permissions beyond its own logs and traces.
@@ -217,6 +221,7 @@ resource "aws_sfn_state_machine" "this" {
     decision_bus_arn               = aws_cloudwatch_event_bus.decisions.arn
     decision_event_source          = local.decision_event_source
     decision_detail_type           = local.decision_detail_type
+    metrics_namespace              = var.name_prefix
   })))
 
   logging_configuration {

@@ -145,3 +145,8 @@ output "probe_rule_name" {
   description = "EventBridge rule that runs the probe every probe_interval_minutes, or null."
   value       = one(aws_cloudwatch_event_rule.probe[*].name)
 }
+
+output "audit_metric_service" {
+  description = "The service dimension of the state machine's AuditSampleNotQueued metric (in the name_prefix namespace): an audit sample that could not be queued."
+  value       = local.audit_metric_service
+}

@@ -14,7 +14,7 @@ variable "lambda_artifacts_dir" {
 }
 
 variable "definition_path" {
-  description = "Path of the inference state machine's ASL template (placeholders: the three function ARNs and the human-review queue URL)."
+  description = "Path of the inference state machine's ASL template (placeholders: the three function ARNs, the human-review queue URL, the decision bus, source and detail-type, and the metrics namespace)."
   type        = string
   default     = null
 }
@@ -105,6 +105,17 @@ variable "confidence_threshold" {
   validation {
     condition     = var.confidence_threshold == null || try(var.confidence_threshold > 0 && var.confidence_threshold < 1, false)
     error_message = "confidence_threshold must be strictly between 0 and 1, or null for the model's own threshold."
+  }
+}
+
+variable "audit_sample_rate" {
+  description = "Share of confident, automatically routed images also sent to the human-review queue (reason AuditSample, after their route is published), so the precision of automatic routes is measured from reviewers' labels. Costs reviewer time: at 0.05, one in twenty automatic routes is looked at by a person. 0 turns audits off (AUDIT_SAMPLE_RATE of filter_inferences)."
+  type        = number
+  default     = 0.05
+
+  validation {
+    condition     = try(var.audit_sample_rate >= 0 && var.audit_sample_rate <= 1, false)
+    error_message = "audit_sample_rate must be between 0 and 1 (a share of automatic routes)."
   }
 }
 

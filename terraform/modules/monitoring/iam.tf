@@ -234,7 +234,7 @@ data "aws_iam_policy_document" "scheduled_check" {
   }
 
   statement {
-    # The baseline the pipeline wrote, the previous run's state in the reports, and the reviewed labels (issue 20).
+    # The baseline the pipeline wrote, the previous run's state in the reports, and the reviewed labels.
     sid     = "ReadBaselineStateAndLabels"
     effect  = "Allow"
     actions = ["s3:GetObject"]

@@ -36,7 +36,7 @@ locals {
   constraints_s3_uri = "${local.monitoring_root}/baseline/constraints.json"
   reports_s3_uri     = "${local.monitoring_root}/reports"
   capture_s3_uri     = trimsuffix("s3://${var.capture_bucket_name}/${trim(var.capture_prefix, "/")}", "/")
-  # Where reviewed labels (SageMaker's ground-truth records) are to arrive: nothing writes them before issue 20.
+  # Where reviewed labels (SageMaker's ground-truth records) arrive: the review console writes them.
   ground_truth_prefix = "${var.monitoring_prefix}/ground-truth"
   # The retrain guard reads the review records only when it waits for new labels.
   wait_for_labels = var.retrain_min_new_labels > 0
@@ -463,6 +463,9 @@ resource "aws_cloudwatch_dashboard" "this" {
     api_function_name           = var.api_function_name
     probe_enabled               = var.probe_enabled
     probe_interval_minutes      = var.probe_interval_minutes
+    served_accuracy_threshold   = var.served_accuracy_alarm_threshold
+    auto_route_threshold        = var.auto_route_precision_alarm_threshold
+    audit_metric_service        = var.audit_metric_service
   })
 }
 
@@ -759,6 +762,60 @@ resource "aws_cloudwatch_metric_alarm" "probe_silent" {
   threshold           = 1
   comparison_operator = "LessThanThreshold"
   treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+# Model quality on reviewers' labels (monitoring/model_quality.py, published by the scheduled check for the labels
+# collected in its window). An hour without labels publishes nothing, which is not a failure: notBreaching.
+resource "aws_cloudwatch_metric_alarm" "served_accuracy" {
+  alarm_name          = "${var.name_prefix}-served-accuracy-low"
+  alarm_description   = "The served model's accuracy on reviewed labels (ServedAccuracy) was below ${var.served_accuracy_alarm_threshold} in the last hour. Runbook: ${var.runbook_url}#served-accuracy-low"
+  namespace           = var.metrics_namespace
+  metric_name         = "ServedAccuracy"
+  dimensions          = { service = "scheduled_check" }
+  statistic           = "Minimum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = var.served_accuracy_alarm_threshold
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "auto_route_precision" {
+  alarm_name          = "${var.name_prefix}-auto-route-precision-low"
+  alarm_description   = "Reviewed automatic routes (audit samples and other labelled confident predictions) were right less often than ${var.auto_route_precision_alarm_threshold} in the last hour (AutoRoutePrecision). Runbook: ${var.runbook_url}#auto-route-precision-low"
+  namespace           = var.metrics_namespace
+  metric_name         = "AutoRoutePrecision"
+  dimensions          = { service = "scheduled_check" }
+  statistic           = "Minimum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = var.auto_route_precision_alarm_threshold
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+
+  tags = var.tags
+}
+
+# The inference state machine counts an audit sample it could not queue (the courier's route stands).
+resource "aws_cloudwatch_metric_alarm" "audit_sample_not_queued" {
+  alarm_name          = "${var.name_prefix}-audit-sample-not-queued"
+  alarm_description   = "An audit sample could not be sent to the human-review queue: its route stands, but automatic precision is measured on fewer reviews. Runbook: ${var.runbook_url}#audit-sample-not-queued"
+  namespace           = var.metrics_namespace
+  metric_name         = "AuditSampleNotQueued"
+  dimensions          = { service = var.audit_metric_service }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
 
   tags = var.tags

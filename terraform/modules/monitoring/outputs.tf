@@ -81,6 +81,10 @@ output "alarm_names" {
       endpoint_error_rate  = aws_cloudwatch_metric_alarm.endpoint_error_rate.alarm_name
       human_review_share   = aws_cloudwatch_metric_alarm.human_review_share.alarm_name
       monitor_drift        = aws_cloudwatch_metric_alarm.monitor_drift.alarm_name
+      # Reviewers' labels (scheduled_check engine) and the audit samples behind them.
+      served_accuracy         = aws_cloudwatch_metric_alarm.served_accuracy.alarm_name
+      auto_route_precision    = aws_cloudwatch_metric_alarm.auto_route_precision.alarm_name
+      audit_sample_not_queued = aws_cloudwatch_metric_alarm.audit_sample_not_queued.alarm_name
     },
     { for alarm in aws_cloudwatch_metric_alarm.endpoint_idle : "endpoint_idle" => alarm.alarm_name },
     { for alarm in aws_cloudwatch_metric_alarm.probe_failed : "probe_failed" => alarm.alarm_name },
@@ -120,7 +124,7 @@ output "check_event_source" {
 }
 
 output "ground_truth_s3_uri" {
-  description = "Where reviewed labels (SageMaker ground-truth records, <prefix>/yyyy/mm/dd/hh/) are read for the model-quality metrics; nothing writes them before issue 20."
+  description = "Where reviewed labels (SageMaker ground-truth records, <prefix>/yyyy/mm/dd/hh/) are read for the model-quality metrics; the review console writes them (shared.reviews.ground_truth_key)."
   value       = "${local.monitoring_root}/ground-truth"
 }
 

@@ -368,6 +368,39 @@ variable "human_review_share_threshold" {
   }
 }
 
+variable "served_accuracy_alarm_threshold" {
+  description = "Alarm when ServedAccuracy (share of reviewed predictions whose top label was the reviewer's, published by the scheduled_check engine from ground-truth labels) is below this in an hour. No labels is not a breach."
+  type        = number
+  default     = 0.85
+
+  validation {
+    condition     = try(var.served_accuracy_alarm_threshold > 0 && var.served_accuracy_alarm_threshold < 1, false)
+    error_message = "served_accuracy_alarm_threshold must be strictly between 0 and 1."
+  }
+}
+
+variable "auto_route_precision_alarm_threshold" {
+  description = "Alarm when AutoRoutePrecision (share of reviewed automatic routes that were right; audit samples feed it) is below this in an hour. No labels is not a breach."
+  type        = number
+  default     = 0.95
+
+  validation {
+    condition     = try(var.auto_route_precision_alarm_threshold > 0 && var.auto_route_precision_alarm_threshold < 1, false)
+    error_message = "auto_route_precision_alarm_threshold must be strictly between 0 and 1."
+  }
+}
+
+variable "audit_metric_service" {
+  description = "The service dimension of the inference state machine's AuditSampleNotQueued metric (inference_workflow's audit_metric_service output)."
+  type        = string
+  default     = "inference_workflow"
+
+  validation {
+    condition     = length(var.audit_metric_service) > 0
+    error_message = "audit_metric_service must not be empty."
+  }
+}
+
 variable "drift_alarm_threshold" {
   description = "Alarm when any feature in drift_alarm_features has a Model Monitor baseline drift distance above this (match constraints.json's comparison_threshold)."
   type        = number

@@ -222,6 +222,62 @@ run "dashboard_is_valid_json_with_every_section" {
   }
 }
 
+run "model_quality_alarms_watch_the_checks_metrics_and_tolerate_no_labels" {
+  command = plan
+
+  variables {
+    served_accuracy_alarm_threshold      = 0.8
+    auto_route_precision_alarm_threshold = 0.97
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.served_accuracy.metric_name == "ServedAccuracy" &&
+      aws_cloudwatch_metric_alarm.served_accuracy.threshold == 0.8 &&
+      aws_cloudwatch_metric_alarm.auto_route_precision.metric_name == "AutoRoutePrecision" &&
+      aws_cloudwatch_metric_alarm.auto_route_precision.threshold == 0.97
+    )
+    error_message = "The quality alarms must watch ServedAccuracy and AutoRoutePrecision at the configured thresholds."
+  }
+
+  assert {
+    condition = alltrue([
+      for alarm in [aws_cloudwatch_metric_alarm.served_accuracy, aws_cloudwatch_metric_alarm.auto_route_precision] :
+      alarm.namespace == var.metrics_namespace && alarm.dimensions["service"] == "scheduled_check" && length(alarm.dimensions) == 1 &&
+      alarm.comparison_operator == "LessThanThreshold" && alarm.treat_missing_data == "notBreaching"
+    ])
+    error_message = "Quality alarms read the scheduled check's metrics, alarm below the threshold, and an hour without labels is not a breach."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.audit_sample_not_queued.metric_name == "AuditSampleNotQueued" &&
+      aws_cloudwatch_metric_alarm.audit_sample_not_queued.dimensions["service"] == "inference_workflow" &&
+      aws_cloudwatch_metric_alarm.audit_sample_not_queued.threshold == 1
+    )
+    error_message = "One audit sample the workflow could not queue must raise the AuditSampleNotQueued alarm."
+  }
+
+  assert {
+    condition = alltrue([
+      for name in ["ServedAccuracy", "AutoRoutePrecision", "LabelledPredictions", "AuditSamples", "AuditSampleNotQueued"] :
+      contains(flatten([for w in jsondecode(aws_cloudwatch_dashboard.this.dashboard_body).widgets : [for m in try(w.properties.metrics, []) : m[1] if can(m[1])]]), name)
+    ])
+    error_message = "The dashboard must show the model-quality and audit-sample metrics."
+  }
+}
+
+run "refuses_a_quality_threshold_outside_0_1" {
+  command = plan
+
+  variables {
+    served_accuracy_alarm_threshold      = 1.2
+    auto_route_precision_alarm_threshold = 0
+  }
+
+  expect_failures = [var.served_accuracy_alarm_threshold, var.auto_route_precision_alarm_threshold]
+}
+
 run "auto_retrain_can_be_turned_off" {
   command = plan
 
@@ -248,6 +304,9 @@ run "every_alarm_links_to_the_runbook_and_notifies_sns" {
         aws_cloudwatch_metric_alarm.endpoint_latency_p99,
         aws_cloudwatch_metric_alarm.human_review_share,
         aws_cloudwatch_metric_alarm.monitor_drift,
+        aws_cloudwatch_metric_alarm.served_accuracy,
+        aws_cloudwatch_metric_alarm.auto_route_precision,
+        aws_cloudwatch_metric_alarm.audit_sample_not_queued,
       ] : strcontains(alarm.alarm_description, "Runbook: docs/runbook.md#") && alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:cv-alarms"])
     ])
     error_message = "Each alarm must notify the alarm topic and name its runbook section."
