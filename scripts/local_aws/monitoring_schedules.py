@@ -29,12 +29,14 @@ OFFSET = re.compile(r"([+-]?)P(?=\d|T\d)(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)
 
 
 def parse_offset(text: str) -> timedelta:
-    """ "-PT1H" -> -1 hour; ValueError for anything else."""
+    """"-PT1H" -> -1 hour; ValueError for anything else."""
     match = OFFSET.fullmatch(text or "")
     if not match:
         raise ValueError(f"{text!r} is not an ISO 8601 duration offset such as -PT1H")
     sign, days, hours, minutes, seconds = match.groups()
-    delta = timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0), seconds=int(seconds or 0))
+    delta = timedelta(
+        days=int(days or 0), hours=int(hours or 0), minutes=int(minutes or 0), seconds=int(seconds or 0)
+    )
     return -delta if sign == "-" else delta
 
 
