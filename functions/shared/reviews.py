@@ -17,7 +17,7 @@ under `<prefix>/yyyy/mm/dd/hh/`, the hour the labels were collected).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.utilities.parser import BaseModel, Field
@@ -92,7 +92,7 @@ class ReviewRecord(_Shape):
 
 
 def _hour_path(prefix: str, moment: datetime) -> str:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return f"{prefix.strip('/')}/{moment:%Y/%m/%d/%H}"
 
 
