@@ -268,7 +268,7 @@ module "review_console" {
   review_lease_seconds          = var.review_lease_seconds
   password_minimum_length       = var.reviewer_password_minimum_length
   access_token_validity_minutes = var.reviewer_token_validity_minutes
-  permission_python             = var.cleanup_python
+  permission_python             = var.function_url_permission_python
 
   metrics_namespace        = var.name_prefix
   powertools_layer_version = local.powertools_layer_version

@@ -193,3 +193,8 @@ output "review_records_s3_uri" {
   description = "Where decided reviews are stored, one JSON object each (shared.reviews.review_record_key)."
   value       = module.review_console.review_records_s3_uri
 }
+
+output "ground_truth_s3_uri" {
+  description = "Where reviewers' labels are stored as SageMaker ground truth (read by the model-quality metrics)."
+  value       = module.monitoring.ground_truth_s3_uri
+}

@@ -360,7 +360,7 @@ variable "destroy_deletes_endpoint" {
 }
 
 variable "cleanup_python" {
-  description = "Python with boto3 that runs scripts/cleanup_endpoint at destroy (destroy_deletes_endpoint) and scripts/function_url_permission at apply (the review console URL's invoke statement), e.g. .venv/bin/python from the repository root."
+  description = "Python with boto3 that runs scripts/cleanup_endpoint at destroy (destroy_deletes_endpoint), e.g. .venv/bin/python from the repository root."
   type        = string
   default     = "python3"
 }
@@ -522,6 +522,12 @@ variable "review_lease_seconds" {
     condition     = var.review_lease_seconds >= 30 && var.review_lease_seconds <= 43200 && floor(var.review_lease_seconds) == var.review_lease_seconds
     error_message = "review_lease_seconds must be a whole number of seconds between 30 and 43200 (the SQS maximum)."
   }
+}
+
+variable "function_url_permission_python" {
+  description = "Python with boto3 that runs scripts/function_url_permission at apply: the review console URL's lambda:InvokeFunction statement (conditioned on lambda:InvokedViaFunctionUrl), which hashicorp/aws 5.x cannot write. e.g. .venv/bin/python from the repository root."
+  type        = string
+  default     = "python3"
 }
 
 variable "reviewer_password_minimum_length" {

@@ -152,10 +152,12 @@ def run_load(
     timeout_seconds: float = 600.0,
     progress: Callable[[str], None] = lambda _: None,
     decisions: DecisionConsumer | None = None,
+    keep_for_review: int = 0,
 ) -> LoadResult:
     """Upload the images, run one execution each, started evenly over `over_seconds`; wait for all, account.
 
     With `decisions` (a consumer subscribed to the decision bus), the decision events are counted as well.
+    `keep_for_review` human-review messages are counted but left on the queue, for the review console stage.
     """
     run_id = uuid.uuid4().hex[:8]
     keys = [image.key for image in images]
@@ -224,7 +226,7 @@ def run_load(
         latencies.append((answer["stopDate"] - answer["startDate"]).total_seconds())
         spans.append((answer["startDate"], answer["stopDate"]))
 
-    messages = take_queue_messages(client("sqs"), queue_url, set(keys))
+    messages = take_queue_messages(client("sqs"), queue_url, set(keys), keep=keep_for_review)
     lost, duplicated = account(items, messages)
     counted = None
     if decisions is not None:
@@ -246,10 +248,11 @@ def account(items: list[dict[str, Any]], messages: Counter) -> tuple[list[str], 
     return lost, duplicated
 
 
-def take_queue_messages(sqs: Any, queue_url: str, keys: set[str]) -> Counter:
+def take_queue_messages(sqs: Any, queue_url: str, keys: set[str], keep: int = 0) -> Counter:
     """Count (and take off the queue, as a reviewer would) the human-review messages for these image keys.
 
-    Messages about other images are left on the queue, visible again once the count is done.
+    Messages about other images are left on the queue, visible again once the count is done; so are the first
+    `keep` counted messages of images the model guessed at (for the review console to decide).
     """
     counts: Counter = Counter()
     others: list[str] = []
@@ -260,9 +263,14 @@ def take_queue_messages(sqs: Any, queue_url: str, keys: set[str]) -> Counter:
         ).get("Messages", [])
         empty_reads = 0 if batch else empty_reads + 1
         for message in batch:
-            key = json.loads(message["Body"]).get("s3_key")
+            body = json.loads(message["Body"])
+            key = body.get("s3_key")
             if key in keys:
                 counts[key] += 1
+                if keep > 0 and body.get("predicted_label"):
+                    keep -= 1
+                    others.append(message["ReceiptHandle"])
+                    continue
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             else:
                 others.append(message["ReceiptHandle"])

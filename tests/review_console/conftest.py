@@ -113,15 +113,16 @@ class ReviewStack:
         items = self.aws.client("dynamodb").scan(TableName=self.table).get("Items", [])
         return [item["receipt_handle"]["S"] for item in items if "receipt_handle" in item]
 
-    def events_for(self, key: str, wait: float = 5) -> list[dict]:
-        """Decision events a consumer of the bus received for one image key."""
+    def events_for(self, key: str | set[str], wait: float = 5) -> list[dict]:
+        """Decision events a consumer of the bus received for these image keys (others are dropped)."""
+        keys = {key} if isinstance(key, str) else key
         sqs, found, deadline = self.aws.client("sqs"), [], time.time() + wait
         while time.time() < deadline:
             messages = sqs.receive_message(QueueUrl=self.consumer_url, MaxNumberOfMessages=10).get("Messages", [])
             for message in messages:
                 event = json.loads(message["Body"])
                 sqs.delete_message(QueueUrl=self.consumer_url, ReceiptHandle=message["ReceiptHandle"])
-                if event["detail"]["image"]["s3_key"] == key:
+                if event["detail"]["image"]["s3_key"] in keys:
                     found.append(event)
             if not messages:
                 time.sleep(0.2)

@@ -92,3 +92,30 @@ def test_a_wrong_password_shows_the_refusal_and_no_image(review_stack, browser_p
     assert page.locator("#review").is_hidden()
     assert page.locator("#image").get_attribute("src") is None
     assert review_stack.queued() == 1
+
+
+def test_the_demos_review_stage_decides_queued_images_with_their_true_class(review_stack, tmp_path):
+    """scripts/demo/review.py, the demo's reviewer, against the console: the labels, events and ground truth."""
+    from demo.review import review_in_browser
+
+    review_stack.drain()
+    truth = {}
+    for label in ("bicycle", "motorcycle", "motorcycle"):
+        truth[review_stack.enqueue(label, predicted_label="bicycle")["s3_key"]] = label
+    outputs = {
+        "reviewer_user_pool_id": review_stack.pool_id,
+        "review_console_url": review_stack.url,
+        "ground_truth_s3_uri": f"s3://{review_stack.bucket}/monitoring/ground-truth",
+    }
+    lines_before = len(review_stack.objects("monitoring/ground-truth/"))
+
+    def take(keys, expected):
+        return review_stack.events_for(set(keys))
+
+    result = review_in_browser(review_stack.aws.client, outputs, truth, tmp_path, take, count=5)
+
+    assert result["decided"] == result["events_published"] == 3
+    assert {item["s3_key"]: item["label"] for item in result["items"]} == truth
+    assert result["ground_truth_lines"] - lines_before == result["events_with_inference_id"] == 3
+    assert (tmp_path / result["screenshot"]).stat().st_size > 1000
+    assert review_stack.queued() == 0

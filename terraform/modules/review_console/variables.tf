@@ -14,33 +14,18 @@ variable "lambda_artifacts_dir" {
 }
 
 variable "review_queue_url" {
-  description = "URL of the human-review queue (modules/inference_workflow human_review_queue_url)."
+  description = "URL of the human-review queue (modules/inference_workflow human_review_queue_url; wired, so not validated here)."
   type        = string
-
-  validation {
-    condition     = can(regex("^https?://", var.review_queue_url))
-    error_message = "review_queue_url must be an SQS queue URL."
-  }
 }
 
 variable "review_queue_arn" {
   description = "ARN of the human-review queue."
   type        = string
-
-  validation {
-    condition     = can(regex("^arn:aws[a-z-]*:sqs:", var.review_queue_arn))
-    error_message = "review_queue_arn must be an SQS queue ARN."
-  }
 }
 
 variable "decision_bus_arn" {
   description = "ARN of the decision bus the reviewers' decisions are published on (the model's decisions' bus)."
   type        = string
-
-  validation {
-    condition     = can(regex("^arn:aws[a-z-]*:events:", var.decision_bus_arn))
-    error_message = "decision_bus_arn must be an EventBridge event bus ARN."
-  }
 }
 
 variable "decision_event_source" {
