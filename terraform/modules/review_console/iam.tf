@@ -4,9 +4,10 @@
 
 data "aws_iam_policy_document" "function" {
   statement {
-    sid       = "LeaseAndDeleteReviewMessages"
-    effect    = "Allow"
-    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    sid    = "LeaseAndDeleteReviewMessages"
+    effect = "Allow"
+    # The lease is ReceiveMessage's own VisibilityTimeout: no ChangeMessageVisibility needed.
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
     resources = [var.review_queue_arn]
   }
 
