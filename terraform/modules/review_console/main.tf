@@ -160,16 +160,10 @@ resource "aws_lambda_function_url" "console" {
 
 # With NONE the function's resource-based policy must grant public access: lambda:InvokeFunctionUrl with
 # lambda:FunctionUrlAuthType = NONE, and, for URLs created since October 2025, lambda:InvokeFunction with
-# lambda:InvokedViaFunctionUrl = true (urls-auth.html).
-resource "aws_lambda_permission" "public_url" {
-  #checkov:skip=CKV_AWS_301:A public function URL is the design: every API call is authenticated in the function with a Cognito access token, the page carries no data, and the permission applies to function URL requests only (FunctionUrlAuthType NONE)
-  statement_id           = "FunctionURLAllowPublicAccess"
-  action                 = "lambda:InvokeFunctionUrl"
-  function_name          = module.function.function_name
-  principal              = "*"
-  function_url_auth_type = "NONE"
-}
-
+# lambda:InvokedViaFunctionUrl = true (urls-auth.html). The first statement, FunctionURLAllowPublicAccess, is
+# added by aws_lambda_function_url itself for a NONE URL (hashicorp/aws 5.x sends that AddPermission when it
+# creates the URL, as the Lambda console does); an aws_lambda_permission with the same statement id would
+# collide with it (ResourceConflictException on AWS), so there is none here.
 # The second statement needs AddPermission's InvokedViaFunctionUrl, which hashicorp/aws 5.x cannot set
 # (aws_lambda_permission gained invoked_via_function_url in 6.29.0), and without that condition the statement
 # would let anyone call Invoke directly. scripts/function_url_permission adds it with boto3, as

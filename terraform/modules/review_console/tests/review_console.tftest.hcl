@@ -90,15 +90,6 @@ run "the_url_is_public_and_the_function_checks_the_token" {
   }
 
   assert {
-    condition = (
-      aws_lambda_permission.public_url.action == "lambda:InvokeFunctionUrl" &&
-      aws_lambda_permission.public_url.principal == "*" &&
-      aws_lambda_permission.public_url.function_url_auth_type == "NONE"
-    )
-    error_message = "A NONE URL needs lambda:InvokeFunctionUrl for everyone, conditioned on FunctionUrlAuthType NONE."
-  }
-
-  assert {
     condition     = output.console_url == "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"
     error_message = "console_url must be the function URL."
   }
