@@ -16,7 +16,7 @@ ifeq ($(wildcard $(TF_CLI_CONFIG_FILE)),)
 unexport TF_CLI_CONFIG_FILE
 endif
 
-.PHONY: help venv lambdas tf-init tf-fmt-check tf-validate tf-test docs lint checkov pytest test demo plan deploy destroy lock clean
+.PHONY: help venv browser lambdas tf-init tf-fmt-check tf-validate tf-test docs lint checkov pytest test demo plan deploy destroy lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,19 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	@touch $@
 
 venv: $(VENV)/.installed ## create .venv with the pinned dependencies
+
+CHROMIUM ?= /usr/bin/chromium
+
+# The review console's browser test drives Debian's chromium (Playwright is pinned in the dev extra and uses it
+# through executable_path, so nothing is downloaded). CI runs as root without a terminal; the package lists are
+# refreshed only when the first install attempt fails.
+browser: ## install Debian's chromium for the browser test when $(CHROMIUM) is missing
+	@if [ -x "$(CHROMIUM)" ]; then echo "==> chromium: $(CHROMIUM)"; else \
+	  echo "==> installing chromium (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y --no-install-recommends chromium \
+	    || { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	fi
 
 lambdas: venv ## build deterministic Lambda zips into build/lambdas/
 	$(PY) scripts/build_lambdas
@@ -58,7 +71,7 @@ lint: venv ## ruff
 checkov: venv ## checkov over every Terraform module (offline; skips are inline, each with its reason)
 	scripts/checkov
 
-pytest: venv lambdas ## pytest: in-process tests, then the embedded-AWS tests in a process of their own
+pytest: venv lambdas ## pytest: in-process tests, then the embedded-AWS tests (the browser test among them) in a process of their own
 	@for selection in "not embedded" "embedded"; do \
 	  echo "==> pytest -m '$$selection'"; rc=0; \
 	  $(VENV)/bin/pytest -m "$$selection" $(PYTEST_ARGS) || rc=$$?; \
@@ -66,9 +79,9 @@ pytest: venv lambdas ## pytest: in-process tests, then the embedded-AWS tests in
 	  if [ $$rc -ne 0 ]; then exit $$rc; fi; \
 	done
 
-test: venv lambdas tf-fmt-check tf-validate tf-test lint checkov pytest ## the whole test suite (what CI runs)
+test: venv browser lambdas tf-fmt-check tf-validate tf-test lint checkov pytest ## the whole test suite (what CI runs)
 
-demo: venv ## the whole workflow on the embedded AWS, report in build/demo/ (KEEP=1 keeps the stack up)
+demo: venv browser ## the whole workflow on the embedded AWS, report in build/demo/ (KEEP=1 keeps the stack up)
 	$(PY) scripts/demo
 
 plan: venv lambdas ## terraform plan against the AWS account in your environment (never run by tests)

@@ -1,5 +1,6 @@
 # The courier vehicle classifier, in the order data flows through it:
-# storage -> dataset -> training_pipeline (+ write_baseline) -> endpoint -> inference_workflow -> monitoring.
+# storage -> dataset -> training_pipeline (+ write_baseline) -> endpoint -> inference_workflow -> monitoring
+# -> review_console (people decide what the model was unsure of; their labels are the ground truth).
 # One block per module; each module's outputs that people need are in outputs.tf.
 
 data "aws_caller_identity" "current" {}
@@ -25,6 +26,10 @@ locals {
 
   # Bucket names are global: the account and region keep two stacks with the same prefix apart.
   bucket_suffix = "${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
+
+  # Where decided reviews are stored in the data bucket (shared.reviews.review_record_key): the review console
+  # writes them, the ETL (--add-reviewed) and the retrain guard read them.
+  review_records_prefix = "reviews"
 }
 
 module "storage" {
@@ -239,6 +244,39 @@ module "monitoring" {
   api_function_name             = module.inference_workflow.api_function_name
 
   lambda_artifacts_dir     = local.lambda_artifacts_dir
+  powertools_layer_version = local.powertools_layer_version
+  log_retention_days       = var.log_retention_days
+
+  tags = local.tags
+}
+
+# People close the loop: the images on the human-review queue, decided in a web page; each decision is published
+# on the decision bus, stored as a review record and, for a vehicle, as ground truth for modules/monitoring.
+module "review_console" {
+  source = "./modules/review_console"
+
+  name_prefix          = var.name_prefix
+  lambda_artifacts_dir = local.lambda_artifacts_dir
+
+  review_queue_url      = module.inference_workflow.human_review_queue_url
+  review_queue_arn      = module.inference_workflow.human_review_queue_arn
+  decision_bus_arn      = module.inference_workflow.decision_bus_arn
+  decision_event_source = module.inference_workflow.decision_event_source
+  decision_detail_type  = module.inference_workflow.decision_detail_type
+  label_routes          = var.label_routes
+
+  data_bucket_arn       = module.storage.data_bucket_arn
+  image_prefixes        = var.inference_image_prefixes
+  review_records_prefix = local.review_records_prefix
+  ground_truth_s3_uri   = module.monitoring.ground_truth_s3_uri
+  kms_key_arn           = var.kms_key_arn
+
+  review_lease_seconds          = var.review_lease_seconds
+  password_minimum_length       = var.reviewer_password_minimum_length
+  access_token_validity_minutes = var.reviewer_token_validity_minutes
+  permission_python             = var.function_url_permission_python
+
+  metrics_namespace        = var.name_prefix
   powertools_layer_version = local.powertools_layer_version
   log_retention_days       = var.log_retention_days
 

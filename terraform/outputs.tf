@@ -173,3 +173,28 @@ output "rollback_command" {
   description = "Redeploys the previous Approved model version without retraining (run it from the repository root)."
   value       = module.training_pipeline.rollback_command
 }
+
+output "review_console_url" {
+  description = "The review console: open it in a browser and log in as a reviewer (modules/review_console/README.md adds one)."
+  value       = module.review_console.console_url
+}
+
+output "reviewer_user_pool_id" {
+  description = "Cognito user pool of the reviewers (aws cognito-idp admin-create-user --user-pool-id ...)."
+  value       = module.review_console.user_pool_id
+}
+
+output "reviewer_client_id" {
+  description = "Cognito app client the review console logs in with."
+  value       = module.review_console.user_pool_client_id
+}
+
+output "review_records_s3_uri" {
+  description = "Where decided reviews are stored, one JSON object each (shared.reviews.review_record_key)."
+  value       = module.review_console.review_records_s3_uri
+}
+
+output "ground_truth_s3_uri" {
+  description = "Where reviewers' labels are stored as SageMaker ground truth (read by the model-quality metrics)."
+  value       = module.monitoring.ground_truth_s3_uri
+}

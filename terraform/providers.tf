@@ -28,6 +28,8 @@ provider "aws" {
     content {
       applicationautoscaling = endpoints.value
       cloudwatch             = endpoints.value
+      cognitoidp             = endpoints.value
+      dynamodb               = endpoints.value
       ecr                    = endpoints.value
       events                 = endpoints.value
       iam                    = endpoints.value

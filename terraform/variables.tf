@@ -552,3 +552,46 @@ variable "human_review_share_threshold" {
     error_message = "human_review_share_threshold must be strictly between 0 and 1."
   }
 }
+
+################################################################################
+# Review console (people decide the images on the human-review queue)
+################################################################################
+
+variable "review_lease_seconds" {
+  description = "How long a reviewer holds an image before it goes back to the queue (the visibility timeout it is received with)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.review_lease_seconds >= 30 && var.review_lease_seconds <= 43200 && floor(var.review_lease_seconds) == var.review_lease_seconds
+    error_message = "review_lease_seconds must be a whole number of seconds between 30 and 43200 (the SQS maximum)."
+  }
+}
+
+variable "function_url_permission_python" {
+  description = "Python with boto3 that runs scripts/function_url_permission at apply: the review console URL's lambda:InvokeFunction statement (conditioned on lambda:InvokedViaFunctionUrl), which hashicorp/aws 5.x cannot write. e.g. .venv/bin/python from the repository root."
+  type        = string
+  default     = "python3"
+}
+
+variable "reviewer_password_minimum_length" {
+  description = "Minimum length of a reviewer's Cognito password."
+  type        = number
+  default     = 12
+
+  validation {
+    condition     = var.reviewer_password_minimum_length >= 8 && var.reviewer_password_minimum_length <= 99
+    error_message = "reviewer_password_minimum_length must be between 8 and 99."
+  }
+}
+
+variable "reviewer_token_validity_minutes" {
+  description = "How long a reviewer stays logged in (Cognito access token validity), in minutes."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.reviewer_token_validity_minutes >= 5 && var.reviewer_token_validity_minutes <= 1440
+    error_message = "reviewer_token_validity_minutes must be between 5 and 1440."
+  }
+}

@@ -3,7 +3,8 @@
 Stages: build the Lambda zips → start the embedded AWS → terraform plan and apply (phase 1: everything but what
 needs a live endpoint), in the background → ETL into the data bucket, once that bucket is applied → the training
 pipeline (real training → evaluate → gate → deploy), once its state machine is applied → every test image through
-the inference state machine, started at a steady rate as a load test → terraform apply (phase 2: monitoring
+the inference state machine, started at a steady rate as a load test → a reviewer decides a few queued
+images in the review console (headless chromium) → terraform apply (phase 2: monitoring
 schedule and autoscaling on the live endpoint) → a monitoring pass on the captured traffic → a second pass on
 darkened images, which must report violations and start a retrain, both with the scheduled_check engine →
 terraform apply (phase 3: monitoring_engine = model_monitor) → the same two windows checked by Model Monitor,
@@ -41,6 +42,7 @@ ETL_NEEDS = ("module.storage.",)
 ETL_DOES_NOT_NEED = "aws_s3_bucket_lifecycle_configuration"
 PIPELINE_NEEDS = ("module.training_pipeline.", "module.write_baseline.", "module.endpoint.")
 API_IMAGES = 10  # test images the demo also sends through the HTTPS API
+REVIEWS = 5  # queued images the demo's reviewer decides in the review console
 ROUTE_OF = {"bicycle": "nearby", "motorcycle": "distant"}  # label -> route, as Terraform's label_routes
 
 
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.launch import launch
 
     out = args.out.resolve()
-    stages = Stages(total=16 if args.destroy else 15)
+    stages = Stages(total=17 if args.destroy else 16)
     report: dict[str, Any] = {}
     source = dataset_source()
     aws = None
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                 # A local endpoint is in service within seconds; AWS's take minutes (the default polls every 30 s).
                 "endpoint_poll_seconds": 2,
                 "endpoint_exists": False,
+                # The review console URL's invoke statement is added with boto3 (scripts/function_url_permission).
+                "function_url_permission_python": sys.executable,
             }
             | ({"accuracy_threshold": args.accuracy_threshold} if args.accuracy_threshold else {})
             | ({"confidence_threshold": args.confidence_threshold} if args.confidence_threshold else {}),
@@ -307,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                 over_seconds=over_seconds,
                 progress=lambda line: print(f"    {line}", flush=True),
                 decisions=decisions,
+                keep_for_review=REVIEWS,
             )
             summary = load.summary()
             print(
@@ -383,6 +388,31 @@ def main(argv: list[str] | None = None) -> int:
             return {"images": placed, "checks": answer["checks"], "failures": answer["failures"]}
 
         probe_result = stages.run("synthetic probe: place the known images, run it now", probe_stage)
+
+        def review_stage() -> dict:
+            # A person closes the loop: the images the load left on the queue, decided in the review console
+            # (headless chromium), labelled with their true class from the test set's manifest.
+            from demo.review import review_in_browser
+
+            result = review_in_browser(
+                aws.client,
+                outputs,
+                {image.key: image.true_label for image in test_images},
+                out,
+                lambda keys, expected: decisions.take(keys, expected=expected),
+                count=REVIEWS,
+                progress=lambda line: print(f"    {line}", flush=True),
+            )
+            print(
+                f"    {result['decided']} decided, {result['events_published']} reviewer decisions published, "
+                f"{result['ground_truth_lines']} ground-truth lines; screenshot {result['screenshot']}",
+                flush=True,
+            )
+            if result["events_published"] != result["decided"]:
+                raise DemoError(f"{result['decided']} reviews decided but {result['events_published']} events")
+            return result
+
+        review_result = stages.run(f"review console: a reviewer decides {REVIEWS} queued images", review_stage)
         # Phase 2 adds the monitoring schedule and autoscaling, which inference does not need. It runs after the
         # load test rather than beside it: Terraform's CPU would otherwise be in the latency figures.
         outputs = outputs | stages.run("terraform apply (phase 2: monitoring schedule, autoscaling)", apply_phase_two)
@@ -403,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             "api": {k: v for k, v in api_result.items() if k != "answers"},
             "probe": probe_result,
         }
+        report["review"] = review_result
 
         schedule = outputs["monitoring_schedule_name"]
         sfn = aws.client("stepfunctions")

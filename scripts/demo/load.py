@@ -156,10 +156,12 @@ def run_load(
     timeout_seconds: float = 600.0,
     progress: Callable[[str], None] = lambda _: None,
     decisions: DecisionConsumer | None = None,
+    keep_for_review: int = 0,
 ) -> LoadResult:
     """Upload the images, run one execution each, started evenly over `over_seconds`; wait for all, account.
 
     With `decisions` (a consumer subscribed to the decision bus), the decision events are counted as well.
+    `keep_for_review` human-review messages are counted but left on the queue, for the review console stage.
     """
     run_id = uuid.uuid4().hex[:8]
     keys = [image.key for image in images]
@@ -229,7 +231,7 @@ def run_load(
         spans.append((answer["startDate"], answer["stopDate"]))
 
     audits: Counter = Counter()
-    messages = take_queue_messages(client("sqs"), queue_url, set(keys), audits)
+    messages = take_queue_messages(client("sqs"), queue_url, set(keys), audits, keep=keep_for_review)
     lost, duplicated = account(items, messages, audits)
     counted = None
     if decisions is not None:
@@ -258,11 +260,14 @@ def account(
     return lost, duplicated
 
 
-def take_queue_messages(sqs: Any, queue_url: str, keys: set[str], audits: Counter | None = None) -> Counter:
+def take_queue_messages(
+    sqs: Any, queue_url: str, keys: set[str], audits: Counter | None = None, keep: int = 0
+) -> Counter:
     """Count (and take off the queue, as a reviewer would) the human-review messages for these image keys.
 
     Audit samples (reason AuditSample) are taken off too, but counted in `audits` instead, when given. Messages
-    about other images are left on the queue, visible again once the count is done.
+    about other images are left on the queue, visible again once the count is done; so are the first `keep`
+    counted messages of images the model guessed at (for the review console to decide).
     """
     counts: Counter = Counter()
     others: list[str] = []
@@ -281,6 +286,10 @@ def take_queue_messages(sqs: Any, queue_url: str, keys: set[str], audits: Counte
                         audits[key] += 1
                 else:
                     counts[key] += 1
+                if keep > 0 and body.get("predicted_label"):
+                    keep -= 1
+                    others.append(message["ReceiptHandle"])
+                    continue
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             else:
                 others.append(message["ReceiptHandle"])

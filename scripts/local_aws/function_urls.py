@@ -14,8 +14,14 @@ that path are served here, before moto's dispatch:
   unknown-key or expired requests get 403 and the function does not run. The docs give no response body for
   these; the embedded AWS answers `{"Message": "Forbidden"}` plus a reason. Whether the caller's policies grant
   lambda:InvokeFunctionUrl (and, for URLs created since October 2025, lambda:InvokeFunction) is for the
-  embedded AWS's IAM layer to decide; without one, every correctly signed request is allowed. The NONE auth
-  type (public URLs, decided by the resource policy alone) is refused with 403: the stack does not use it.
+  embedded AWS's IAM layer to decide; without one, every correctly signed request is allowed.
+- NONE auth (same page, "Using the NONE auth type"): Lambda authenticates nothing, but "your function's
+  resource-based policy is always in effect and must grant public access": since October 2025 both
+  lambda:InvokeFunctionUrl (condition lambda:FunctionUrlAuthType = NONE) and lambda:InvokeFunction (condition
+  lambda:InvokedViaFunctionUrl = true). Each request is evaluated against the function's policy (as stored by
+  AddPermission, whose FunctionUrlAuthType and InvokedViaFunctionUrl parameters become those conditions:
+  https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html); a request neither allows is refused
+  with 403 and the function does not run. The event then has no `authorizer` (nothing was authenticated).
 - The event is payload format 2.0 (version, routeKey `$default`, rawPath, rawQueryString, cookies, headers with
   lower-case names and repeated ones comma-joined, queryStringParameters, requestContext with accountId, apiId,
   authorizer.iam, domainName, domainPrefix, http, requestId, time, timeEpoch; body, base64-encoded with
@@ -38,6 +44,7 @@ import json
 import logging
 import re
 import uuid
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -109,7 +116,42 @@ def verify_signature(
     return match["key"]
 
 
-def event_for(environ: dict[str, Any], body: bytes, url_id: str, region: str, account: str, key: str) -> dict:
+def public_access_refusal(function_arn: str, account: str) -> str | None:
+    """Why the function's resource policy does not let anyone call its NONE URL, or None when it does."""
+    from local_aws.iam import resource_policy
+    from local_aws.iam_policy import Principal, Request, UnsupportedPolicy, evaluate
+
+    anyone = Principal(account="anonymous")
+    try:
+        policy = resource_policy(account, function_arn)
+    except (UnsupportedPolicy, ValueError) as error:
+        return f"the function's resource policy cannot be evaluated: {error}"
+    for action, context in (
+        ("lambda:InvokeFunctionUrl", {"lambda:FunctionUrlAuthType": "NONE"}),
+        ("lambda:InvokeFunction", {"lambda:InvokedViaFunctionUrl": "true"}),
+    ):
+        request = Request(anyone, action, function_arn, context)
+        decision = evaluate(request, [], policy, resource_policy_required=True)
+        if not decision.allowed:
+            return f"Forbidden: {action} is not granted to the public ({decision.reason})"
+    return None
+
+
+def url_permission_conditions(statement: dict[str, Any]) -> dict[str, Any]:
+    """AddPermission's FunctionUrlAuthType / InvokedViaFunctionUrl as the conditions Lambda stores them as."""
+    conditions: dict[str, Any] = {}
+    auth_type = statement.pop("FunctionUrlAuthType", None)
+    if auth_type:
+        conditions.setdefault("StringEquals", {})["lambda:FunctionUrlAuthType"] = auth_type
+    via_url = statement.pop("InvokedViaFunctionUrl", None)
+    if via_url in (True, "true", "True"):
+        conditions.setdefault("Bool", {})["lambda:InvokedViaFunctionUrl"] = "true"
+    for operator, values in conditions.items():
+        statement.setdefault("Condition", {}).setdefault(operator, {}).update(values)
+    return statement
+
+
+def event_for(environ: dict[str, Any], body: bytes, url_id: str, region: str, account: str, key: str | None) -> dict:
     """The payload format 2.0 event of one request."""
     path = "/" + environ["PATH_INFO"][len(PATH_PREFIX) + len(url_id) :].lstrip("/")
     headers: dict[str, str] = {}
@@ -167,6 +209,8 @@ def event_for(environ: dict[str, Any], body: bytes, url_id: str, region: str, ac
         "body": body.decode("utf-8", errors="replace") if text else base64.b64encode(body).decode("ascii"),
         "isBase64Encoded": not text,
     }
+    if key is None:  # NONE auth: nothing was authenticated, so there is no authorizer
+        del event["requestContext"]["authorizer"]
     if cookies:
         event["cookies"] = cookies
     if parameters:
@@ -206,6 +250,15 @@ def install(ctx: Any) -> None:
         self.url = f"{ctx.endpoint_url}{PATH_PREFIX}{url_id}/"
 
     FunctionUrlConfig.__init__ = url_init
+
+    from moto.awslambda.policy import Policy as LambdaPolicy
+
+    moto_decode = LambdaPolicy.decode_policy
+
+    def decode_policy(self: Any, obj: dict[str, Any]) -> Any:
+        return moto_decode(self, url_permission_conditions(obj))
+
+    LambdaPolicy.decode_policy = decode_policy
     # One attempt, and longer than any function's Timeout: a retried invocation would run the function twice.
     invoker = {}
 
@@ -229,8 +282,9 @@ def install(ctx: Any) -> None:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         fn, account, region = find_function(url_id)
-        if fn.url_config.config.get("AuthType") != "AWS_IAM":
-            raise Refused(403, "Forbidden: the embedded AWS serves AWS_IAM function URLs only")
+        auth_type = fn.url_config.config.get("AuthType")
+        if auth_type not in ("AWS_IAM", "NONE"):
+            raise Refused(403, f"Forbidden: unknown AuthType {auth_type!r}")
         headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
         for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             if environ.get(name):
@@ -240,7 +294,13 @@ def install(ctx: Any) -> None:
         if environ.get("QUERY_STRING"):
             url += f"?{environ['QUERY_STRING']}"
         now = datetime.datetime.now(datetime.UTC)
-        key = verify_signature(environ["REQUEST_METHOD"], url, headers, body, region, account, now)
+        key: str | None = None
+        if auth_type == "AWS_IAM":
+            key = verify_signature(environ["REQUEST_METHOD"], url, headers, body, region, account, now)
+        else:
+            refusal = public_access_refusal(fn.function_arn, account)
+            if refusal is not None:
+                raise Refused(403, refusal)
         event = json.dumps(event_for(environ, body, url_id, region, account, key)).encode("utf-8")
         if len(event) > MAX_EVENT_BYTES:
             raise Refused(
@@ -271,8 +331,11 @@ def install(ctx: Any) -> None:
                 [("Content-Type", "application/json")],
                 json.dumps({"Message": str(error)}).encode(),
             )
-        reason = {200: "OK", 403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large", 502: "Bad Gateway"}
-        start_response(f"{status} {reason.get(status, 'Status')}", [*headers, ("Content-Length", str(len(body)))])
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Status"
+        start_response(f"{status} {phrase}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     call._local_aws_urls = True  # type: ignore[attr-defined]

@@ -46,6 +46,8 @@ JSON_TARGET_PREFIXES = {
     "Logs_20140328": "logs",
     "TrentService": "kms",
     "GraniteServiceVersion20100801": "cloudwatch",
+    "DynamoDB_20120810": "dynamodb",
+    "AWSCognitoIdentityProviderService": "cognito-idp",
 }
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 
@@ -458,13 +460,37 @@ NEEDS: dict[tuple[str, str], Rule] = {
         Need("cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": str(call.params.get("Namespace", ""))})
     ],
     ("cloudwatch", "DescribeAlarms"): _describe_alarms,
+    # DynamoDB item calls, on the table (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazondynamodb.html)
+    **{
+        ("dynamodb", operation): _on(
+            lambda call, arns: f"arn:aws:dynamodb:{arns.region}:{arns.account}:table/{call.params.get('TableName', '')}"
+        )
+        for operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "DescribeTable")
+    },
     # KMS (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html)
     **{
         ("kms", operation): _kms(f"kms:{operation}")
         for operation in ("Decrypt", "Encrypt", "GenerateDataKey", "DescribeKey", "CreateGrant")
     },
 }
-FREE_OF_PERMISSIONS = {("sts", "GetCallerIdentity")}
+# Cognito user pools' unauthenticated operations: authorized by the client id or a user's token, "Amazon Cognito
+# doesn't evaluate AWS Identity and Access Management (IAM) policies in requests for this API operation"
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/user-pools-API-operations.html; e.g.
+# https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_GetUser.html). They are usually
+# sent unsigned; a signed one is not checked either.
+COGNITO_UNAUTHENTICATED = (
+    "InitiateAuth",
+    "RespondToAuthChallenge",
+    "GetUser",
+    "GlobalSignOut",
+    "RevokeToken",
+    "ChangePassword",
+    "SignUp",
+    "ConfirmSignUp",
+    "ForgotPassword",
+    "ConfirmForgotPassword",
+)
+FREE_OF_PERMISSIONS = {("sts", "GetCallerIdentity"), *(("cognito-idp", op) for op in COGNITO_UNAUTHENTICATED)}
 
 
 def needs(call: ApiCall) -> list[Need]:

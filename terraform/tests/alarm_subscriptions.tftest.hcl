@@ -53,6 +53,8 @@ mock_provider "aws" {
 
 variables {
   lambda_artifacts_dir = "tests/fixtures"
+  # `true scripts/function_url_permission ...`: the review console\'s apply-time AWS call does nothing here.
+  function_url_permission_python = "true"
 }
 
 run "subscribes_each_address_and_endpoint_to_the_alarm_topic" {

@@ -120,3 +120,19 @@ def test_the_synthetic_probe_passes_on_the_deployed_model(demo):
         ("incoming/probes/bicycle.png", "nearby"),
         ("incoming/probes/motorcycle.png", "distant"),
     }
+
+
+def test_a_reviewer_decided_queued_images_in_the_review_console(demo):
+    report, out, stdout = demo
+    review = report["review"]
+    queued = report["inference"]["load"]["routes"].get("human_review", 0)
+    assert review["decided"] == min(5, queued) > 0
+    # One reviewer decision event per decided image, on the bus dispatch listens to.
+    assert review["events_published"] == review["decided"]
+    # A ground-truth line for every vehicle decision of an image the endpoint classified (it has an inference_id).
+    assert review["ground_truth_lines"] == review["events_with_inference_id"]
+    # The demo labels each image with its true class (the test set's manifest).
+    truth = {item["s3_key"]: item["true_label"] for item in report["inference"]["items"]}
+    assert all(item["label"] == truth[item["s3_key"]] for item in review["items"])
+    assert (out / review["screenshot"]).stat().st_size > 1000
+    assert "reviewer decisions published" in stdout

@@ -25,6 +25,7 @@ ROLES = {
     "module.monitoring.aws_iam_role.scheduler[0]",
     "module.monitoring.module.scheduled_check[0].aws_iam_role.this",
     "module.monitoring.module.retrain_guard[0].aws_iam_role.this",
+    "module.review_console.module.function.aws_iam_role.this",
 }
 # The demo's phase 3 switches to monitoring_engine = "model_monitor": the check's roles go, Model Monitor's comes.
 MODEL_MONITOR_ROLES = (ROLES - {r for r in ROLES if "scheduler" in r or "scheduled_check" in r}) | {
@@ -108,6 +109,7 @@ ACTING_ROLES = {
         "filter-inferences-role": "lambda.amazonaws.com",
         "retrain-guard-role": "lambda.amazonaws.com",
         "scheduled-check-role": "lambda.amazonaws.com",  # the scheduled_check engine's passes
+        "review-console-role": "lambda.amazonaws.com",  # the demo's reviewer
         "monitoring": "sagemaker.amazonaws.com",  # the model_monitor engine's passes (after phase 3)
     }.items()
 }

@@ -124,3 +124,78 @@ def test_the_function_url_is_one_the_embedded_aws_answers(local_aws, echo_url):
     config = local_aws.client("lambda").get_function_url_config(FunctionName="echo-url")
     assert (config["FunctionUrl"], config["AuthType"]) == (echo_url, "AWS_IAM")
     assert json.dumps(config, default=str)
+
+
+def test_add_permission_stores_the_function_url_conditions_as_lambda_does():
+    """FunctionUrlAuthType and InvokedViaFunctionUrl become the statement's conditions (API_AddPermission)."""
+    from local_aws.function_urls import url_permission_conditions
+
+    url = url_permission_conditions({"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"})
+    via = url_permission_conditions({"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True})
+    plain = url_permission_conditions({"Action": "lambda:InvokeFunction", "Condition": {"ArnLike": {"a": "b"}}})
+
+    assert url == {
+        "Action": "lambda:InvokeFunctionUrl",
+        "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}},
+    }
+    assert via["Condition"] == {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+    assert plain["Condition"] == {"ArnLike": {"a": "b"}}
+
+
+@pytest.fixture(scope="module")
+def public_url(local_aws):
+    """An AuthType NONE URL of the echo function's code, with the permissions given per test."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", ECHO)
+    awslambda = local_aws.client("lambda")
+    awslambda.create_function(
+        FunctionName="public-echo-url",
+        Runtime="python3.11",
+        Role=fixture_role(local_aws.client("iam"), "public-echo-url"),
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Timeout=10,
+    )
+    return awslambda.create_function_url_config(FunctionName="public-echo-url", AuthType="NONE")["FunctionUrl"]
+
+
+def _get(url: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_none_url_runs_only_what_its_resource_policy_makes_public(local_aws, public_url, invocations):
+    awslambda = local_aws.client("lambda")
+    # No permission: Lambda refuses the request (urls-auth.html, the NONE auth type).
+    assert _get(public_url)[0] == 403
+    awslambda.add_permission(
+        FunctionName="public-echo-url",
+        StatementId="url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    # InvokeFunctionUrl alone is not enough since October 2025.
+    status, body = _get(public_url)
+    assert status == 403
+    assert "lambda:InvokeFunction" in body["Message"]
+    awslambda.add_permission(
+        FunctionName="public-echo-url",
+        StatementId="invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
+
+    status, body = _get(public_url)
+
+    assert status == 201
+    assert "authorizer" not in body["event"]["requestContext"]  # nothing was authenticated
+    assert invocations == ["public-echo-url"]
