@@ -39,8 +39,10 @@ browser: ## install Debian's chromium for the browser test when $(CHROMIUM) is m
 	@if [ -x "$(CHROMIUM)" ]; then echo "==> chromium: $(CHROMIUM)"; else \
 	  echo "==> installing chromium (apt-get)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y --no-install-recommends chromium \
-	    || { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	  as_root=""; if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then as_root="sudo -n -E"; fi; \
+	  $$as_root apt-get install -y --no-install-recommends chromium \
+	    || { $$as_root apt-get update && $$as_root apt-get install -y --no-install-recommends chromium; } \
+	    || { echo "error: could not install Debian's chromium (run as root, or install it and set CHROMIUM)"; exit 1; }; \
 	fi
 
 lambdas: venv ## build deterministic Lambda zips into build/lambdas/
