@@ -34,6 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.contracts import ApiError, ImageLocation, ImageRef, InferenceAnswer, parse_event
 from shared.errors import ConfigurationError, ImageTooLarge, InvalidEvent, InvalidImage, WorkflowError
 from shared.image_types import sniff_content_type
+from shared.settings import positive_int
 from shared.sync_executions import AnswerTimedOut, WorkflowUnavailable, execution_name, run_sync, states_client
 
 DEFAULT_MAX_REQUEST_IMAGE_BYTES = 4 * 1024 * 1024
@@ -86,8 +87,8 @@ def load_config(environ: Mapping[str, str]) -> ApiConfig:
         state_machine_arn=environ["STATE_MACHINE_ARN"],
         upload_bucket=environ["UPLOAD_BUCKET"],
         upload_prefix=prefix,
-        max_image_bytes=_positive_int(environ, "MAX_REQUEST_IMAGE_BYTES", DEFAULT_MAX_REQUEST_IMAGE_BYTES),
-        answer_timeout_seconds=_positive_int(environ, "ANSWER_TIMEOUT_SECONDS", DEFAULT_ANSWER_TIMEOUT_SECONDS),
+        max_image_bytes=positive_int(environ, "MAX_REQUEST_IMAGE_BYTES", DEFAULT_MAX_REQUEST_IMAGE_BYTES),
+        answer_timeout_seconds=positive_int(environ, "ANSWER_TIMEOUT_SECONDS", DEFAULT_ANSWER_TIMEOUT_SECONDS),
     )
 
 
@@ -208,16 +209,3 @@ def not_found(_exc: Exception) -> Response:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={value} must be positive")
-    return value

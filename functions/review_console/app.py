@@ -58,6 +58,7 @@ from shared.reviews import (
     ground_truth_line,
     review_record_key,
 )
+from shared.settings import positive_int
 
 JSON = "application/json"
 MAX_BODY_BYTES = 4096  # a decision is {review_id, label}: anything bigger is not one
@@ -183,8 +184,8 @@ def load_config(environ: Mapping[str, str]) -> ConsoleConfig:
         user_pool_id=environ["USER_POOL_ID"],
         client_id=environ["USER_POOL_CLIENT_ID"],
         region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        lease_seconds=_positive_int(environ, "LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
-        max_shown_image_bytes=_positive_int(environ, "MAX_SHOWN_IMAGE_BYTES", DEFAULT_MAX_SHOWN_IMAGE_BYTES),
+        lease_seconds=positive_int(environ, "LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
+        max_shown_image_bytes=positive_int(environ, "MAX_SHOWN_IMAGE_BYTES", DEFAULT_MAX_SHOWN_IMAGE_BYTES),
     )
 
 
@@ -586,16 +587,3 @@ def not_found(_exc: Exception) -> Response:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={value} must be positive")
-    return value

@@ -25,8 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from shared.contracts import ImageLocation, SerializedImage, parse_image_request
-from shared.errors import ConfigurationError, ImageNotFound, ImageTooLarge, InvalidImage, WorkflowError
+from shared.errors import ImageNotFound, ImageTooLarge, InvalidImage, WorkflowError
 from shared.images import DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_PIXELS, PreparedImage, prepare_image
+from shared.settings import positive_int
 
 STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
@@ -46,8 +47,8 @@ class Limits:
 def load_limits(environ: Mapping[str, str]) -> Limits:
     """Read the size limits from the environment; a bad value is a deployment error, not a bad image."""
     return Limits(
-        max_image_bytes=_positive_int(environ, "MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES),
-        max_image_pixels=_positive_int(environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS),
+        max_image_bytes=positive_int(environ, "MAX_IMAGE_BYTES", DEFAULT_MAX_IMAGE_BYTES),
+        max_image_pixels=positive_int(environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS),
     )
 
 
@@ -130,19 +131,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return result
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
-    if value <= 0:
-        raise ConfigurationError(f"{name}={value} must be positive")
-    return value
 
 
 def _s3_error(exc: ClientError, where: str) -> Exception:

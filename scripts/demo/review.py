@@ -9,13 +9,15 @@ many reviewer decision events dispatch received, how many ground-truth lines wer
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # Debian's, which `make browser` installs
+# Headless, and no background connections: this machine's closed network refuses them, many at a time.
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

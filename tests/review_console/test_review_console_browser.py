@@ -3,28 +3,19 @@ model's guess, decides it and is shown the next one. Needs /usr/bin/chromium (`m
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
+from demo.review import CHROMIUM as DEMO_CHROMIUM
+from demo.review import CHROMIUM_ARGS
 
 from tests.conftest import REPO_ROOT
 from tests.review_console.conftest import PASSWORD
 
 pytestmark = [pytest.mark.embedded, pytest.mark.browser]
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(DEMO_CHROMIUM)
 SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 
 
