@@ -22,14 +22,18 @@ read twice or skipped. A file still being uploaded when its window ended, with a
 would be missed; capture files are small single PUTs.
 
 When ground-truth labels are configured (`ground_truth_s3_uri`), the run also computes model quality
-(`monitoring.model_quality`) from the labels collected in its window (the review console writes them).
+(`monitoring.model_quality`) from the labels collected in its window (the review console writes them), matched
+with the predictions captured in that window or up to `ground_truth_lookback` (default 24 h) before it: people
+label an image minutes to hours after the courier was routed. SageMaker's own model-quality jobs meet the same
+delay with the StartOffset/EndOffset of their endpoint input
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-schedule.html).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,6 +59,7 @@ from monitoring.record_preprocessor import (
 
 DEFAULT_MAX_WINDOW_HOURS = 24
 DEFAULT_MAX_RECORDS = 200_000
+DEFAULT_GROUND_TRUTH_LOOKBACK_HOURS = 24
 STATE_FILE = "last-run.json"
 
 
@@ -92,6 +97,7 @@ class CheckConfig:
     max_records: int = DEFAULT_MAX_RECORDS
     ground_truth_s3_uri: str | None = None
     confidence_threshold: float | None = None  # Terraform's override of the model's own threshold
+    ground_truth_lookback: timedelta = timedelta(hours=DEFAULT_GROUND_TRUTH_LOOKBACK_HOURS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CheckConfig:
@@ -111,10 +117,15 @@ class CheckConfig:
             hours = float(env.get("MAX_WINDOW_HOURS", DEFAULT_MAX_WINDOW_HOURS))
             records = int(env.get("MAX_RECORDS", DEFAULT_MAX_RECORDS))
             threshold = float(env["CONFIDENCE_THRESHOLD"]) if env.get("CONFIDENCE_THRESHOLD") else None
+            lookback = float(env.get("GROUND_TRUTH_LOOKBACK_HOURS", DEFAULT_GROUND_TRUTH_LOOKBACK_HOURS))
         except ValueError as error:
-            raise CheckConfigurationError(f"MAX_WINDOW_HOURS, MAX_RECORDS or CONFIDENCE_THRESHOLD: {error}") from None
+            raise CheckConfigurationError(
+                f"MAX_WINDOW_HOURS, MAX_RECORDS, CONFIDENCE_THRESHOLD or GROUND_TRUTH_LOOKBACK_HOURS: {error}"
+            ) from None
         if not 0 < hours <= 24 * 7 or records < 1:
             raise CheckConfigurationError("MAX_WINDOW_HOURS must be in (0, 168] and MAX_RECORDS positive")
+        if not 0 <= lookback <= 24 * 7:
+            raise CheckConfigurationError("GROUND_TRUTH_LOOKBACK_HOURS must be in [0, 168]")
         return cls(
             endpoint_name=env["ENDPOINT_NAME"],
             schedule_name=env["SCHEDULE_NAME"],
@@ -128,6 +139,7 @@ class CheckConfig:
             max_records=records,
             ground_truth_s3_uri=(env.get("GROUND_TRUTH_S3_URI") or "").rstrip("/") or None,
             confidence_threshold=threshold,
+            ground_truth_lookback=timedelta(hours=lookback),
         )
 
 
@@ -290,13 +302,18 @@ def _predictions(records: list[CapturedRecord]) -> dict[str, Prediction]:
 
 
 def model_quality(
-    s3: Any, config: CheckConfig, records: list[CapturedRecord], start: datetime, end: datetime
+    s3: Any,
+    config: CheckConfig,
+    records: list[CapturedRecord],
+    start: datetime,
+    end: datetime,
+    earlier: Callable[[], list[CapturedRecord]] | None = None,
 ) -> Quality | None:
     """Quality of the served predictions that have labels collected in this window (None: no labels).
 
-    Labels are matched with the records of this window only; a label collected hours after its inference finds
-    no prediction here (README.md, Known gaps: a label counts only when it is collected in the window of its
-    prediction's capture).
+    A label is matched with the records of this window, or with the `earlier` ones (captured up to
+    `ground_truth_lookback` before it, read only when there are labels); a label collected later than that after
+    its inference finds no prediction.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -317,7 +334,10 @@ def model_quality(
     if not keys:
         return None
     reviewed = ground_truth_labels(lines, class_labels())
-    return quality(_predictions(records), reviewed, config.confidence_threshold)
+    predictions = _predictions(records)
+    if earlier is not None and not set(reviewed) <= set(predictions):
+        predictions = {**_predictions(earlier()), **predictions}
+    return quality(predictions, reviewed, config.confidence_threshold)
 
 
 # --------------------------------------------------------------------------------------------------- a run
@@ -384,7 +404,15 @@ def run_check(clients: Clients, config: CheckConfig, now: datetime | None = None
     # in the result (and the handler's log) but do not hold back drift monitoring.
     found_quality, extra = None, {}
     try:
-        found_quality = model_quality(clients.s3, config, records, start, now)
+
+        def earlier() -> list[CapturedRecord]:
+            keys = capture_keys(
+                clients.s3, config.capture_s3_uri, config.endpoint_name, start - config.ground_truth_lookback, start
+            )
+            return capture_records(clients.s3, bucket, [key for _, key in keys], config.max_records)[0]
+
+        lookback = earlier if config.ground_truth_lookback > timedelta(0) else None
+        found_quality = model_quality(clients.s3, config, records, start, now, lookback)
     except (CaptureUnreadable, GroundTruthUnreadable) as error:
         extra["model_quality_error"] = f"{type(error).__name__}: {error}"
     last_second = now.replace(microsecond=0)

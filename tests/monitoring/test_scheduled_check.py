@@ -3,7 +3,9 @@ metrics, event and state, its named errors, and model quality from ground-truth 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -215,6 +217,43 @@ def test_model_quality_from_ground_truth_labels_collected_in_the_window(stack, i
     assert quality.metrics()["ServedAccuracy"] == pytest.approx(2 / 3)
     confident = [max(a["probabilities"]) >= 0.9 for a in answers[:3]]
     assert quality.auto_routed == sum(confident)
+
+
+def test_a_label_given_after_its_predictions_window_still_counts(stack, images) -> None:
+    """People review minutes to hours after the courier was routed: the run that finds the label looks back
+    ground_truth_lookback for the prediction it names, past the window that read the capture."""
+    answers = [endpoint_answer(image) for image in images["normal"][:2]]
+    stack.capture(images["normal"][:2], datetime.now(UTC), answers)
+    first = stack.run()
+    assert first.completed.records == 2
+    assert first.quality is None
+    time.sleep(1.1)  # S3's LastModified has whole seconds: the label lands after the first run's window
+    served = answers[0]["labels"][int(np.argmax(answers[0]["probabilities"]))]
+    line = {"groundTruthData": {"data": served, "encoding": "CSV"}, "eventMetadata": {"eventId": "e0"}}
+    key = f"monitoring/ground-truth/{datetime.now(UTC):%Y/%m/%d/%H}/late.jsonl"
+    stack.s3.put_object(Bucket=DATA, Key=key, Body=json.dumps({**line, "eventVersion": "0"}).encode())
+
+    later = stack.run()
+
+    assert later.completed.records == 0  # nothing new captured since
+    assert later.quality is not None
+    assert (later.quality.labelled, later.quality.correct) == (1, 1)
+
+
+def test_a_label_older_than_the_lookback_finds_no_prediction(stack, images) -> None:
+    stack.config = dataclasses.replace(stack.config, ground_truth_lookback=timedelta(0))
+    answers = [endpoint_answer(image) for image in images["normal"][:2]]
+    stack.capture(images["normal"][:2], datetime.now(UTC), answers)
+    stack.run()
+    time.sleep(1.1)  # S3's LastModified has whole seconds: the label lands after the first run's window
+    line = {"groundTruthData": {"data": "bicycle", "encoding": "CSV"}, "eventMetadata": {"eventId": "e0"}}
+    key = f"monitoring/ground-truth/{datetime.now(UTC):%Y/%m/%d/%H}/late.jsonl"
+    stack.s3.put_object(Bucket=DATA, Key=key, Body=json.dumps({**line, "eventVersion": "0"}).encode())
+
+    quality = stack.run().quality
+
+    assert quality is not None
+    assert quality.labelled == 0
 
 
 def test_without_labels_there_are_no_model_quality_metrics(stack, images) -> None:
