@@ -25,7 +25,7 @@ When ground-truth labels are configured (`ground_truth_s3_uri`), the run also co
 (`monitoring.model_quality`) from the labels collected in its window (the review console writes them), matched
 with the predictions captured in that window or up to `ground_truth_lookback` (default 24 h) before it: people
 label an image minutes to hours after the courier was routed. SageMaker's own model-quality jobs meet the same
-delay with the StartOffset/EndOffset of their endpoint input
+delay with the StartTimeOffset/EndTimeOffset of their job input
 (https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-schedule.html).
 """
 
