@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import fixture_role
+from tests.workflows.conftest import decision_consumer
 
 POWERTOOLS_LAYER = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-x86_64:18"
 SOURCE = "review-test.inference"
@@ -141,32 +142,6 @@ class ReviewStack:
         return {o["Key"]: s3.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read() for o in listed}
 
 
-def _consumer(aws: Any, bus_name: str) -> tuple[str, str]:
-    events, sqs = aws.client("events"), aws.client("sqs")
-    bus_arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
-    queue_url = sqs.create_queue(QueueName=f"{bus_name}-consumer")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
-    rule_arn = events.put_rule(Name=f"{bus_name}-all", EventBusName=bus_name, EventPattern=json.dumps(pattern))[
-        "RuleArn"
-    ]
-    events.put_targets(Rule=f"{bus_name}-all", EventBusName=bus_name, Targets=[{"Id": "consumer", "Arn": queue_arn}])
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
-    return bus_arn, queue_url
-
-
 @pytest.fixture(scope="session")
 def review_stack(local_aws, lambda_zips) -> ReviewStack:
     aws = local_aws
@@ -180,7 +155,7 @@ def review_stack(local_aws, lambda_zips) -> ReviewStack:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    bus_arn, consumer_url = _consumer(aws, "review-test-decisions")
+    bus_arn, consumer_url = decision_consumer(aws, "review-test-decisions", SOURCE, DETAIL_TYPE)
     idp = aws.client("cognito-idp")
     pool_id = idp.create_user_pool(PoolName="review-test-reviewers")["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(

@@ -179,13 +179,15 @@ def model_artifact(probabilities: dict[str, list[float]]) -> bytes:
     return buffer.getvalue()
 
 
-def decision_consumer(aws: Any, bus_name: str) -> tuple[str, str]:
+def decision_consumer(
+    aws: Any, bus_name: str, source: str = DECISION_SOURCE, detail_type: str = DECISION_DETAIL_TYPE
+) -> tuple[str, str]:
     """The decision bus and a consumer on it (a rule on source and detail-type, an SQS target): (bus ARN, queue URL)."""
     events, sqs = aws.client("events"), aws.client("sqs")
     bus_arn = events.create_event_bus(Name=bus_name)["EventBusArn"]
     queue_url = sqs.create_queue(QueueName=f"{bus_name}-consumer")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {"source": [DECISION_SOURCE], "detail-type": [DECISION_DETAIL_TYPE]}
+    pattern = {"source": [source], "detail-type": [detail_type]}
     rule_arn = events.put_rule(Name=f"{bus_name}-all", EventBusName=bus_name, EventPattern=json.dumps(pattern))[
         "RuleArn"
     ]
